@@ -1,0 +1,1 @@
+"""The GraphQL layer: schema assembly, context, errors, extensions and the HTTP/WebSocket view."""

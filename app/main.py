@@ -1,0 +1,44 @@
+"""create_app(): the Starlette application with its lifespan (stores opened in order, closed in reverse)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from app.graphql.view import make_graphql_app
+from app.health import live, ready_endpoint
+from app.logs import configure_logging
+from app.settings import Settings, get_settings
+from app.stores import query_log
+from app.stores.startup import open_stores
+
+log = logging.getLogger("taskboard")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app; stores are opened by its lifespan."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with open_stores(settings):
+            log.info("taskboard ready (env=%s)", settings.app_env)
+            yield
+        log.info("taskboard stopped")
+
+    graphql_app = make_graphql_app(settings)
+    routes = [
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready_endpoint(settings), methods=["GET"]),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,102 @@
+"""All configuration, read once from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads; each maps to the upper-case environment variable of its name."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["dev", "test", "prod"] = "dev"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    database_url: str = "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard"
+    pg_pool_min: int = Field(1, ge=1, le=100)
+    pg_pool_max: int = Field(10, ge=1, le=500)
+    slow_query_ms: float = Field(200.0, ge=0)
+
+    mongodb_url: str = "mongodb://127.0.0.1:27017/taskboard"
+    mongo_pool_max: int = Field(20, ge=1, le=500)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_pool_max: int = Field(50, ge=1, le=1000)
+    redis_timeout_s: float = Field(0.5, gt=0, le=30)
+
+    startup_timeout_s: float = Field(30.0, ge=0, le=600)
+    health_timeout_s: float = Field(1.0, gt=0, le=30)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"postgres", "postgresql", "asyncpg"}:
+            raise ValueError("must be a postgres:// URL")
+        return value
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongo_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"mongodb", "mongodb+srv"}:
+            raise ValueError("must be a mongodb:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Settings:
+        if self.pg_pool_min > self.pg_pool_max:
+            raise ValueError("PG_POOL_MIN must not exceed PG_POOL_MAX")
+        return self
+
+    @property
+    def is_prod(self) -> bool:
+        return self.app_env == "prod"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per invalid variable, naming it the way it is set: upper-case environment name."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]).upper() or "SETTINGS"
+        lines.append(f"  {name}: {item['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment; on invalid values print which variable and exit(2)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        print(describe_errors(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

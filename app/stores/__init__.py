@@ -1,0 +1,1 @@
+"""Connections to the three stores: PostgreSQL, MongoDB (wire protocol) and Redis."""

@@ -1,0 +1,84 @@
+"""PostgreSQL through Tortoise ORM (asyncpg pool): config, connect, close, health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tortoise import Tortoise, connections
+
+from app.settings import Settings, get_settings
+from app.stores.query_log import LoggedConnection
+
+APP_LABEL = "models"
+MODEL_MODULES = ["app.tasks.models", "app.tags.models", "aerich.models"]
+
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+
+def credentials_from_url(url: str, *, pool_min: int, pool_max: int) -> dict[str, Any]:
+    """Tortoise/asyncpg credentials from a postgres:// URL; `sslmode` in the query string is honoured."""
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    credentials: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+        "database": parts.path.lstrip("/") or "postgres",
+        "minsize": pool_min,
+        "maxsize": pool_max,
+        "connection_class": LoggedConnection,
+        "application_name": "taskboard",
+    }
+    sslmode = query.get("sslmode")
+    if sslmode:
+        if sslmode not in _SSL_MODES:
+            raise ValueError(f"DATABASE_URL: unknown sslmode {sslmode!r}")
+        credentials["ssl"] = sslmode
+    return credentials
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The Tortoise config dict (also what aerich reads)."""
+    return {
+        "connections": {
+            "default": {
+                "engine": "tortoise.backends.asyncpg",
+                "credentials": credentials_from_url(
+                    settings.database_url, pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max
+                ),
+            }
+        },
+        "apps": {APP_LABEL: {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # aerich imports TORTOISE_ORM from here; build it lazily so importing this module reads no env.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(get_settings())
+    raise AttributeError(name)
+
+
+async def connect(settings: Settings) -> None:
+    """Initialise Tortoise and open the pool; raises if PostgreSQL does not answer."""
+    # The lifespan runs in another task than requests: the global fallback makes the context visible there.
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def close() -> None:
+    """Close the pool."""
+    await Tortoise.close_connections()
+
+
+async def ping(timeout: float) -> float:
+    """Run SELECT 1 and return its latency in milliseconds."""
+    started = time.perf_counter()
+    await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), timeout)
+    return (time.perf_counter() - started) * 1000.0

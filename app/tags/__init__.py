@@ -1,0 +1,1 @@
+"""Tags: PostgreSQL model, service, GraphQL types and loaders."""

@@ -1,0 +1,1 @@
+"""Tasks: PostgreSQL model, service, GraphQL types and loaders."""

@@ -1,0 +1,1 @@
+"""Users: MongoDB documents with an embedded profile, service, GraphQL types and loaders."""

@@ -1,0 +1,46 @@
+"""Test set-up: connects to the services scripts/services started (it starts nothing itself)."""
+
+from __future__ import annotations
+
+import os
+
+# Defaults match scripts/test-env so that a plain `pytest` works once the services are up.
+os.environ.setdefault("APP_ENV", "test")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("DATABASE_URL", "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard_test")
+os.environ.setdefault("MONGODB_URL", "mongodb://127.0.0.1:27017/taskboard_test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("AERICH_NO_TORTOISE_V1_WARNING", "1")
+
+from collections.abc import AsyncIterator  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from app.main import create_app  # noqa: E402
+from app.settings import Settings, load_settings  # noqa: E402
+from app.stores.startup import open_stores  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+async def stores(settings: Settings) -> AsyncIterator[None]:
+    """PostgreSQL, MongoDB and Redis opened once for the in-process tests."""
+    async with open_stores(settings):
+        yield
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, stores: None):
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client against the in-process app (stores already open)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        yield http

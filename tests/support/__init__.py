@@ -1,0 +1,1 @@
+"""Helpers the tests share: real servers in subprocesses, throwaway store instances."""

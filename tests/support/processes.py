@@ -1,0 +1,114 @@
+"""Start real processes for tests: app instances under uvicorn, throwaway Redis/FerretDB instances."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    """Poll predicate until it returns truthy or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
+        time.sleep(interval)
+    return False
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True) -> ServerProcess:
+    """Run the app under uvicorn on a free port, as `taskboard serve` does."""
+    port = free_port()
+    log_file = tempfile.NamedTemporaryFile(prefix="taskboard-app-", suffix=".log", delete=False)
+    full_env = {**os.environ, **(env or {}), "PORT": str(port), "HOST": "127.0.0.1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", Path(log_file.name))
+    if wait_ready:
+        ok = wait_until(lambda: httpx.get(f"{server.base_url}/health/live", timeout=1).status_code == 200, 30)
+        if not ok:
+            server.stop(signal.SIGKILL)
+            raise RuntimeError(f"app did not start:\n{server.log()}")
+    return server
+
+
+@contextmanager
+def app_server(env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """An app instance for the duration of the block."""
+    server = start_app(env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private redis-server on a free port (never the shared one), killed at the end."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="taskboard-redis-")
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        if not wait_until(lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None, 10):
+            raise RuntimeError("throwaway redis did not start")
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
