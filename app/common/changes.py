@@ -1,0 +1,94 @@
+"""Domain change notices: services emit them after their writes commit; cache and events listen.
+
+Services never talk to the cache or to pub/sub directly. Inside `transaction()` the notices wait for the
+commit (a rolled-back write emits nothing); outside one they go out right after the write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import Enum
+
+log = logging.getLogger("taskboard.changes")
+
+
+class Entity(str, Enum):
+    TASK = "task"
+    TAG = "tag"
+    USER = "user"
+
+
+class ChangeKind(str, Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    RESTORED = "RESTORED"
+    TAGS_CHANGED = "TAGS_CHANGED"
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that changed: the entity, how, which ids, which fields (empty = unknown/all).
+
+    `ids=()` means "any number of rows of this entity" (seeding, data migrations, bulk clears):
+    listeners must treat it as everything of that entity having changed.
+    """
+
+    entity: Entity
+    kind: ChangeKind
+    ids: tuple[str, ...]
+    fields: tuple[str, ...] = ()
+    # Hard deletes: the task is gone, so subscribers get its last state from here.
+    snapshot: dict[str, object] | None = field(default=None, compare=False)
+
+
+Listener = Callable[[list[Change]], Awaitable[None]]
+
+_listeners: list[Listener] = []
+_pending: ContextVar[list[Change] | None] = ContextVar("taskboard_pending_changes", default=None)
+
+
+def add_listener(listener: Listener) -> None:
+    """Call listener(changes) after every committed write (cache invalidation, event publishing)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+async def dispatch(changes: list[Change]) -> None:
+    """Hand committed changes to every listener; a failing listener is logged, never raised."""
+    if not changes:
+        return
+    for listener in list(_listeners):
+        try:
+            await listener(changes)
+        except Exception:  # noqa: BLE001 - the write already committed; listeners degrade on their own
+            log.exception("change listener %r failed", listener)
+
+
+async def emit(*changes: Change) -> None:
+    """Record changes: held until commit inside a transaction, dispatched now otherwise."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.extend(changes)
+    else:
+        await dispatch(list(changes))
+
+
+def begin_collecting() -> object:
+    """Start holding changes (used by the transaction helper); returns a token for `end_collecting`."""
+    return _pending.set([])
+
+
+def end_collecting(token: object) -> list[Change]:
+    """Stop holding changes and return the ones collected."""
+    collected = _pending.get() or []
+    _pending.reset(token)  # type: ignore[arg-type]
+    return collected
