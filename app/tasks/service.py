@@ -1,0 +1,467 @@
+"""Tasks: list with filters and both paginations, get, create, update, soft delete/restore, hard delete,
+tag links, and bulk upsert. Every multi-statement write runs in one transaction; change notices go out
+after commit (app.common.changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from app.common.changes import Change, ChangeKind, Entity, emit
+from app.common.errors import FieldError, NotFound, ValidationFailed
+from app.common.ids import parse_uuid, uuid7
+from app.common.pagination import CursorPage, OffsetPage, PageResult, validate_page
+from app.common.unset import UNSET, Maybe, is_set
+from app.stores import sql
+from app.tags.service import find_existing_tag_ids
+from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, TaskStatus
+from app.tasks.queries import COLUMNS, TaskFilters, TaskSort, count_query, cursor_for, page_query
+
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BULK_MAX = 1000
+TAGS_PER_TASK_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: str
+    title: str
+    description: str | None
+    status: TaskStatus
+    priority: Priority
+    due_date: datetime | None
+    assignee_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain values of every field (for change notices of deleted tasks)."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["priority"] = self.priority.name
+        return data
+
+
+def _row(record: asyncpg.Record) -> TaskRow:
+    return TaskRow(
+        id=str(record["id"]),
+        title=record["title"],
+        description=record["description"],
+        status=TaskStatus(record["status"]),
+        priority=Priority(record["priority"]),
+        due_date=record["due_date"],
+        assignee_id=record["assignee_id"],
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+        deleted_at=record["deleted_at"],
+    )
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_title(title: object, field: str = "title") -> str:
+    """Trimmed title of 1..200 characters without control characters."""
+    value = title.strip() if isinstance(title, str) else ""
+    if not value:
+        raise ValidationFailed(FieldError(field, "must not be empty"))
+    if len(value) > TITLE_MAX:
+        raise ValidationFailed(FieldError(field, f"must be at most {TITLE_MAX} characters"))
+    if _CONTROL.search(value):
+        raise ValidationFailed(FieldError(field, "must not contain control characters"))
+    return value
+
+
+def validate_description(description: str | None, field: str = "description") -> str | None:
+    """None, or text of at most 10,000 characters (blank becomes None)."""
+    if description is None:
+        return None
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationFailed(FieldError(field, f"must be at most {DESCRIPTION_MAX} characters"))
+    if "\x00" in description:
+        raise ValidationFailed(FieldError(field, "must not contain NUL characters"))
+    return description if description.strip() else None
+
+
+def validate_due_date(due_date: datetime | None, field: str = "dueDate") -> datetime | None:
+    """A timezone-aware datetime (naive values are taken as UTC) within years 1..9999."""
+    if due_date is None:
+        return None
+    if due_date.tzinfo is None:
+        return due_date.replace(tzinfo=UTC)
+    return due_date
+
+
+def validate_assignee_id(assignee_id: str | None, field: str = "assigneeId") -> str | None:
+    """None or a MongoDB ObjectId string (lower-case hex)."""
+    if assignee_id is None:
+        return None
+    value = assignee_id.strip().lower()
+    if not _OBJECT_ID.match(value):
+        raise ValidationFailed(FieldError(field, "is not a valid user id"))
+    return value
+
+
+async def ensure_assignees_exist(assignees: dict[str, str]) -> None:
+    """Reject assignments to users that do not exist; `assignees` maps input field → user id."""
+    if not assignees:
+        return
+    from app.users.service import existing_user_ids
+
+    found = await existing_user_ids(ids=set(assignees.values()))
+    missing = [FieldError(f, f"user {uid} does not exist") for f, uid in assignees.items() if uid not in found]
+    if missing:
+        raise ValidationFailed(missing)
+
+
+def _task_uuid(task_id: str) -> UUID:
+    uuid = parse_uuid(task_id)
+    if uuid is None:
+        raise NotFound(f"task {task_id} not found")
+    return uuid
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def find_tasks(
+    *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool = False
+) -> PageResult[TaskRow]:
+    """One page of tasks; the total (ignoring cursors) only when asked for."""
+    validate_page(page)
+    query = page_query(filters, sort, page)
+
+    async def load_total() -> int | None:
+        if not with_total:
+            return None
+        count_sql, count_values = count_query(filters)
+        return await sql.fetchval(count_sql, *count_values)
+
+    records, total = await asyncio.gather(sql.fetch(query.sql, *query.values), load_total())
+    has_more = len(records) > query.limit
+    records = records[: query.limit]
+    if query.backward:
+        records = list(reversed(records))
+    if isinstance(page, OffsetPage):
+        has_next, has_previous = has_more, page.page > 1
+    elif query.backward:
+        has_next, has_previous = page.before is not None, has_more
+    else:
+        has_next, has_previous = has_more, page.after is not None
+    return PageResult(
+        items=[_row(r) for r in records],
+        cursors=[cursor_for(sort, r) for r in records],
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        total_count=total,
+    )
+
+
+async def get_task(*, task_id: str, include_deleted: bool = False) -> TaskRow | None:
+    """The task, or None (soft-deleted tasks only when include_deleted)."""
+    uuid = parse_uuid(task_id)
+    if uuid is None:
+        return None
+    record = await sql.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1", uuid)
+    if record is None or (record["deleted_at"] is not None and not include_deleted):
+        return None
+    return _row(record)
+
+
+async def get_tasks_by_ids(*, ids: Sequence[str]) -> list[TaskRow | None]:
+    """Tasks (soft-deleted included) for ids, in key order, None for missing, in one query."""
+    uuids = [u for i in ids if (u := parse_uuid(i)) is not None]
+    records = await sql.fetch(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = ANY($1::uuid[])", uuids)
+    by_id = {r["id"]: _row(r) for r in records}
+    return [by_id.get(parse_uuid(i)) for i in ids]
+
+
+async def tasks_by_assignee_ids(*, ids: Sequence[str], limit_per_user: int = 100) -> list[list[TaskRow]]:
+    """Live tasks of each assignee (newest first, at most limit_per_user each), in key order, in one query."""
+    records = await sql.fetch(
+        f"SELECT {COLUMNS} FROM unnest($1::text[]) AS a(assignee_id) CROSS JOIN LATERAL ("
+        f"SELECT {COLUMNS.replace('t.', 'x.')} FROM tasks x WHERE x.assignee_id = a.assignee_id "
+        "AND x.deleted_at IS NULL ORDER BY x.created_at DESC, x.id DESC LIMIT $2) t",
+        list(ids), limit_per_user,
+    )
+    grouped: dict[str, list[TaskRow]] = {}
+    for record in records:
+        grouped.setdefault(record["assignee_id"], []).append(_row(record))
+    return [grouped.get(i, []) for i in ids]
+
+
+# ---------------------------------------------------------------- writes
+
+
+async def create_task(
+    *,
+    title: str,
+    description: str | None = None,
+    status: TaskStatus = TaskStatus.TODO,
+    priority: Priority = Priority.MEDIUM,
+    due_date: datetime | None = None,
+    assignee_id: str | None = None,
+    tag_ids: Sequence[str] = (),
+) -> TaskRow:
+    """Create a task with its tags in one transaction; input is validated before anything is written."""
+    clean = {
+        "title": validate_title(title),
+        "description": validate_description(description),
+        "status": TaskStatus(status).value,
+        "priority": int(Priority(priority)),
+        "due_date": validate_due_date(due_date),
+        "assignee_id": validate_assignee_id(assignee_id),
+    }
+    if len(tag_ids) > TAGS_PER_TASK_MAX:
+        raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
+    if clean["assignee_id"]:
+        await ensure_assignees_exist({"assigneeId": clean["assignee_id"]})
+    async with sql.transaction() as conn:
+        tag_uuids = await find_existing_tag_ids(ids=tag_ids)
+        record = await conn.fetchrow(
+            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}",
+            uuid7(), *clean.values(),
+        )
+        task = _row(record)
+        if tag_uuids:
+            await conn.execute(
+                "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[])", record["id"], tag_uuids
+            )
+        await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ())))
+    return task
+
+
+_UPDATABLE = ("title", "description", "status", "priority", "due_date", "assignee_id")
+
+
+async def update_task(
+    *,
+    task_id: str,
+    title: Maybe[str] = UNSET,
+    description: Maybe[str | None] = UNSET,
+    status: Maybe[TaskStatus] = UNSET,
+    priority: Maybe[Priority] = UNSET,
+    due_date: Maybe[datetime | None] = UNSET,
+    assignee_id: Maybe[str | None] = UNSET,
+) -> TaskRow:
+    """Partial update: UNSET leaves a field alone, None clears an optional one. Soft-deleted tasks are not found."""
+    updates: dict[str, Any] = {}
+    if is_set(title):
+        updates["title"] = validate_title(title)
+    if is_set(description):
+        updates["description"] = validate_description(description)
+    if is_set(status):
+        if status is None:
+            raise ValidationFailed(FieldError("status", "must not be null"))
+        updates["status"] = TaskStatus(status).value
+    if is_set(priority):
+        if priority is None:
+            raise ValidationFailed(FieldError("priority", "must not be null"))
+        updates["priority"] = int(Priority(priority))
+    if is_set(due_date):
+        updates["due_date"] = validate_due_date(due_date)
+    if is_set(assignee_id):
+        updates["assignee_id"] = validate_assignee_id(assignee_id)
+    uuid = _task_uuid(task_id)
+    if updates.get("assignee_id"):
+        await ensure_assignees_exist({"assigneeId": updates["assignee_id"]})
+    async with sql.transaction() as conn:
+        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
+        if current is None or current["deleted_at"] is not None:
+            raise NotFound(f"task {task_id} not found")
+        changed = [key for key, value in updates.items() if current[key] != value]
+        if not changed:
+            return _row(current)
+        assignments = ", ".join(f"{key} = ${i + 2}" for i, key in enumerate(changed))
+        record = await conn.fetchrow(
+            f"UPDATE tasks AS t SET {assignments} WHERE t.id = $1 RETURNING {COLUMNS}",  # noqa: S608 - fixed keys
+            uuid, *(updates[key] for key in changed),
+        )
+        task = _row(record)
+        await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed)))
+    return task
+
+
+async def soft_delete_task(*, task_id: str) -> TaskRow:
+    """Hide a task (deleted_at = now); NotFound when missing or already deleted."""
+    uuid = _task_uuid(task_id)
+    record = await sql.fetchrow(
+        f"UPDATE tasks AS t SET deleted_at = clock_timestamp() WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING {COLUMNS}",
+        uuid,
+    )
+    if record is None:
+        raise NotFound(f"task {task_id} not found")
+    task = _row(record)
+    await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",), snapshot=task.snapshot()))
+    return task
+
+
+async def restore_task(*, task_id: str) -> TaskRow:
+    """Bring back a soft-deleted task; NotFound when it is missing or not deleted."""
+    uuid = _task_uuid(task_id)
+    record = await sql.fetchrow(
+        f"UPDATE tasks AS t SET deleted_at = NULL WHERE t.id = $1 AND t.deleted_at IS NOT NULL RETURNING {COLUMNS}",
+        uuid,
+    )
+    if record is None:
+        raise NotFound(f"deleted task {task_id} not found")
+    task = _row(record)
+    await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
+    return task
+
+
+async def delete_task(*, task_id: str) -> TaskRow | None:
+    """Delete a task for good (its tag links cascade); returns its last state, None when it did not exist."""
+    uuid = parse_uuid(task_id)
+    if uuid is None:
+        return None
+    record = await sql.fetchrow(f"DELETE FROM tasks AS t WHERE t.id = $1 RETURNING {COLUMNS}", uuid)
+    if record is None:
+        return None
+    task = _row(record)
+    await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot()))
+    return task
+
+
+async def add_tags(*, task_id: str, tag_ids: Sequence[str]) -> TaskRow:
+    """Link tags to a task (already linked ones are ignored); an unknown tag writes nothing."""
+    uuid = _task_uuid(task_id)
+    async with sql.transaction() as conn:
+        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
+        if current is None or current["deleted_at"] is not None:
+            raise NotFound(f"task {task_id} not found")
+        tag_uuids = await find_existing_tag_ids(ids=tag_ids)
+        status = await conn.execute(
+            "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+            uuid, tag_uuids,
+        )
+        linked = await conn.fetchval("SELECT count(*) FROM task_tags WHERE task_id = $1", uuid)
+        if linked > TAGS_PER_TASK_MAX:
+            raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
+        if sql.affected(status):
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+    return _row(current)
+
+
+async def remove_tags(*, task_id: str, tag_ids: Sequence[str]) -> TaskRow:
+    """Unlink tags from a task (tags it does not carry are ignored)."""
+    uuid = _task_uuid(task_id)
+    tag_uuids = [u for i in tag_ids if (u := parse_uuid(i)) is not None]
+    async with sql.transaction() as conn:
+        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
+        if current is None or current["deleted_at"] is not None:
+            raise NotFound(f"task {task_id} not found")
+        status = await conn.execute(
+            "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = ANY($2::uuid[])", uuid, tag_uuids
+        )
+        if sql.affected(status):
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+    return _row(current)
+
+
+@dataclass(frozen=True)
+class TaskUpsert:
+    """One bulk-upsert item: without id it is created; with an id it is created or fully replaced.
+
+    `tag_ids=None` leaves an existing task's tags alone; a list replaces them.
+    """
+
+    title: str
+    id: str | None = None
+    description: str | None = None
+    status: TaskStatus = TaskStatus.TODO
+    priority: Priority = Priority.MEDIUM
+    due_date: datetime | None = None
+    assignee_id: str | None = None
+    tag_ids: Sequence[str] | None = None
+
+
+@dataclass
+class BulkUpsertResult:
+    created_ids: list[str]
+    updated_ids: list[str]
+    tasks: list[TaskRow]
+
+
+def _validate_upsert(index: int, item: TaskUpsert, errors: list[FieldError]) -> tuple | None:
+    prefix = f"items.{index}"
+    try:
+        uuid = uuid7() if item.id is None else parse_uuid(item.id)
+        if uuid is None:
+            raise ValidationFailed(FieldError(f"{prefix}.id", "is not a valid id"))
+        if item.tag_ids is not None and len(item.tag_ids) > TAGS_PER_TASK_MAX:
+            raise ValidationFailed(FieldError(f"{prefix}.tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
+        return (
+            uuid,
+            validate_title(item.title, f"{prefix}.title"),
+            validate_description(item.description, f"{prefix}.description"),
+            TaskStatus(item.status).value,
+            int(Priority(item.priority)),
+            validate_due_date(item.due_date, f"{prefix}.dueDate"),
+            validate_assignee_id(item.assignee_id, f"{prefix}.assigneeId"),
+        )
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert]) -> BulkUpsertResult:
+    """Create or replace many tasks in one transaction with a fixed number of statements, whatever the count."""
+    if not items:
+        return BulkUpsertResult([], [], [])
+    if len(items) > BULK_MAX:
+        raise ValidationFailed(FieldError("items", f"at most {BULK_MAX} items per call"))
+    errors: list[FieldError] = []
+    rows = [_validate_upsert(i, item, errors) for i, item in enumerate(items)]
+    seen: set[UUID] = set()
+    for index, row in enumerate(rows):
+        if row is not None:
+            if row[0] in seen:
+                errors.append(FieldError(f"items.{index}.id", "appears more than once"))
+            seen.add(row[0])
+    if errors:
+        raise ValidationFailed(errors)
+    assignees = {f"items.{i}.assigneeId": row[6] for i, row in enumerate(rows) if row and row[6]}
+    await ensure_assignees_exist(assignees)
+    tag_links = [(rows[i][0], tag) for i, item in enumerate(items) if item.tag_ids for tag in item.tag_ids]
+    replace_tags_of = [rows[i][0] for i, item in enumerate(items) if item.tag_ids is not None]
+    async with sql.transaction() as conn:
+        tag_uuids = await find_existing_tag_ids(ids=list(dict.fromkeys(t for _, t in tag_links)), field="tagIds")
+        by_text = {str(u): u for u in tag_uuids}
+        columns = list(zip(*rows, strict=True))
+        records = await conn.fetch(
+            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], "
+            "$6::timestamptz[], $7::text[]) "
+            "ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description, "
+            "status = EXCLUDED.status, priority = EXCLUDED.priority, due_date = EXCLUDED.due_date, "
+            f"assignee_id = EXCLUDED.assignee_id RETURNING {COLUMNS}, (xmax = 0) AS inserted",
+            *[list(column) for column in columns],
+        )
+        if replace_tags_of:
+            await conn.execute("DELETE FROM task_tags WHERE task_id = ANY($1::uuid[])", replace_tags_of)
+        if tag_links:
+            pairs = list(dict.fromkeys((task, by_text[str(parse_uuid(tag))]) for task, tag in tag_links))
+            await conn.execute(
+                "INSERT INTO task_tags (task_id, tag_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])",
+                [p[0] for p in pairs], [p[1] for p in pairs],
+            )
+        by_id = {r["id"]: r for r in records}
+        ordered = [by_id[row[0]] for row in rows]  # type: ignore[index]
+        created = [str(r["id"]) for r in ordered if r["inserted"]]
+        updated = [str(r["id"]) for r in ordered if not r["inserted"]]
+        if created:
+            await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created)))
+        if updated:
+            await emit(Change(Entity.TASK, ChangeKind.UPDATED, tuple(updated)))
+    return BulkUpsertResult(created, updated, [_row(r) for r in ordered])
