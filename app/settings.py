@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     redis_pool_max: int = Field(50, ge=1, le=1000)
     redis_timeout_s: float = Field(0.5, gt=0, le=30)
 
+    graphql_max_depth: int = Field(10, ge=2, le=100)
+    graphql_max_aliases: int = Field(30, ge=0, le=1000)
+    graphql_max_tokens: int = Field(5000, ge=100, le=1_000_000)
+    graphql_document_cache_size: int = Field(1000, ge=0, le=100_000)
+
     startup_timeout_s: float = Field(30.0, ge=0, le=600)
     health_timeout_s: float = Field(1.0, gt=0, le=30)
 

@@ -2,21 +2,63 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
 
 import app
+from app.graphql.errors import ErrorShaping
+from app.graphql.limits import limit_rules
+from app.settings import Settings, get_settings
+from app.tags.resolvers import TagMutation, TagQuery
+from app.tasks.resolvers import TaskMutation, TaskQuery
+from app.users.resolvers import UserMutation, UserQuery
 
 
 @strawberry.type(description="Read operations.")
-class Query:
+class Query(TaskQuery, TagQuery, UserQuery):
     @strawberry.field(description="Version of the running Taskboard API.")
     def api_version(self) -> str:
         return app.__version__
 
 
-def build_schema() -> strawberry.Schema:
-    """The schema with its extensions (limits, caches, error masking)."""
-    return strawberry.Schema(query=Query)
+@strawberry.type(description="Write operations; each validates its whole input before writing anything.")
+class Mutation(TaskMutation, TagMutation, UserMutation):
+    pass
 
 
-schema = build_schema()
+class TaskboardSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # ErrorShaping logs unexpected errors once, with the error id the client sees; client errors are
+        # not server problems and are not logged.
+        return None
+
+
+def build_schema(settings: Settings) -> TaskboardSchema:
+    """The schema with its extensions: error shaping, document caches, limits, prod hardening."""
+    rules = limit_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    cache_size = settings.graphql_document_cache_size
+    # Factories, not instances: strawberry builds fresh extensions per operation.
+    extensions: list[Any] = [
+        ErrorShaping,
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: AddValidationRules(rules),
+    ]
+    if cache_size:
+        # strawberry keeps these LRU caches at module level, keyed by size: every operation shares them.
+        extensions += [lambda: ParserCache(maxsize=cache_size), lambda: ValidationCache(maxsize=cache_size)]
+    if settings.is_prod:
+        extensions.append(DisableIntrospection)
+    return TaskboardSchema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+schema = build_schema(get_settings())

@@ -1,24 +1,112 @@
-"""The strawberry ASGI view: JSON via orjson, GraphiQL only outside prod."""
+"""The strawberry ASGI view, made to follow the GraphQL-over-HTTP spec.
+
+- `application/graphql-response+json` when the client accepts it: request errors (parse, validation,
+  variable coercion: the operation never ran) answer 400 without a `data` key.
+- `application/json` otherwise (and without an Accept header): 200 with `data: null` and the errors.
+- GET runs queries only (a mutation over GET is 405); POST runs everything; no multipart uploads.
+"""
 
 from __future__ import annotations
 
-import orjson
-from strawberry.asgi import GraphQL
+from typing import Any
 
-from app.graphql.schema import schema
+import orjson
+from starlette import status
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.http import GraphQLHTTPResponse, process_result
+from cross_web import HTTPException
+from strawberry.types import ExecutionResult
+
+from app.graphql.context import Context, build_context
+from app.graphql.errors import shape_error
+from app.graphql.schema import build_schema
 from app.settings import Settings
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+_MEDIA_KEY = "taskboard.media_type"
+_STATUS_KEY = "taskboard.status"
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when nothing acceptable is offered."""
+    if not accept:
+        return "application/json"
+    offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE_JSON in offered:
+        return GRAPHQL_RESPONSE_JSON
+    if any(m in ("application/json", "application/*", "*/*") for m in offered):
+        return "application/json"
+    return None
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """The operation never ran: no data, and no error belongs to a field path."""
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
 
 
 class TaskboardGraphQL(GraphQL):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(build_schema(settings), **kwargs)
+        self.settings = settings
+
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
         return orjson.dumps(data).decode()
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        if isinstance(request, Request):
+            accept = request.headers.get("accept")
+            media_type = negotiate(accept)
+            if media_type is None and not (request.method == "GET" and "text/html" in (accept or "")):
+                raise HTTPException(
+                    status.HTTP_406_NOT_ACCEPTABLE, "Accept application/graphql-response+json or application/json"
+                )
+            request.scope[_MEDIA_KEY] = media_type or "application/json"
+        return build_context(request, response, self.settings)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, exc.reason) from exc
+            raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Parse and variable errors leave strawberry before extensions see the result: shape them here too
+        # (shaping is idempotent).
+        if result.errors:
+            result.errors = [shape_error(error) for error in result.errors]
+        data = process_result(result)
+        if request.scope.get(_MEDIA_KEY) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            data.pop("data", None)
+            request.scope[_STATUS_KEY] = status.HTTP_400_BAD_REQUEST
+        return data
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        else:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
+                if _STATUS_KEY in scope:
+                    response.status_code = scope[_STATUS_KEY]
+        await response(scope, receive, send)
 
 
 def make_graphql_app(settings: Settings) -> TaskboardGraphQL:
     """The /graphql endpoint for HTTP and WebSocket."""
     return TaskboardGraphQL(
-        schema,
+        settings,
         graphql_ide=None if settings.is_prod else "graphiql",
         multipart_uploads_enabled=False,
     )

@@ -1,0 +1,60 @@
+"""The per-request context: the one place that builds it (HTTP request, WebSocket connection, event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from app.settings import Settings
+from app.tags.loaders import tags_by_task_id
+from app.tags.service import TagRow
+from app.tasks.loaders import task_by_id, task_count_by_assignee_id, tasks_by_assignee_id
+from app.tasks.service import TaskRow
+from app.users.documents import User
+from app.users.loaders import users_by_id
+
+
+@dataclass
+class Loaders:
+    """Per-request DataLoaders; never shared between requests (or between subscription events)."""
+
+    users_by_id: DataLoader[str, User | None]
+    tags_by_task_id: DataLoader[str, list[TagRow]]
+    tasks_by_assignee_id: DataLoader[str, list[TaskRow]]
+    task_by_id: DataLoader[str, TaskRow | None]
+    task_count_by_assignee_id: DataLoader[str, int]
+
+
+def make_loaders() -> Loaders:
+    """Fresh loaders with empty caches."""
+    return Loaders(
+        users_by_id=DataLoader(load_fn=users_by_id),
+        tags_by_task_id=DataLoader(load_fn=tags_by_task_id),
+        tasks_by_assignee_id=DataLoader(load_fn=tasks_by_assignee_id),
+        task_by_id=DataLoader(load_fn=task_by_id),
+        task_count_by_assignee_id=DataLoader(load_fn=task_count_by_assignee_id),
+    )
+
+
+@dataclass
+class Context:
+    """What every resolver sees as info.context."""
+
+    request: Request | WebSocket
+    response: Any
+    settings: Settings
+    loaders: Loaders = field(default_factory=make_loaders)
+
+    def renew_loaders(self) -> Loaders:
+        """Start over with empty loaders (each subscription event reads fresh data)."""
+        self.loaders = make_loaders()
+        return self.loaders
+
+
+def build_context(request: Request | WebSocket, response: Any, settings: Settings) -> Context:
+    """The context for one HTTP request or one WebSocket connection."""
+    return Context(request=request, response=response, settings=settings)

@@ -1,0 +1,80 @@
+"""Error shaping: domain errors keep their message and code, limit errors get theirs, anything else is
+masked as INTERNAL with an error id that is logged with the stack trace."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import MaskErrors
+
+from app.common.errors import AppError
+
+log = logging.getLogger("taskboard.graphql")
+
+INTERNAL_MESSAGE = "Internal server error"
+
+
+def request_error_code(error: GraphQLError) -> str:
+    """The code of an error raised before execution (syntax, validation, limits, variable coercion)."""
+    if isinstance(error, GraphQLSyntaxError):
+        # graphql-core's token limit surfaces as a syntax error with this wording.
+        return "TOO_MANY_TOKENS" if "contains more than" in error.message else "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable "):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    """The error as a client should see it, with extensions.code always set."""
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        # graphql-core wraps syntax and variable-coercion errors; they are the client's, not ours.
+        code = request_error_code(original)
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**(error.extensions or {}), "code": code},
+        )
+    if isinstance(original, AppError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": original.code, **original.extensions},
+        )
+    if original is None:
+        own_code = (error.extensions or {}).get("code")
+        if own_code and own_code != "GRAPHQL_VALIDATION_FAILED":  # our limit rules set their own codes
+            return error
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**(error.extensions or {}), "code": request_error_code(error)},
+        )
+    error_id = uuid.uuid4().hex
+    log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL", "errorId": error_id},
+    )
+
+
+class ErrorShaping(MaskErrors):
+    """strawberry's MaskErrors hook points, with our per-error shaping instead of blanket masking."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [shape_error(error) for error in errors]

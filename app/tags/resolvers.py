@@ -1,0 +1,52 @@
+"""Tag queries and mutations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.common.errors import NotFound
+from app.graphql.arguments import IdArg, maybe
+from app.tags import service
+from app.tags.types import TagType, TagWithCountType
+
+
+@strawberry.input(name="UpdateTagInput", description="Fields to change; omitted ones stay.")
+class UpdateTagInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name (not null).")
+    color: str | None = strawberry.field(default=strawberry.UNSET, description="New #rrggbb color (not null).")
+
+
+@strawberry.type
+class TagQuery:
+    @strawberry.field(description="A tag by id; null when it does not exist.")
+    async def tag(self, id: IdArg) -> TagType | None:
+        return await service.get_tag(tag_id=id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Every tag by name, with its live task count.")
+    async def tags(self) -> list[TagWithCountType]:
+        return await service.list_tags()  # type: ignore[return-value]
+
+
+@strawberry.type
+class TagMutation:
+    @strawberry.mutation(description="Create a tag; CONFLICT when the name exists in any letter case.")
+    async def create_tag(
+        self,
+        name: Annotated[str, strawberry.argument(description="1 to 50 characters.")],
+        color: Annotated[str, strawberry.argument(description="#rrggbb.")],
+    ) -> TagType:
+        return await service.create_tag(name=name, color=color)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Rename and/or recolor a tag.")
+    async def update_tag(
+        self, id: IdArg, input: Annotated[UpdateTagInput, strawberry.argument(description="Fields to change.")]
+    ) -> TagType:
+        return await service.update_tag(tag_id=id, name=maybe(input.name), color=maybe(input.color))  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Delete a tag; tasks lose it. NOT_FOUND when it does not exist.")
+    async def delete_tag(self, id: IdArg) -> bool:
+        if not await service.delete_tag(tag_id=id):
+            raise NotFound(f"tag {id} not found")
+        return True

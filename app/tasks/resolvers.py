@@ -1,0 +1,104 @@
+"""Task queries and mutations: parse input, call the service, return rows (types resolve from them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from app.common.errors import NotFound
+from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
+from app.graphql.relay import ConnectionView, page_from_args, selects
+from app.tasks import service
+from app.tasks.inputs import CreateTaskInput, TaskFilterInput, TaskSortEnum, TaskUpsertInput, UpdateTaskInput
+from app.tasks.service import TaskRow
+from app.tasks.types import BulkUpsertResultType, TaskConnection, TaskType
+
+IncludeDeleted = Annotated[bool, strawberry.argument(description="Also return soft-deleted tasks.")]
+TagIds = Annotated[list[strawberry.ID], strawberry.argument(description="Ids of existing tags.")]
+
+
+@strawberry.type
+class TaskQuery:
+    @strawberry.field(description="A task by id; null when it does not exist (or is soft-deleted).")
+    async def task(self, info: Info, id: IdArg, include_deleted: IncludeDeleted = False) -> TaskType | None:
+        row: TaskRow | None = await info.context.loaders.task_by_id.load(id)
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            return None
+        return row  # type: ignore[return-value]
+
+    @strawberry.field(description="Tasks matching a filter, in a whitelisted order, one page at a time.")
+    async def tasks(
+        self,
+        info: Info,
+        filter: Annotated[TaskFilterInput | None, strawberry.argument(description="Conditions.")] = None,
+        sort: Annotated[TaskSortEnum, strawberry.argument(description="Order.")] = TaskSortEnum.CREATED_AT_DESC,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        page: PageNumber = None,
+        limit: Limit = None,
+        include_deleted: IncludeDeleted = False,
+    ) -> TaskConnection:
+        filters = (filter or TaskFilterInput()).to_filters(include_deleted=include_deleted)
+        result = await service.find_tasks(
+            filters=filters,
+            sort=sort.to_sort(),
+            page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
+            with_total=selects(info, "totalCount"),
+        )
+        return ConnectionView(result)  # type: ignore[return-value]
+
+
+@strawberry.type
+class TaskMutation:
+    @strawberry.mutation(description="Create a task, with its tags, in one transaction.")
+    async def create_task(
+        self, input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")]
+    ) -> TaskType:
+        return await service.create_task(  # type: ignore[return-value]
+            title=input.title,
+            description=input.description,
+            status=input.status,
+            priority=input.priority,
+            due_date=input.due_date,
+            assignee_id=input.assignee_id,
+            tag_ids=input.tag_ids,
+        )
+
+    @strawberry.mutation(description="Change some fields of a live task.")
+    async def update_task(
+        self, id: IdArg, input: Annotated[UpdateTaskInput, strawberry.argument(description="Fields to change.")]
+    ) -> TaskType:
+        return await service.update_task(task_id=id, **input.changes())  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Soft-delete a task: it disappears from lists until restored.")
+    async def delete_task(self, id: IdArg) -> TaskType:
+        return await service.soft_delete_task(task_id=id)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Restore a soft-deleted task.")
+    async def restore_task(self, id: IdArg) -> TaskType:
+        return await service.restore_task(task_id=id)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Delete a task for good (with its tag links); returns its last state.")
+    async def hard_delete_task(self, id: IdArg) -> TaskType:
+        row = await service.delete_task(task_id=id)
+        if row is None:
+            raise NotFound(f"task {id} not found")
+        return row  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Add tags to a task; tags it already carries are ignored.")
+    async def add_task_tags(self, task_id: IdArg, tag_ids: TagIds) -> TaskType:
+        return await service.add_tags(task_id=task_id, tag_ids=tag_ids)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Remove tags from a task; tags it does not carry are ignored.")
+    async def remove_task_tags(self, task_id: IdArg, tag_ids: TagIds) -> TaskType:
+        return await service.remove_tags(task_id=task_id, tag_ids=tag_ids)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Create or replace up to 1,000 tasks in one transaction.")
+    async def bulk_upsert_tasks(
+        self, items: Annotated[list[TaskUpsertInput], strawberry.argument(description="Tasks to write.")]
+    ) -> BulkUpsertResultType:
+        return await service.bulk_upsert_tasks(items=[item.to_upsert() for item in items])  # type: ignore[return-value]

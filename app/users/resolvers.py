@@ -1,0 +1,181 @@
+"""User queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.common.errors import FieldError, NotFound, ValidationFailed
+from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber, maybe
+from app.graphql.relay import ConnectionView, page_from_args, selects
+from app.users import service
+from app.users.filters import SEARCH_MAX, SortDirection, UserFilters, UserSort, UserSortField
+from app.users.types import UserConnection, UserStatsType, UserType
+
+IDS_MAX = 100
+
+
+@strawberry.enum(name="UserSort", description="Whitelisted user orders; ties are broken by id.")
+class UserSortEnum(Enum):
+    CREATED_AT_DESC = "CREATED_AT:DESC"
+    CREATED_AT_ASC = "CREATED_AT:ASC"
+    NAME_ASC = "NAME:ASC"
+    NAME_DESC = "NAME:DESC"
+    EMAIL_ASC = "EMAIL:ASC"
+    EMAIL_DESC = "EMAIL:DESC"
+
+    def to_sort(self) -> UserSort:
+        field, direction = self.value.split(":")
+        return UserSort(UserSortField(field), SortDirection(direction))
+
+
+@strawberry.enum(name="SettingsMode", description="How updateUserSettings applies the given object.")
+class SettingsModeEnum(Enum):
+    MERGE = "merge"
+    REPLACE = "replace"
+
+
+@strawberry.input(name="UserFilter", description="Narrows a user list; every given condition must hold.")
+class UserFilterInput:
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive literal substring of name or email."
+    )
+    created_after: datetime | None = strawberry.field(default=None, description="Created at or after this instant.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created before this instant.")
+    timezone: str | None = strawberry.field(default=None, description="Profile time zone equals this.")
+    ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these users.")
+
+    def to_filters(self) -> UserFilters:
+        if self.search is not None and len(self.search) > SEARCH_MAX:
+            raise ValidationFailed(FieldError("filter.search", f"at most {SEARCH_MAX} characters"))
+        if self.ids is not None and len(self.ids) > IDS_MAX:
+            raise ValidationFailed(FieldError("filter.ids", f"at most {IDS_MAX} ids"))
+        return UserFilters(
+            search=self.search or None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+            timezone=self.timezone,
+            ids=self.ids,
+        )
+
+
+@strawberry.input(name="CreateUserInput", description="A new user.")
+class CreateUserInput:
+    email: str = strawberry.field(description="Email address; stored trimmed and lower-cased, unique.")
+    name: str | None = strawberry.field(default=None, description="At most 100 characters.")
+    avatar: str | None = strawberry.field(default=None, description="http(s) URL.")
+    bio: str | None = strawberry.field(default=None, description="At most 500 characters.")
+    timezone: str = strawberry.field(default="UTC", description="IANA time zone name.")
+    settings: JSON | None = strawberry.field(default=None, description="JSON object of client settings.")
+
+
+@strawberry.input(name="UpdateUserInput", description="Fields to change; omitted ones stay, null clears optional ones.")
+class UpdateUserInput:
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="New email (not null).")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name or null.")
+    avatar: str | None = strawberry.field(default=strawberry.UNSET, description="New avatar URL or null.")
+    bio: str | None = strawberry.field(default=strawberry.UNSET, description="New bio or null.")
+    timezone: str | None = strawberry.field(default=strawberry.UNSET, description="New time zone (not null).")
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field(description="A user by id; null when it does not exist.")
+    async def user(self, info: Info, id: IdArg) -> UserType | None:
+        return await info.context.loaders.users_by_id.load(id)
+
+    @strawberry.field(description="A user by email (any letter case); null when none.")
+    async def user_by_email(
+        self, email: Annotated[str, strawberry.argument(description="The email address.")]
+    ) -> UserType | None:
+        return await service.get_user_by_email(email=email)  # type: ignore[return-value]
+
+    @strawberry.field(description="Users matching a filter, in a whitelisted order, one page at a time.")
+    async def users(
+        self,
+        info: Info,
+        filter: Annotated[UserFilterInput | None, strawberry.argument(description="Conditions.")] = None,
+        sort: Annotated[UserSortEnum, strawberry.argument(description="Order.")] = UserSortEnum.CREATED_AT_DESC,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        page: PageNumber = None,
+        limit: Limit = None,
+    ) -> UserConnection:
+        result = await service.find_users(
+            filters=(filter or UserFilterInput()).to_filters(),
+            sort=sort.to_sort(),
+            page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
+            with_total=selects(info, "totalCount"),
+        )
+        return ConnectionView(result)  # type: ignore[return-value]
+
+    @strawberry.field(description="Live task counts per assignee (the given users, or every assignee).")
+    async def user_stats(
+        self,
+        user_ids: Annotated[
+            list[strawberry.ID] | None, strawberry.argument(description="Only these users (at most 100).")
+        ] = None,
+    ) -> list[UserStatsType]:
+        if user_ids is not None and len(user_ids) > IDS_MAX:
+            raise ValidationFailed(FieldError("userIds", f"at most {IDS_MAX} ids"))
+        return await service.user_stats(user_ids=user_ids)  # type: ignore[return-value]
+
+    @strawberry.field(description="Users assigned a live task created in [start, end).")
+    async def users_with_tasks_created_between(
+        self,
+        start: Annotated[datetime, strawberry.argument(description="Range start (inclusive).")],
+        end: Annotated[datetime, strawberry.argument(description="Range end (exclusive).")],
+    ) -> list[UserType]:
+        return await service.users_with_tasks_created_between(start=start, end=end)  # type: ignore[return-value]
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation(description="Create a user; CONFLICT when the email is taken.")
+    async def create_user(
+        self, input: Annotated[CreateUserInput, strawberry.argument(description="The new user.")]
+    ) -> UserType:
+        return await service.create_user(  # type: ignore[return-value]
+            email=input.email,
+            name=input.name,
+            avatar=input.avatar,
+            bio=input.bio,
+            timezone=input.timezone,
+            settings=input.settings,
+        )
+
+    @strawberry.mutation(description="Change some fields of a user.")
+    async def update_user(
+        self, id: IdArg, input: Annotated[UpdateUserInput, strawberry.argument(description="Fields to change.")]
+    ) -> UserType:
+        # The service rejects null for email and timezone (VALIDATION_FAILED).
+        return await service.update_user(  # type: ignore[return-value]
+            user_id=id,
+            email=maybe(input.email),
+            name=maybe(input.name),
+            avatar=maybe(input.avatar),
+            bio=maybe(input.bio),
+            timezone=maybe(input.timezone),
+        )
+
+    @strawberry.mutation(description="Write a user's settings object (MERGE: top-level keys, null removes a key).")
+    async def update_user_settings(
+        self,
+        id: IdArg,
+        settings: Annotated[JSON, strawberry.argument(description="A JSON object.")],
+        mode: Annotated[SettingsModeEnum, strawberry.argument(description="MERGE or REPLACE.")] = SettingsModeEnum.MERGE,
+    ) -> UserType:
+        return await service.update_settings(user_id=id, settings=settings, mode=mode.value)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Delete a user and unassign their tasks. NOT_FOUND when no such user.")
+    async def delete_user(self, id: IdArg) -> bool:
+        if not await service.delete_user(user_id=id):
+            raise NotFound(f"user {id} not found")
+        return True

@@ -1,0 +1,69 @@
+"""GraphQL types for users, their embedded profile, and per-user task statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.graphql.relay import Connection
+from app.tasks.assigned import assigned_tasks_page
+
+if TYPE_CHECKING:
+    from app.tasks.types import TaskConnection
+
+
+@strawberry.type(name="Profile", description="The user's profile, embedded in the user document.")
+class ProfileType:
+    bio: str | None = strawberry.field(description="Free text, at most 500 characters.")
+    timezone: str = strawberry.field(description="IANA time zone name, e.g. Europe/Paris.")
+    settings: JSON = strawberry.field(description="Free-form JSON object of client settings.")
+
+
+_DEFAULT_PROFILE = {"bio": None, "timezone": "UTC", "settings": {}}
+
+
+@strawberry.type(name="User", description="A person who can be assigned tasks (stored in MongoDB).")
+class UserType:
+    email: str = strawberry.field(description="Lower-cased, unique email address.")
+    name: str | None = strawberry.field(description="Display name, at most 100 characters.")
+    avatar: str | None = strawberry.field(description="http(s) URL of an avatar image.")
+    created_at: datetime = strawberry.field(description="When the user was created.")
+    updated_at: datetime = strawberry.field(description="When the user last changed.")
+
+    @strawberry.field(description="Opaque id (a MongoDB ObjectId as 24 hex characters).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.id))  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The embedded profile (defaults for users created before profiles).")
+    def profile(self) -> ProfileType:
+        profile = self.profile  # type: ignore[attr-defined]
+        return profile if profile is not None else ProfileType(**_DEFAULT_PROFILE)
+
+    @strawberry.field(
+        description="Live tasks assigned to the user, newest first. For deeper paging or filters use "
+        "`tasks(filter: {assigneeIds: [...]})`."
+    )
+    async def tasks(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to 100.")] = 20,
+    ) -> Annotated[TaskConnection, strawberry.lazy("app.tasks.types")]:
+        return await assigned_tasks_page(info, str(self.id), first)  # type: ignore[attr-defined]
+
+
+@strawberry.type(name="UserStats", description="Task counts of one assignee (soft-deleted tasks excluded).")
+class UserStatsType:
+    user_id: strawberry.ID = strawberry.field(description="The assignee id.")
+    user: UserType | None = strawberry.field(description="The user; null when the id names no user any more.")
+    task_count: int = strawberry.field(description="Tasks assigned.")
+    completed_count: int = strawberry.field(description="Tasks assigned and COMPLETED.")
+    in_progress_count: int = strawberry.field(description="Tasks assigned and IN_PROGRESS.")
+
+
+@strawberry.type(name="UserConnection", description="One page of users (Relay connection).")
+class UserConnection(Connection[UserType]):
+    pass
