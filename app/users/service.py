@@ -1,0 +1,483 @@
+"""Users: reads, writes and the joins with tasks (users in MongoDB, task assignments in PostgreSQL).
+
+Deleting a user spans two stores that share no transaction. `delete_user` deletes the document first and
+then unassigns the user's tasks in PostgreSQL. If the process dies (or PostgreSQL fails) between the two,
+those tasks keep an `assignee_id` that names no user. Readers tolerate that: `get_users_by_ids` (behind
+the `users_by_id` loader) returns None for such ids, so a task's `assignee` reads as null, and
+`user_stats` reports the id with `user=None`. Calling `delete_user` again for the same id finishes the
+job (it unassigns even when the document is already gone), and
+`app.tasks.assignments.repair_dangling_assignees()` clears every such id in batches. The opposite order
+would be worse: a failure after unassigning would leave a live user who silently lost their tasks.
+
+Writes validate every input field before touching the database and report all invalid fields at once.
+Updates are query-level (`$set`/`$unset` of just the changed paths in one findAndModify) and
+`_update_fields` is the one place that writes them and stamps `updated_at`. On MongoDB that makes
+concurrent updates of different fields of one user independent. FerretDB v1 applies an update as
+read-modify-write of the whole document without isolation, so there two concurrent writes to the same
+user can lose one of them (verified: 20 concurrent `$inc` on one document end at 2); single-writer use,
+like the test suite's, is exact on both. Every write emits a `Change` after it succeeded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from beanie import UpdateResponse
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+
+from app.common import changes
+from app.common.changes import Change, ChangeKind, Entity
+from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed, invalid
+from app.common.pagination import (
+    DEFAULT_PAGE_SIZE,
+    CursorPage,
+    OffsetPage,
+    PageResult,
+    decode_cursor,
+    encode_cursor,
+    validate_page,
+)
+from app.common.unset import UNSET, Maybe, is_set
+from app.tasks.assignments import (
+    Counts,
+    assignee_ids_with_tasks_created_between,
+    task_counts_by_assignee,
+    unassign_user_tasks,
+)
+from app.users.documents import (
+    Profile,
+    User,
+    normalize_email,
+    utcnow,
+    validate_avatar,
+    validate_bio,
+    validate_name,
+    validate_settings,
+    validate_timezone,
+)
+from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
+
+# Input paths as clients see them in errors; they are also the documents' field paths, so a validated
+# set of values is directly the `$set` of an update.
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "email": normalize_email,
+    "name": validate_name,
+    "avatar": validate_avatar,
+    "profile.bio": validate_bio,
+    "profile.timezone": validate_timezone,
+    "profile.settings": validate_settings,
+}
+USER_FIELDS = tuple(_VALIDATORS)
+_NOT_NULL = frozenset({"email", "profile.timezone", "profile.settings"})
+_SETTINGS = "profile.settings"
+
+SettingsMode = Literal["replace", "merge"]
+
+
+@dataclass(frozen=True)
+class UserStats:
+    """Live task counts of one user; `user` is None when the id names no user (any more)."""
+
+    user_id: str
+    user: User | None
+    task_count: int
+    completed_count: int
+    in_progress_count: int
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+async def get_user(*, user_id: str) -> User | None:
+    """The user with this id, or None (also for a string that is not an ObjectId)."""
+    oid = _object_id(user_id)
+    return None if oid is None else await User.find_one({"_id": oid})
+
+
+async def get_users_by_ids(*, ids: Sequence[str]) -> list[User | None]:
+    """Users in key order, None for missing or invalid ids, in one `$in` query."""
+    oids = [_object_id(key) for key in ids]
+    wanted = list({oid for oid in oids if oid is not None})
+    if not wanted:
+        return [None] * len(oids)
+    found = {user.id: user for user in await User.find({"_id": {"$in": wanted}}).to_list()}
+    return [None if oid is None else found.get(oid) for oid in oids]
+
+
+async def existing_user_ids(*, ids: Iterable[str]) -> set[str]:
+    """The given ids that name existing users (one query, ids only)."""
+    by_oid: dict[ObjectId, list[str]] = {}
+    for key in ids:
+        oid = _object_id(key)
+        if oid is not None:
+            by_oid.setdefault(oid, []).append(key)
+    if not by_oid:
+        return set()
+    cursor = User.get_pymongo_collection().find({"_id": {"$in": list(by_oid)}}, {"_id": 1})
+    return {key async for row in cursor for key in by_oid[row["_id"]]}
+
+
+async def get_user_by_email(*, email: str) -> User | None:
+    """The user with this email (compared trimmed and lower-cased), or None."""
+    try:
+        normalized = normalize_email(email)
+    except ValueError:
+        return None
+    return await User.find_one({"email": normalized})
+
+
+async def find_users(
+    *,
+    filters: UserFilters = UserFilters(),
+    sort: UserSort = UserSort(),
+    page: OffsetPage | CursorPage = CursorPage(),
+    with_total: bool = False,
+) -> PageResult[User]:
+    """One page of users matching filters, in a whitelisted order with `_id` as tiebreaker."""
+    validate_page(page)
+    query = _filter_query(filters)
+    order = _Order(sort)
+    if isinstance(page, OffsetPage):
+        rows = await _scan(query, order, descending=order.descending, skip=(page.page - 1) * page.limit, size=page.limit)
+        items, has_next, has_previous = rows[: page.limit], len(rows) > page.limit, page.page > 1
+    else:
+        items, has_next, has_previous = await _keyset_page(query, order, page)
+    total = await User.find(query).count() if with_total else None
+    return PageResult(
+        items=items,
+        cursors=[order.cursor(user) for user in items],
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        total_count=total,
+    )
+
+
+async def user_stats(*, user_ids: Sequence[str] | None = None) -> list[UserStats]:
+    """Live task counts per user (given ids in order, or every assignee by most tasks) plus the users.
+
+    One grouped SQL query and one Mongo `$in`, whatever the number of users.
+    """
+    counts = await task_counts_by_assignee(user_ids=user_ids)
+    keys = list(user_ids) if user_ids is not None else sorted(counts, key=lambda key: (-counts[key].total, key))
+    users = await get_users_by_ids(ids=keys)
+    stats = []
+    for key, user in zip(keys, users, strict=True):
+        count = counts.get(key, Counts())
+        stats.append(UserStats(key, user, count.total, count.completed, count.in_progress))
+    return stats
+
+
+async def users_with_tasks_created_between(*, start: datetime, end: datetime) -> list[User]:
+    """Existing users assigned a live task created in [start, end), by id (one SQL query, one `$in`)."""
+    if _utc(end) < _utc(start):
+        raise invalid("end", "must not be before start")
+    ids = await assignee_ids_with_tasks_created_between(start=start, end=end)
+    return [user for user in await get_users_by_ids(ids=ids) if user is not None]
+
+
+# --------------------------------------------------------------------------------------------- writes
+
+
+async def create_user(
+    *,
+    email: str,
+    name: str | None = None,
+    avatar: str | None = None,
+    bio: str | None = None,
+    timezone: str = "UTC",
+    settings: dict[str, Any] | None = None,
+) -> User:
+    """Create a user; VALIDATION_FAILED lists every invalid field, CONFLICT when the email is taken."""
+    values = _validated(
+        {
+            "email": email,
+            "name": name,
+            "avatar": avatar,
+            "profile.bio": bio,
+            "profile.timezone": timezone,
+            "profile.settings": {} if settings is None else settings,
+        }
+    )
+    user = User(
+        email=values["email"],
+        name=values["name"],
+        avatar=values["avatar"],
+        profile=Profile(bio=values["profile.bio"], timezone=values["profile.timezone"], settings=values[_SETTINGS]),
+    )
+    try:
+        await user.insert()
+    except PyMongoError as exc:
+        _raise_if_duplicate_email(exc)
+        raise
+    await changes.emit(Change(Entity.USER, ChangeKind.CREATED, ids=(str(user.id),), fields=USER_FIELDS))
+    return user
+
+
+async def update_user(
+    *,
+    user_id: str,
+    email: Maybe[str] = UNSET,
+    name: Maybe[str | None] = UNSET,
+    avatar: Maybe[str | None] = UNSET,
+    bio: Maybe[str | None] = UNSET,
+    timezone: Maybe[str] = UNSET,
+) -> User:
+    """Change the given fields (UNSET = keep, None = clear); NOT_FOUND, VALIDATION_FAILED or CONFLICT.
+
+    Values equal to the stored ones are no change: when nothing changes, nothing is written.
+    """
+    given = {"email": email, "name": name, "avatar": avatar, "profile.bio": bio, "profile.timezone": timezone}
+    values = _validated({path: value for path, value in given.items() if is_set(value)})
+    current = await _require(user_id)
+    stored = _stored_values(current)
+    changed = {path: value for path, value in values.items() if stored[path] != value}
+    return await _write(current, set_=changed) if changed else current
+
+
+async def update_settings(*, user_id: str, settings: dict[str, Any], mode: SettingsMode) -> User:
+    """Write the user's free-form settings; NOT_FOUND or VALIDATION_FAILED.
+
+    `replace`: settings become exactly the given object (null values are stored as null).
+    `merge`: a shallow merge of top-level keys: each given key is set to its new value (nested objects
+    are replaced, not merged), and a key given as null is removed. Other keys stay as they are (on
+    MongoDB even when another request merges other keys at the same time; see the module docstring for
+    FerretDB). The merged result must still fit the size limits.
+    """
+    if mode not in ("replace", "merge"):
+        raise invalid("mode", "must be 'replace' or 'merge'")
+    patch = _validated({_SETTINGS: settings})[_SETTINGS]
+    current = await _require(user_id)
+    old = current.profile.settings
+    if mode == "replace":
+        return await _write(current, set_={_SETTINGS: patch}) if patch != old else current
+    merged = {**old, **{key: value for key, value in patch.items() if value is not None}}
+    for key in [key for key, value in patch.items() if value is None]:
+        merged.pop(key, None)
+    _validated({_SETTINGS: merged})
+    if merged == old:
+        return current
+    # Keys were checked (no '.', no leading '$'), so each is one literal field under profile.settings.
+    set_ = {f"{_SETTINGS}.{key}": value for key, value in patch.items() if value is not None}
+    unset = [f"{_SETTINGS}.{key}" for key, value in patch.items() if value is None and key in old]
+    return await _write(current, set_=set_, unset=unset, fields=(_SETTINGS,))
+
+
+async def delete_user(*, user_id: str) -> bool:
+    """Delete the user, then unassign their tasks; False when there was no such user.
+
+    The unassigning runs even when the document is already gone, so repeating a delete that died half-way
+    completes it (see the module docstring).
+    """
+    oid = _object_id(user_id)
+    if oid is None:
+        return False
+    result = await User.get_pymongo_collection().delete_one({"_id": oid})
+    deleted = result.deleted_count > 0
+    if deleted:
+        await changes.emit(Change(Entity.USER, ChangeKind.DELETED, ids=(str(oid),)))
+    task_ids = await unassign_user_tasks(user_id=str(oid))
+    if task_ids:
+        await changes.emit(Change(Entity.TASK, ChangeKind.UPDATED, ids=tuple(task_ids), fields=("assignee_id",)))
+    return deleted
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _object_id(value: object) -> ObjectId | None:
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and len(value) == 24 and ObjectId.is_valid(value):
+        return ObjectId(value)
+    return None
+
+
+def _utc(value: datetime) -> datetime:
+    # Naive datetimes are read as UTC, everywhere in the API.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _validated(values: dict[str, Any]) -> dict[str, Any]:
+    """The cleaned values, or VALIDATION_FAILED listing every invalid one (nothing is written)."""
+    cleaned: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for path, value in values.items():
+        if value is None and path in _NOT_NULL:
+            errors.append(FieldError(path, "must not be null"))
+            continue
+        try:
+            cleaned[path] = _VALIDATORS[path](value)
+        except (ValueError, TypeError) as exc:
+            errors.append(FieldError(path, str(exc)))
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def _stored_values(user: User) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "avatar": user.avatar,
+        "profile.bio": user.profile.bio,
+        "profile.timezone": user.profile.timezone,
+        "profile.settings": user.profile.settings,
+    }
+
+
+async def _require(user_id: str) -> User:
+    user = await get_user(user_id=user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id!r}", extensions={"id": user_id})
+    return user
+
+
+async def _write(
+    current: User, *, set_: dict[str, Any], unset: Sequence[str] = (), fields: Sequence[str] | None = None
+) -> User:
+    """Apply one query-level update and announce it; `fields` defaults to the `$set` paths."""
+    user = await _update_fields(current.id, set_=set_, unset=unset)
+    if user is None:  # deleted since it was read
+        raise NotFound(f"no user with id {str(current.id)!r}", extensions={"id": str(current.id)})
+    changed = tuple(fields if fields is not None else set_)
+    await changes.emit(Change(Entity.USER, ChangeKind.UPDATED, ids=(str(user.id),), fields=changed))
+    return user
+
+
+async def _update_fields(oid: ObjectId, *, set_: dict[str, Any], unset: Sequence[str] = ()) -> User | None:
+    """The one query-level update of a user: `$set`/`$unset` plus `updated_at`, returning the new document.
+
+    Beanie's before_event hooks do not run for query-level updates, so `updated_at` is stamped here.
+    """
+    update: dict[str, Any] = {"$set": {**set_, "updated_at": utcnow()}}
+    if unset:
+        update["$unset"] = {path: "" for path in unset}
+    try:
+        return await User.find_one({"_id": oid}).update(update, response_type=UpdateResponse.NEW_DOCUMENT)
+    except PyMongoError as exc:
+        _raise_if_duplicate_email(exc)
+        raise
+
+
+def _raise_if_duplicate_email(exc: PyMongoError) -> None:
+    """Turn a unique-index violation (email is the only unique field besides _id) into CONFLICT."""
+    # FerretDB v1.24's SQLite backend reports the violation on update/findAndModify as InternalError
+    # (code 1) carrying SQLite's message instead of E11000 (inserts are right); MongoDB always says E11000.
+    duplicate = isinstance(exc, DuplicateKeyError) or (
+        isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
+    )
+    if duplicate:
+        raise Conflict("a user with this email already exists", extensions={"field": "email"}) from None
+
+
+def _filter_query(filters: UserFilters) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if filters.search is not None and filters.search.strip():
+        search = filters.search.strip()
+        if len(search) > SEARCH_MAX:
+            raise invalid("search", f"must be at most {SEARCH_MAX} characters")
+        # The text is literal: re.escape makes regex syntax in it match itself (also on FerretDB's Go RE2).
+        pattern = {"$regex": re.escape(search), "$options": "i"}
+        query["$or"] = [{"name": pattern}, {"email": pattern}]
+    created: dict[str, datetime] = {}
+    if filters.created_after is not None:
+        created["$gte"] = _utc(filters.created_after)
+    if filters.created_before is not None:
+        created["$lt"] = _utc(filters.created_before)
+    if created:
+        query["created_at"] = created
+    if filters.timezone is not None:
+        query["profile.timezone"] = filters.timezone
+    if filters.ids is not None:
+        query["_id"] = {"$in": list({oid for oid in map(_object_id, filters.ids) if oid is not None})}
+    return query
+
+
+class _Order:
+    """A sort order: its Mongo sort spec, its cursors, and the filter for rows beyond a cursor."""
+
+    _FIELDS = {UserSortField.CREATED_AT: "created_at", UserSortField.NAME: "name", UserSortField.EMAIL: "email"}
+    _NULLABLE = frozenset({"name"})
+
+    def __init__(self, sort: UserSort) -> None:
+        self.field = self._FIELDS[sort.field]
+        self.descending = sort.descending
+        # Cursors are tied to the order they were made for.
+        self.token = f"{sort.field.value}:{'DESC' if self.descending else 'ASC'}"
+
+    def spec(self, *, descending: bool) -> list[tuple[str, int]]:
+        direction = DESCENDING if descending else ASCENDING
+        return [(self.field, direction), ("_id", direction)]
+
+    def cursor(self, user: User) -> str:
+        return encode_cursor([self.token, getattr(user, self.field), str(user.id)])
+
+    def decode(self, cursor: str, *, field_name: str) -> tuple[Any, ObjectId]:
+        values = decode_cursor(cursor, field_name=field_name, expected=self.token)
+        try:
+            raw_value, raw_id = values
+            oid = _object_id(raw_id)
+            if oid is None:
+                raise ValueError("bad id")
+            return self._parse(raw_value), oid
+        except (ValueError, TypeError):
+            raise invalid(field_name, "invalid cursor") from None
+
+    def _parse(self, value: object) -> Any:
+        if value is None and self.field in self._NULLABLE:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("bad value")
+        if self.field == "created_at":
+            parsed = datetime.fromisoformat(value)
+            return _utc(parsed)
+        return value
+
+    def beyond(self, value: Any, oid: ObjectId, *, ascending: bool) -> dict[str, Any]:
+        """Rows strictly after (value, oid) when scanning in the given direction."""
+        op = "$gt" if ascending else "$lt"
+        tie = {self.field: value, "_id": {op: oid}}
+        if value is None:
+            # null sorts before every string: ascending, every named row comes after it; descending, none.
+            return {"$or": [tie, {self.field: {"$ne": None}}]} if ascending else tie
+        branches: list[dict[str, Any]] = [{self.field: {op: value}}, tie]
+        if not ascending and self.field in self._NULLABLE:
+            # Comparisons with a string never match null, yet descending the nulls come last.
+            branches.append({self.field: None})
+        return {"$or": branches}
+
+
+async def _scan(query: dict[str, Any], order: _Order, *, descending: bool, skip: int, size: int) -> list[User]:
+    """Up to size + 1 rows (the extra one tells whether more follow)."""
+    find = User.find(query).sort(order.spec(descending=descending))
+    if skip:
+        find = find.skip(skip)
+    return await find.limit(size + 1).to_list()
+
+
+async def _keyset_page(query: dict[str, Any], order: _Order, page: CursorPage) -> tuple[list[User], bool, bool]:
+    """Items, has_next_page, has_previous_page of a first/after or last/before page."""
+    conditions = [query]
+    if page.after is not None:
+        value, oid = order.decode(page.after, field_name="after")
+        conditions.append(order.beyond(value, oid, ascending=not order.descending))
+    if page.before is not None:
+        value, oid = order.decode(page.before, field_name="before")
+        conditions.append(order.beyond(value, oid, ascending=order.descending))
+    combined = {"$and": conditions} if len(conditions) > 1 else query
+    backward = page.last is not None
+    size = page.last if page.last is not None else page.first if page.first is not None else DEFAULT_PAGE_SIZE
+    # Backward pages scan the reverse order from the cursor, then flip the rows they got.
+    rows = await _scan(combined, order, descending=order.descending != backward, skip=0, size=size)
+    more = len(rows) > size
+    items = rows[:size]
+    if backward:
+        items.reverse()
+        return items, page.before is not None, more
+    return items, more, page.after is not None
