@@ -144,7 +144,8 @@ async def find_users(
     query = _filter_query(filters)
     order = _Order(sort)
     if isinstance(page, OffsetPage):
-        rows = await _scan(query, order, descending=order.descending, skip=(page.page - 1) * page.limit, size=page.limit)
+        skip = (page.page - 1) * page.limit
+        rows = await _scan(query, order, descending=order.descending, skip=skip, size=page.limit)
         items, has_next, has_previous = rows[: page.limit], len(rows) > page.limit, page.page > 1
     else:
         items, has_next, has_previous = await _keyset_page(query, order, page)

@@ -37,5 +37,6 @@ async def assignee_of(task_id: str) -> str | None:
 
 async def insert_users_at(created_at: datetime, emails: list[str], *, name: str | None = None) -> list[User]:
     """Users sharing one created_at (insert_many runs no before_event hook), read back with their ids."""
-    await User.insert_many([User(email=email, name=name, created_at=created_at, updated_at=created_at) for email in emails])
+    users = [User(email=email, name=name, created_at=created_at, updated_at=created_at) for email in emails]
+    await User.insert_many(users)
     return await User.find({"email": {"$in": emails}}).to_list()

@@ -115,7 +115,13 @@ async def test_user_stats_match_direct_counts_in_one_sql_query_and_one_find(mong
     assert recorded.count == 1
     assert mongo_commands.commands == ["find"]
     assert [s.user_id for s in stats] == ids
-    assert [s.user.email if s.user else None for s in stats] == ["s3@example.com", "s1@example.com", None, "s0@example.com", "s2@example.com"]
+    assert [s.user.email if s.user else None for s in stats] == [
+        "s3@example.com",
+        "s1@example.com",
+        None,
+        "s0@example.com",
+        "s2@example.com",
+    ]
     for s in stats:
         assert (s.task_count, s.completed_count, s.in_progress_count) == await direct_counts(s.user_id)
     assert [s.task_count for s in stats] == [0, 3, 1, 2, 4]
@@ -166,7 +172,8 @@ async def test_users_with_tasks_created_between(mongo_commands: CommandLog) -> N
 
     assert sorted(u.email for u in users) == ["edge@example.com", "inside@example.com"]
     assert recorded.count == 1 and mongo_commands.commands == ["find"]
-    naive = await service.users_with_tasks_created_between(start=T0.replace(tzinfo=None), end=(T0 + timedelta(hours=1, seconds=1)).replace(tzinfo=None))
+    naive_start, naive_end = T0.replace(tzinfo=None), (T0 + timedelta(hours=1, seconds=1)).replace(tzinfo=None)
+    naive = await service.users_with_tasks_created_between(start=naive_start, end=naive_end)
     assert sorted(u.email for u in naive) == ["edge@example.com", "inside@example.com"]
     with pytest.raises(ValidationFailed):
         await service.users_with_tasks_created_between(start=T0, end=T0 - timedelta(seconds=1))

@@ -24,7 +24,9 @@ async def test_email_is_trimmed_and_lower_cased() -> None:
     assert (await service.get_user_by_email(email="ADA.LOVELACE@example.com ")).id == user.id
 
 
-@pytest.mark.parametrize("email", ["", "no-at-sign", "a@b", "two@@example.com", "sp ace@example.com", "x" * 250 + "@e.io"])
+@pytest.mark.parametrize(
+    "email", ["", "no-at-sign", "a@b", "two@@example.com", "sp ace@example.com", "x" * 250 + "@e.io"]
+)
 async def test_invalid_email_is_rejected_without_a_write(email: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         await service.create_user(email=email)
@@ -211,7 +213,9 @@ async def test_replace_settings_sets_exactly_the_given_object(emitted: list[Chan
     user = await service.create_user(email="r@example.com", settings={"theme": "dark", "lang": "en"})
     await asyncio.sleep(0.01)
 
-    updated = await service.update_settings(user_id=str(user.id), settings={"theme": "light", "x": None}, mode="replace")
+    updated = await service.update_settings(
+        user_id=str(user.id), settings={"theme": "light", "x": None}, mode="replace"
+    )
 
     assert updated.profile.settings == {"theme": "light", "x": None}
     assert updated.updated_at > user.updated_at
