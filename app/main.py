@@ -13,7 +13,7 @@ from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.logs import configure_logging
 from app.settings import Settings, get_settings
-from app.stores import query_log
+from app.stores import mongo_log, query_log
 from app.stores.startup import open_stores
 
 log = logging.getLogger("taskboard")
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings)
     query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
+    mongo_log.configure(slow_ms=settings.slow_query_ms)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

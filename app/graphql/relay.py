@@ -70,8 +70,17 @@ class ConnectionView:
         return self._page.total_count
 
 
+def _included(directives: dict) -> bool:
+    """False when @skip(if: true) or @include(if: false) removes the selection (variables already applied)."""
+    if directives.get("skip", {}).get("if") is True:
+        return False
+    return directives.get("include", {}).get("if", True) is not False
+
+
 def _names(selections: Iterable[object]) -> Iterable[str]:
     for selection in selections:
+        if not _included(getattr(selection, "directives", None) or {}):
+            continue
         if isinstance(selection, SelectedField):
             yield selection.name
         elif isinstance(selection, (FragmentSpread, InlineFragment)):

@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.settings import Settings
+from app.stores.mongo_log import CommandObserver
 
 DEFAULT_DATABASE = "taskboard"
 
@@ -32,6 +33,7 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         serverSelectionTimeoutMS=int(settings.health_timeout_s * 2000),
         connectTimeoutMS=int(settings.health_timeout_s * 2000),
         appname="taskboard",
+        event_listeners=[CommandObserver()],
     )
 
 

@@ -1,0 +1,65 @@
+"""A page of N tasks with tags and assignees costs the same round trips for N = 10 and N = 100."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.stores import sql
+from app.stores.mongo_log import record_commands
+from app.stores.query_log import record_statements
+from app.tags import service as tags
+from app.tasks import service as tasks
+from app.tasks.service import TaskUpsert
+from app.users import service as users
+from tests.support.graphql import gql
+
+BOARD = """query($n: Int!, $withTotal: Boolean!) {
+  tasks(first: $n, filter: {status: [TODO]}, sort: CREATED_AT_DESC) {
+    totalCount @include(if: $withTotal)
+    edges { cursor node { id title status priority dueDate tags { name color } assignee { id name } } }
+  }
+}"""
+
+
+@pytest.fixture
+async def board() -> None:
+    people = [await users.create_user(email=f"p{i}@example.com", name=f"P{i}") for i in range(7)]
+    labels = [await tags.create_tag(name=f"tag{i}", color="#123456") for i in range(4)]
+    await tasks.bulk_upsert_tasks(
+        items=[
+            TaskUpsert(title=f"task {i}", assignee_id=str(people[i % 7].id), tag_ids=[labels[i % 4].id, labels[(i + 1) % 4].id])
+            for i in range(120)
+        ]
+    )
+
+
+async def measure(client: httpx.AsyncClient, n: int, with_total: bool) -> tuple[int, int, dict]:
+    with record_statements() as statements, record_commands() as commands:
+        body = await gql(client, BOARD, {"n": n, "withTotal": with_total})
+    assert "errors" not in body, body
+    return statements.count, commands.count, body
+
+
+@pytest.mark.usefixtures("board")
+async def test_round_trips_do_not_grow_with_page_size(client: httpx.AsyncClient) -> None:
+    sql10, mongo10, body10 = await measure(client, 10, True)
+    sql100, mongo100, body100 = await measure(client, 100, True)
+
+    assert len(body10["data"]["tasks"]["edges"]) == 10
+    assert len(body100["data"]["tasks"]["edges"]) == 100
+    assert body100["data"]["tasks"]["totalCount"] == 120
+    node = body100["data"]["tasks"]["edges"][0]["node"]
+    assert len(node["tags"]) == 2 and node["assignee"]["name"].startswith("P")
+
+    # page + count + tags; users: one $in
+    assert (sql10, mongo10) == (3, 1)
+    assert (sql100, mongo100) == (3, 1)
+
+
+@pytest.mark.usefixtures("board")
+async def test_count_runs_only_when_total_is_selected(client: httpx.AsyncClient) -> None:
+    statements, _, body = await measure(client, 50, False)
+    assert "totalCount" not in body["data"]["tasks"]
+    assert statements == 2
+    assert await sql.fetchval("SELECT count(*) FROM tasks") == 120
