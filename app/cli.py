@@ -1,13 +1,13 @@
-"""The `taskboard` console script: serve, migrate, export-schema (and more as the product grows)."""
+"""The `taskboard` console script: serve, migrate, data-migrate, seed, export-schema."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -41,6 +41,102 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    """Run work with the stores open and the cache listening, as in the app."""
+    from app import cache
+    from app.logs import configure_logging
+    from app.stores import redis
+    from app.stores.startup import open_stores
+
+    configure_logging(settings)
+
+    async def run() -> int:
+        async with open_stores(settings):
+            # Seeding and data migrations announce their changes: the API's cached results must hear them.
+            await cache.install(settings, redis.client())
+            try:
+                return await work()
+            finally:
+                await cache.uninstall()
+
+    return asyncio.run(run())
+
+
+def cmd_data_migrate(args: argparse.Namespace) -> int:
+    from app.data_migrations.registry import UnknownDataMigration, find, load_registry
+    from app.data_migrations.runner import RunResult, RunStatus, migration_states, run_migration, run_pending
+
+    registry = load_registry()
+    if [args.name is not None, args.all, args.list].count(True) != 1:
+        print("taskboard data-migrate: give one of NAME, --all or --list", file=sys.stderr)
+        return 2
+    if args.name is not None:
+        try:
+            find(registry, args.name)  # before connecting: a typo should not wait for the stores
+        except UnknownDataMigration as exc:
+            print(f"taskboard data-migrate: {exc.message}", file=sys.stderr)
+            return 2
+
+    def show(result: RunResult) -> None:
+        detail = f": {result.outcome.summary}" if result.outcome else ""
+        timing = f" in {result.duration_ms} ms" if result.status is RunStatus.APPLIED else ""
+        print(f"{result.name}: {result.status.value}{timing}{detail}")
+
+    async def work() -> int:
+        if args.list:
+            for state in await migration_states(registry=registry):
+                when = "pending"
+                if state.applied_at is not None:
+                    when = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S} ({state.duration_ms} ms)"
+                print(f"{state.name:<24} {when:<38} {state.description}")
+            return 0
+        if args.all:
+            ran = 0
+            async for result in run_pending(dry_run=args.dry_run, registry=registry):
+                show(result)
+                ran += 1
+            if not ran:
+                print("no pending data migrations")
+            return 0
+        show(await run_migration(name=args.name, dry_run=args.dry_run, registry=registry))
+        return 0
+
+    return _with_stores(get_settings(), work)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from app.seeding.plan import SeedPlan
+    from app.seeding.progress import progress_for
+    from app.seeding.service import ClearRefused, DatabaseNotEmpty, check_clear_allowed, is_empty, seed_database
+
+    settings = get_settings()
+    if args.clear:
+        try:
+            check_clear_allowed(app_env=settings.app_env, confirmed=args.yes)
+        except ClearRefused as exc:
+            print(f"taskboard seed: {exc.message}", file=sys.stderr)
+            return 2
+    plan = SeedPlan(users=args.users, tasks=args.tasks, seed=args.seed)
+
+    async def work() -> int:
+        if args.if_empty and not await is_empty():
+            print("seed --if-empty: the database already has tasks or users; nothing seeded")
+            return 0
+        try:
+            with progress_for(sys.stderr) as progress:
+                report = await seed_database(plan=plan, clear=args.clear, progress=progress)
+        except DatabaseNotEmpty as exc:
+            print(f"taskboard seed: {exc.message}", file=sys.stderr)
+            return 1
+        print(
+            f"seeded {plan.users} user(s), {plan.tasks} task(s) and {report.tag_links} tag link(s) "
+            f"with seed {plan.seed}{' after clearing' if report.cleared else ''} in {report.seconds:.1f}s"
+        )
+        return 0
+
+    return _with_stores(settings, work)
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from strawberry.printer import print_schema
 
@@ -55,6 +151,13 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be zero or more")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taskboard", description="Taskboard API command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply pending schema migrations (safe from many replicas)")
     migrate.set_defaults(func=cmd_migrate)
+
+    data_migrate = sub.add_parser("data-migrate", help="run named data migrations once each (see --list)")
+    data_migrate.add_argument("name", nargs="?", default=None, help="the data migration to run")
+    data_migrate.add_argument("--all", action="store_true", help="run every pending one, in order")
+    data_migrate.add_argument("--list", action="store_true", help="show applied and pending ones")
+    data_migrate.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    data_migrate.set_defaults(func=cmd_data_migrate)
+
+    from app.seeding.plan import DEMO_PLAN
+
+    seed = sub.add_parser("seed", help="fill the databases with deterministic fake users, tags and tasks")
+    seed.add_argument("--users", type=_count, default=DEMO_PLAN.users, help=f"users (default {DEMO_PLAN.users})")
+    seed.add_argument("--tasks", type=_count, default=DEMO_PLAN.tasks, help=f"tasks (default {DEMO_PLAN.tasks})")
+    seed.add_argument("--seed", type=int, default=DEMO_PLAN.seed, help=f"random seed (default {DEMO_PLAN.seed})")
+    mode = seed.add_mutually_exclusive_group()
+    mode.add_argument("--clear", action="store_true", help="delete all tasks, tags and users first")
+    mode.add_argument("--if-empty", action="store_true", help="seed only when there are no tasks and no users")
+    seed.add_argument("--yes", action="store_true", help="confirm --clear when APP_ENV=prod")
+    seed.set_defaults(func=cmd_seed)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to --output)")
     export.add_argument("--output", "-o", default=None, help="file to write instead of stdout")

@@ -248,3 +248,12 @@ async def test_changes_are_announced_after_the_commit(change_log: ChangeLog) -> 
     assert kinds == [(Entity.TAG, ChangeKind.CREATED), (Entity.USER, ChangeKind.UPDATED)]
     assert set(change_log.changes[0].ids) == tag_ids
     assert change_log.changes[1] == Change(Entity.USER, ChangeKind.UPDATED, ids=())
+
+
+async def test_the_command_needs_exactly_one_of_name_all_or_list() -> None:
+    for args in ((), ("add-default-tags", "--all"), ("--all", "--list")):
+        result = run_cli("data-migrate", *args)
+
+        assert result.returncode == 2, args
+        assert "give one of NAME, --all or --list" in result.stderr
+    assert await recorded() == []

@@ -1,0 +1,1 @@
+"""Deterministic fake data for demos and benchmarks: `taskboard seed`."""
