@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     startup_timeout_s: float = Field(30.0, ge=0, le=600)
     health_timeout_s: float = Field(1.0, gt=0, le=30)
 
+    cache_enabled: bool = True
+    cache_ttl_s: int = Field(300, ge=1, le=7 * 86_400)
+    cache_lock_ms: int = Field(2000, ge=10, le=60_000)
+    cache_lock_wait_s: float = Field(1.0, ge=0, le=30)
+    cache_probe_s: float = Field(0.5, gt=0, le=60)
+    events_queue_size: int = Field(100, ge=2, le=100_000)
+    events_reconnect_max_s: float = Field(5.0, gt=0, le=300)
+    events_ping_s: float = Field(5.0, gt=0, le=300)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: str) -> str:

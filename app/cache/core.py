@@ -1,0 +1,328 @@
+"""Read-through cache in Redis with exact invalidation by generation stamps (scheme: app/cache/keys.py).
+
+An entry is `{"s": [stamp values it was filled under], "v": value}` (orjson). A read fetches the global
+epoch, the entry's stamps and the entry in one MGET and serves the entry only when its recorded stamp
+values equal the current ones. A fill records the values observed *before* loading, so a write that
+commits during the load (and bumps a stamp after its commit) leaves the entry unservable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+
+from app.cache import keys
+from app.cache.codec import JSON, Codec
+from app.cache.flights import Flights, wait
+from app.cache.keys import CacheKey
+from app.cache.link import RateLimitedWarning, RedisLink, Unavailable
+from app.common.changes import Change
+from app.settings import Settings
+
+log = logging.getLogger("taskboard.cache")
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+_MISS: Any = object()
+_POLL_FIRST_S = 0.01
+_POLL_MAX_S = 0.05
+
+
+@dataclass(frozen=True)
+class _Observed:
+    stamps: dict[str, str]
+    entries: list[bytes | None]
+
+    def values_for(self, key: CacheKey) -> tuple[str, ...]:
+        return (self.stamps[keys.epoch()], *(self.stamps[name] for name in key.stamps))
+
+
+def new_token() -> str:
+    """A stamp value never used before (stamps are compared for equality only, so values cannot recur)."""
+    return secrets.token_hex(8)
+
+
+class Cache:
+    """Read-through cache; one per process (tests make several to stand in for several processes)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_s: int = 300,
+        timeout_s: float = 0.5,
+        lock_ms: int = 2000,
+        lock_wait_s: float = 1.0,
+        probe_s: float = 0.5,
+        enabled: bool = True,
+    ) -> None:
+        self.redis = redis
+        self.enabled = enabled
+        self.ttl_s = ttl_s
+        # Stamps only need to outlive the entries filled under them; a lost stamp just means misses.
+        self.stamp_ttl_s = max(86_400, 2 * ttl_s)
+        self.lock_ms = lock_ms
+        self.lock_wait_s = lock_wait_s
+        self._link = RedisLink(redis, timeout_s=timeout_s, probe_s=probe_s, flush=self._bump_epoch)
+        self._flights = Flights()
+        self._warn_codec = RateLimitedWarning(log, 10.0)
+        self.hits = 0
+        self.misses = 0
+        self.loads = 0
+        self.stores = 0
+        self.bypassed = 0
+        self.fills_awaited = 0
+        self.invalidations = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis) -> Cache:
+        return cls(
+            redis,
+            ttl_s=settings.cache_ttl_s,
+            timeout_s=settings.redis_timeout_s,
+            lock_ms=settings.cache_lock_ms,
+            lock_wait_s=settings.cache_lock_wait_s,
+            probe_s=settings.cache_probe_s,
+            enabled=settings.cache_enabled,
+        )
+
+    # ------------------------------------------------------------------------------------ reads
+
+    async def get(self, key: CacheKey, load: Callable[[], Awaitable[T]], codec: Codec[T] = JSON) -> T:
+        """The cached value of `key`, or load() (once for all concurrent misses) and cache it."""
+        if not self.enabled or self._link.degraded:
+            return await self._bypass(load)
+        try:
+            seen = await self._observe([key])
+        except Unavailable:
+            return await self._bypass(load)
+        stamps = seen.values_for(key)
+        value = self._read(seen.entries[0], stamps, codec)
+        if value is not _MISS:
+            self.hits += 1
+            return value
+        self.misses += 1
+        flight = (key.key, stamps)
+        future = self._flights.joinable(flight)
+        if future is None:
+            [future] = self._flights.start([flight], lambda: self._fill_one(key, stamps, load, codec))
+        return await wait(future)
+
+    async def get_many(
+        self,
+        items: Sequence[K],
+        key: Callable[[K], CacheKey],
+        load: Callable[[list[K]], Awaitable[Sequence[T]]],
+        codec: Codec[T] = JSON,
+    ) -> list[T]:
+        """Values for items in order (a DataLoader batch): one MGET, then one load() of the misses only."""
+        unique = list(dict.fromkeys(items))
+        if not unique:
+            return []
+        if not self.enabled or self._link.degraded:
+            return _in_order(items, unique, await self._bypass(lambda: load(unique)))
+        cache_keys = [key(item) for item in unique]
+        try:
+            seen = await self._observe(cache_keys)
+        except Unavailable:
+            return _in_order(items, unique, await self._bypass(lambda: load(unique)))
+        found: dict[K, Any] = {}
+        pending: dict[K, asyncio.Future[Any]] = {}
+        leaders: list[tuple[K, CacheKey, tuple[str, ...]]] = []
+        for item, cache_key, raw in zip(unique, cache_keys, seen.entries, strict=True):
+            stamps = seen.values_for(cache_key)
+            value = self._read(raw, stamps, codec)
+            if value is not _MISS:
+                self.hits += 1
+                found[item] = value
+                continue
+            self.misses += 1
+            future = self._flights.joinable((cache_key.key, stamps))
+            if future is None:
+                leaders.append((item, cache_key, stamps))
+            else:
+                pending[item] = future
+        if leaders:
+            flights = [(cache_key.key, stamps) for _, cache_key, stamps in leaders]
+            futures = self._flights.start(flights, lambda: self._fill_many(leaders, load, codec))
+            pending.update(zip((item for item, _, _ in leaders), futures, strict=True))
+        for item, future in pending.items():
+            found[item] = await wait(future)
+        return [found[item] for item in items]
+
+    async def _bypass(self, load: Callable[[], Awaitable[T]]) -> T:
+        self.bypassed += 1
+        return await self._load(load)
+
+    async def _load(self, load: Callable[[], Awaitable[T]]) -> T:
+        self.loads += 1
+        return await load()
+
+    async def _observe(self, cache_keys: Sequence[CacheKey]) -> _Observed:
+        """Current stamp values and raw entries in one round trip (a second only for stamps never set)."""
+        stamp_names = list(dict.fromkeys([keys.epoch(), *(name for key in cache_keys for name in key.stamps)]))
+        entry_names = [key.key for key in cache_keys]
+        values = await self._link.call("read", lambda: self.redis.mget(stamp_names + entry_names))
+        stamps = {name: value.decode() for name, value in zip(stamp_names, values) if value is not None}
+        absent = [name for name in stamp_names if name not in stamps]
+        if absent:
+            stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
+        return _Observed(stamps, values[len(stamp_names) :])
+
+    async def _create_stamps(self, names: list[str]) -> dict[str, str]:
+        # SET NX GET: concurrent readers agree on one value; a writer's SET simply replaces it.
+        token = new_token()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.set(name, token, nx=True, get=True, ex=None if name == keys.epoch() else self.stamp_ttl_s)
+        previous = await pipe.execute()
+        return {name: token if old is None else old.decode() for name, old in zip(names, previous, strict=True)}
+
+    def _read(self, raw: bytes | None, stamps: tuple[str, ...], codec: Codec[T]) -> T:
+        if raw is None:
+            return _MISS
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _MISS
+        if not isinstance(entry, dict) or entry.get("s") != list(stamps):
+            return _MISS
+        value = entry.get("v")
+        if value is None:
+            return None  # type: ignore[return-value]
+        try:
+            return codec.load(value)
+        except Exception as exc:  # noqa: BLE001 - an entry the code no longer understands is a miss
+            self._warn_codec("cache: entry does not decode (%s); bump keys.VERSION when a shape changes", exc)
+            return _MISS
+
+    # ------------------------------------------------------------------------------------ fills
+
+    async def _fill_one(
+        self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
+    ) -> list[T]:
+        lock = keys.fill_lock(key.key, stamps)
+        if not await self._acquire(lock):
+            value = await self._await_other_fill(key, codec)
+            if value is not _MISS:
+                return [value]
+            lock = None
+        value = await self._load(load)
+        await self._store([(key.key, stamps, value)], codec, release=lock)
+        return [value]
+
+    async def _fill_many(
+        self,
+        leaders: list[tuple[K, CacheKey, tuple[str, ...]]],
+        load: Callable[[list[K]], Awaitable[Sequence[T]]],
+        codec: Codec[T],
+    ) -> list[T]:
+        values = list(await self._load(lambda: load([item for item, _, _ in leaders])))
+        entries = [(key.key, stamps, value) for (_, key, stamps), value in zip(leaders, values, strict=True)]
+        await self._store(entries, codec)
+        return values
+
+    async def _acquire(self, lock: str) -> bool:
+        """True when this instance should load: it holds the fill lock, or Redis cannot tell."""
+        try:
+            return bool(await self._link.call("lock", lambda: self.redis.set(lock, b"1", nx=True, px=self.lock_ms)))
+        except Unavailable:
+            return True
+
+    async def _await_other_fill(self, key: CacheKey, codec: Codec[T]) -> T:
+        """Another instance is loading this entry: poll for it briefly instead of loading it again."""
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = _POLL_FIRST_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX_S)
+            try:
+                seen = await self._observe([key])
+            except Unavailable:
+                return _MISS
+            value = self._read(seen.entries[0], seen.values_for(key), codec)
+            if value is not _MISS:
+                self.fills_awaited += 1
+                return value
+        return _MISS
+
+    async def _store(
+        self, entries: list[tuple[str, tuple[str, ...], Any]], codec: Codec[Any], *, release: str | None = None
+    ) -> None:
+        if self._link.degraded:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for name, stamps, value in entries:
+            body = {"s": list(stamps), "v": None if value is None else codec.dump(value)}
+            pipe.set(name, orjson.dumps(body), ex=self.ttl_s)
+        if release is not None:
+            pipe.delete(release)
+        try:
+            await self._link.call("store", pipe.execute)
+        except Unavailable:
+            return
+        self.stores += len(entries)
+
+    # ------------------------------------------------------------------------------ invalidation
+
+    async def invalidate(self, changes: list[Change]) -> None:
+        """Change listener: replace the stamps of everything the committed changes touched; never raises."""
+        names = list(dict.fromkeys(name for change in changes for name in keys.stamps_to_bump(change)))
+        if not names:
+            return
+        self.invalidations += len(changes)
+        if self._link.degraded:
+            self._link.missed_invalidation()
+            return
+        token = new_token()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.set(name, token, ex=self.stamp_ttl_s)
+        try:
+            await self._link.call("invalidate", pipe.execute)
+        except Unavailable:
+            self._link.missed_invalidation()
+
+    async def _bump_epoch(self) -> None:
+        await self.redis.set(keys.epoch(), new_token())
+
+    # ---------------------------------------------------------------------------------- status
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for /metrics: hits, misses, loads, errors, and whether Redis is being bypassed."""
+        link = self._link
+        return {
+            "enabled": self.enabled,
+            "hits": self.hits,
+            "misses": self.misses,
+            "loads": self.loads,
+            "stores": self.stores,
+            "bypassed": self.bypassed,
+            "flights_joined": self._flights.joined,
+            "fills_awaited": self.fills_awaited,
+            "invalidations": self.invalidations,
+            "missed_invalidations": link.missed,
+            "errors": link.errors,
+            "recoveries": link.recoveries,
+            "degraded": link.degraded,
+            "degraded_since": link.degraded_since,
+            "flush_pending": link.flush_pending,
+        }
+
+    async def close(self) -> None:
+        await self._flights.close()
+        await self._link.close()
+
+
+def _in_order(items: Sequence[K], unique: list[K], values: Sequence[T]) -> list[T]:
+    by_item = dict(zip(unique, values, strict=True))
+    return [by_item[item] for item in items]

@@ -1,0 +1,92 @@
+"""Names of cache entries and generation stamps; domain keys.py modules build theirs from these.
+
+Every entry names the stamps it depends on. A write replaces those stamps' values (see
+`stamps_to_bump`), and an entry is served only while every stamp still holds the value it was filled
+under, so invalidation never needs to find entries (no KEYS/SCAN) and is O(changed ids).
+
+Bump `VERSION` whenever a cached value's shape changes: old entries then become unreachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+import orjson
+
+from app.common.changes import Change, Entity
+
+VERSION = "v1"
+PREFIX = f"tb:{VERSION}"
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """An entry's Redis key and the stamp keys whose values must not have changed since it was filled."""
+
+    key: str
+    stamps: tuple[str, ...]
+
+
+def _name(entity: Entity | str) -> str:
+    return entity.value if isinstance(entity, Enum) else str(entity)
+
+
+def epoch() -> str:
+    """The global stamp every entry depends on; bumped after an outage swallowed an invalidation."""
+    return f"{PREFIX}:epoch"
+
+
+def collection_stamp(entity: Entity | str) -> str:
+    """Changes on any write of the entity: lists, pages, counts and aggregates depend on it."""
+    return f"{PREFIX}:gen:{_name(entity)}"
+
+
+def bulk_stamp(entity: Entity | str) -> str:
+    """Changes on writes that name no ids (seeding, data migrations): every row entry depends on it."""
+    return f"{PREFIX}:gen:{_name(entity)}:all"
+
+
+def row_stamp(entity: Entity | str, entity_id: object) -> str:
+    """Changes on writes of this one row."""
+    return f"{PREFIX}:gen:{_name(entity)}:id:{entity_id}"
+
+
+def row(entity: Entity | str, entity_id: object, *, part: str = "", also: Iterable[str] = ()) -> CacheKey:
+    """An entry about one row (`part` names a view of it, e.g. its tags); `also` adds other stamps."""
+    suffix = f":{part}" if part else ""
+    return CacheKey(
+        f"{PREFIX}:{_name(entity)}:{entity_id}{suffix}",
+        (bulk_stamp(entity), row_stamp(entity, entity_id), *also),
+    )
+
+
+def collection(entity: Entity | str, name: str, params: object = None, *, also: Iterable[str] = ()) -> CacheKey:
+    """An entry about many rows (a page, a list, a count), one per distinct `params`."""
+    return CacheKey(f"{PREFIX}:{_name(entity)}:{name}:{digest(params)}", (collection_stamp(entity), *also))
+
+
+def fill_lock(entry_key: str, stamp_values: Iterable[str]) -> str:
+    """The lock one instance holds while it fills an entry for these stamp values (others wait for it)."""
+    return f"{PREFIX}:lock:{digest([entry_key, *stamp_values])}"
+
+
+def stamps_to_bump(change: Change) -> list[str]:
+    """The stamps a committed change invalidates: its rows (or all rows when ids=()) and its collection."""
+    if not change.ids:
+        return [bulk_stamp(change.entity), collection_stamp(change.entity)]
+    return [*(row_stamp(change.entity, entity_id) for entity_id in change.ids), collection_stamp(change.entity)]
+
+
+def digest(params: object) -> str:
+    """A short stable hash of query parameters (dict key order and set order do not matter)."""
+    encoded = orjson.dumps(params, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_jsonable)
+    return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return str(value)

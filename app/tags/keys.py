@@ -1,0 +1,16 @@
+"""Cache keys for tags (the only place they are built)."""
+
+from __future__ import annotations
+
+from app.cache.keys import CacheKey, collection, collection_stamp, row
+from app.common.changes import Entity
+
+
+def tag(tag_id: str) -> CacheKey:
+    """One tag row."""
+    return row(Entity.TAG, tag_id)
+
+
+def tag_list(params: object = None) -> CacheKey:
+    """The list of every tag; it carries live-task counts, so task writes invalidate it too."""
+    return collection(Entity.TAG, "list", params, also=(collection_stamp(Entity.TASK),))

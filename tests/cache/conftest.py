@@ -1,0 +1,33 @@
+"""Cache tests: each Cache gets its own Redis client (its own pool), standing in for one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from app.cache import Cache
+from app.settings import Settings
+from app.stores.redis import make_client
+from tests.cache.helpers import private_redis  # noqa: F401 - fixture
+
+MakeCache = Callable[..., Cache]
+
+
+@pytest.fixture
+async def make_cache(settings: Settings) -> AsyncIterator[MakeCache]:
+    """Build caches on the test Redis (or on `redis_url`); all closed at the end of the test."""
+    made: list[tuple[Cache, Redis]] = []
+
+    def make(redis_url: str | None = None, **options: object) -> Cache:
+        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+        options.setdefault("timeout_s", settings.redis_timeout_s)
+        cache = Cache(client, **options)  # type: ignore[arg-type]
+        made.append((cache, client))
+        return cache
+
+    yield make
+    for cache, client in made:
+        await cache.close()
+        await client.aclose()

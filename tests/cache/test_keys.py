@@ -1,0 +1,51 @@
+"""Key and stamp names: versioned, stable for equal parameters, distinct for different ones."""
+
+from __future__ import annotations
+
+from app.cache import keys as cache_keys
+from app.common.changes import Change, ChangeKind, Entity
+from app.tags import keys as tag_keys
+from app.tasks import keys as task_keys
+from app.users import keys as user_keys
+
+
+def test_every_key_stamp_and_channel_carries_the_version_prefix() -> None:
+    built = [
+        task_keys.task("t1"),
+        task_keys.task_tags("t1"),
+        task_keys.task_page({"a": 1}),
+        task_keys.tasks_by_assignee("u1"),
+        tag_keys.tag("g1"),
+        tag_keys.tag_list(),
+        user_keys.user("u1"),
+        user_keys.user_page({}),
+        user_keys.user_stats(["u1"]),
+    ]
+    names = [key.key for key in built] + [stamp for key in built for stamp in key.stamps]
+    names += [cache_keys.epoch(), task_keys.task_events(0)]
+    assert all(name.startswith("tb:v1:") for name in names)
+
+
+def test_page_keys_ignore_dict_and_set_order_but_not_values() -> None:
+    first = task_keys.task_page({"statuses": {"TODO", "COMPLETED"}, "page": 1, "limit": 20})
+    same = task_keys.task_page({"limit": 20, "page": 1, "statuses": {"COMPLETED", "TODO"}})
+    other = task_keys.task_page({"limit": 20, "page": 2, "statuses": {"COMPLETED", "TODO"}})
+    assert first == same
+    assert first.key != other.key
+
+
+def test_a_row_depends_on_its_own_stamp_and_the_bulk_stamp_a_page_on_the_collection_stamps() -> None:
+    assert task_keys.task("t1").stamps == ("tb:v1:gen:task:all", "tb:v1:gen:task:id:t1")
+    assert task_keys.task_page({}).stamps == ("tb:v1:gen:task", "tb:v1:gen:tag")
+    assert tag_keys.tag_list().stamps == ("tb:v1:gen:tag", "tb:v1:gen:task")
+
+
+def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:
+    named = Change(Entity.TASK, ChangeKind.UPDATED, ("t1", "t2"))
+    unnamed = Change(Entity.USER, ChangeKind.UPDATED, ())
+    assert cache_keys.stamps_to_bump(named) == ["tb:v1:gen:task:id:t1", "tb:v1:gen:task:id:t2", "tb:v1:gen:task"]
+    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v1:gen:user:all", "tb:v1:gen:user"]
+
+
+def test_channels_are_scoped_by_redis_database_because_pub_sub_is_not() -> None:
+    assert task_keys.task_events(0) != task_keys.task_events(4)
