@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from app.cache import Cache
 from app.settings import Settings
 from app.stores.redis import make_client
-from tests.cache.helpers import private_redis  # noqa: F401 - fixture
+from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
 
 MakeCache = Callable[..., Cache]
 

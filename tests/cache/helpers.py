@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
+from redis.asyncio import Redis
 
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
 from app.common.ids import uuid7
+from app.settings import Settings
+from app.stores.redis import make_client
 from tests.support.processes import throwaway_redis, wait_until
 
 
@@ -160,3 +163,11 @@ def private_redis() -> Iterator[PrivateRedis]:
             yield PrivateRedis(url, process, restarts)
         finally:
             restarts.stop()
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
+    """A client of its own on the test Redis (for checks and for install())."""
+    client = make_client(settings)
+    yield client
+    await client.aclose()

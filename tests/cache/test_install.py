@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
 from app import cache
 from app.common.changes import dispatch
 from app.settings import Settings
-from app.stores.redis import make_client
 from app.tasks import keys
 from tests.cache.helpers import CountingLoader, new_id, task_changed
-
-
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
-    client = make_client(settings)
-    yield client
-    await client.aclose()
 
 
 async def test_an_installed_cache_invalidates_on_dispatch_and_stops_after_uninstall(

@@ -1,0 +1,91 @@
+"""Subscriber-side filters for task events.
+
+Each given criterion must hold (AND); within one criterion any listed value matches (OR). Tag names
+compare case-insensitively (tag names are unique that way). An empty or missing criterion does not
+narrow. Filters see the task as it is after the change (for hard deletes: the event's snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from app.events.tasks import TaskEvent
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    task_ids: frozenset[str] | None = None
+    assignee_ids: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+    tag_names: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        task_ids: Iterable[object] | None = None,
+        assignee_ids: Iterable[object] | None = None,
+        statuses: Iterable[object] | None = None,
+        tag_names: Iterable[str] | None = None,
+    ) -> TaskFilter:
+        """Build from resolver arguments (enums, UUIDs and str all fine)."""
+        return cls(
+            task_ids=_set(task_ids),
+            assignee_ids=_set(assignee_ids),
+            statuses=_set(statuses),
+            tag_names=_set(tag_names, lower=True),
+        )
+
+
+def may_match(task_filter: TaskFilter, event: TaskEvent) -> bool:
+    """Cheap check before loading the task: False only when the event cannot match."""
+    if task_filter.task_ids is None or event.task_id is None:
+        return True
+    return event.task_id in task_filter.task_ids
+
+
+def matches(
+    task_filter: TaskFilter,
+    *,
+    task_id: object,
+    assignee_id: object | None,
+    status: object,
+    tag_names: Iterable[str] = (),
+) -> bool:
+    """Whether the (freshly loaded) task passes the filter."""
+    if task_filter.task_ids is not None and _text(task_id) not in task_filter.task_ids:
+        return False
+    if task_filter.assignee_ids is not None and (
+        assignee_id is None or _text(assignee_id) not in task_filter.assignee_ids
+    ):
+        return False
+    if task_filter.statuses is not None and _text(status) not in task_filter.statuses:
+        return False
+    if task_filter.tag_names is not None and task_filter.tag_names.isdisjoint(name.lower() for name in tag_names):
+        return False
+    return True
+
+
+def snapshot_matches(task_filter: TaskFilter, snapshot: Mapping[str, Any], tag_names: Iterable[str] = ()) -> bool:
+    """`matches` for a deleted task's snapshot (snapshots carry no tags: pass them when known)."""
+    return matches(
+        task_filter,
+        task_id=snapshot.get("id"),
+        assignee_id=snapshot.get("assignee_id"),
+        status=snapshot.get("status"),
+        tag_names=tag_names,
+    )
+
+
+def _text(value: object) -> str:
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+def _set(values: Iterable[object] | None, *, lower: bool = False) -> frozenset[str] | None:
+    if values is None:
+        return None
+    texts = frozenset(_text(value).lower() if lower else _text(value) for value in values)
+    return texts or None

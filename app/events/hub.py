@@ -1,0 +1,404 @@
+"""The per-process pub/sub hub: one Redis PubSub connection, one reader task, a bounded queue per subscriber.
+
+- A Redis channel is subscribed when its first local subscriber arrives and unsubscribed when its last
+  leaves; a control channel stays subscribed so the connection always has a subscription.
+- The reader never waits on a subscriber: a subscriber whose queue is full is dropped (it gets a
+  DROPPED notice and its stream ends) and a warning is logged.
+- On connection loss (an error, or no answer to PING for two intervals) every subscriber gets a
+  DISCONNECTED notice; the reader reconnects with jittered exponential backoff, resubscribes every
+  active channel, and each subscriber gets RECONNECTED once its channel is confirmed again.
+- close() ends every stream; leaving the `async with` block releases the subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from app.cache.link import REDIS_ERRORS
+from app.events import keys
+from app.settings import Settings
+
+log = logging.getLogger("taskboard.events")
+
+T = TypeVar("T")
+
+NoticeKind = Literal["DISCONNECTED", "RECONNECTED", "DROPPED"]
+_BACKOFF_START_S = 0.1
+_END: Any = object()
+
+
+@dataclass(frozen=True)
+class SubscriberNotice:
+    """Not an event. DISCONNECTED: events may be missed until RECONNECTED, after which state should be
+    re-read. DROPPED: this subscriber fell too far behind; its stream ends after this notice."""
+
+    kind: NoticeKind
+    message: str
+
+
+def raw(payload: bytes) -> list[bytes]:
+    """The default decoder: each payload as it was published."""
+    return [payload]
+
+
+class Subscription(Generic[T]):
+    """`async with hub.subscribe(channel) as stream: async for item in stream` (items: T or SubscriberNotice)."""
+
+    def __init__(self, hub: Hub, channel: str, decode: Callable[[bytes], Iterable[T]], limit: int) -> None:
+        self.channel = channel
+        self._hub = hub
+        self._decode = decode
+        self._limit = limit
+        self._queue: deque[Any] = deque()
+        self._decoded: deque[T] = deque()
+        self._wakeup = asyncio.Event()
+        self._ended = False
+        self.in_gap = False  # told DISCONNECTED, not yet RECONNECTED
+
+    async def __aenter__(self) -> Subscription[T]:
+        await self._hub._attach(self)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Subscription[T]:
+        return self
+
+    async def __anext__(self) -> T | SubscriberNotice:
+        while not self._decoded:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._queue[0]
+            if item is _END:
+                raise StopAsyncIteration
+            self._queue.popleft()
+            if isinstance(item, SubscriberNotice):
+                return item
+            self._decoded.extend(self._decode_safely(item))
+        return self._decoded.popleft()
+
+    async def aclose(self) -> None:
+        """Leave the channel (idempotent); the stream ends."""
+        self.end()
+        await self._hub._detach(self)
+
+    def offer(self, item: bytes | SubscriberNotice) -> bool:
+        """Queue an item without waiting; False when the queue is full (the hub then drops us)."""
+        if self._ended:
+            return True
+        if len(self._queue) >= self._limit:
+            return False
+        self._queue.append(item)
+        self._wakeup.set()
+        return True
+
+    def end(self, notice: SubscriberNotice | None = None) -> None:
+        """End the stream: undelivered items are discarded, then `notice` (if any), then the end."""
+        if self._ended:
+            return
+        self._ended = True
+        if notice is not None:
+            self._queue.clear()
+            self._decoded.clear()
+            self._queue.append(notice)
+        self._queue.append(_END)
+        self._wakeup.set()
+
+    def _decode_safely(self, payload: bytes) -> Iterable[T]:
+        try:
+            return self._decode(payload)
+        except Exception:  # noqa: BLE001 - one bad payload must not end the stream
+            log.warning("events: skipped an undecodable payload on %s", self.channel, exc_info=True)
+            return ()
+
+
+@dataclass
+class _Channel:
+    subscribers: set[Subscription[Any]] = field(default_factory=set)
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Hub:
+    """One per process; tests make several (each with its own connection) to stand in for processes."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        queue_size: int = 100,
+        timeout_s: float = 0.5,
+        reconnect_max_s: float = 5.0,
+        ping_s: float = 5.0,
+        name: str = "taskboard-hub",
+    ) -> None:
+        # No retries inside redis-py: a broken connection must surface here so subscribers are told.
+        self._redis = Redis.from_url(
+            redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            client_name=name,
+        )
+        self.db = int(self._redis.connection_pool.connection_kwargs.get("db", 0))
+        self.name = name
+        self.queue_size = queue_size
+        self._timeout_s = timeout_s
+        self._confirm_timeout_s = max(2.0, 4 * timeout_s)
+        self._reconnect_max_s = reconnect_max_s
+        self._ping_s = ping_s
+        self._control = keys.control(self.db)
+        self._channels: dict[str, _Channel] = {}
+        self._subscribed: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._lock = asyncio.Lock()  # one command at a time on the PubSub connection
+        self._reader: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._live = asyncio.Event()
+        self._outage = False
+        self._closed = False
+        self._delay = _BACKOFF_START_S
+        self._last_heard = self._last_ping = time.monotonic()
+        self.reconnects = 0
+        self.dropped = 0
+        self.received = 0
+        self.delivered = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, name: str = "taskboard-hub") -> Hub:
+        return cls(
+            settings.redis_url,
+            queue_size=settings.events_queue_size,
+            timeout_s=settings.redis_timeout_s,
+            reconnect_max_s=settings.events_reconnect_max_s,
+            ping_s=settings.events_ping_s,
+            name=name,
+        )
+
+    # -------------------------------------------------------------------------------- public
+
+    async def start(self, wait_s: float | None = None) -> None:
+        """Start the reader; wait up to wait_s for the first connection (it keeps trying in any case)."""
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._run(), name=f"{self.name}-reader")
+        try:
+            await asyncio.wait_for(self._live.wait(), wait_s if wait_s is not None else self._confirm_timeout_s)
+        except TimeoutError:
+            log.warning("events: Redis pub/sub not connected yet; the hub keeps trying")
+
+    def subscribe(self, channel: str, decode: Callable[[bytes], Iterable[T]] = raw) -> Subscription[T]:  # type: ignore[assignment]
+        """A subscription to use with `async with`; entering it waits until Redis confirms the channel."""
+        return Subscription(self, channel, decode, self.queue_size)
+
+    async def close(self) -> None:
+        """End every subscription and the connection."""
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        for channel in self._channels.values():
+            for subscription in channel.subscribers:
+                subscription.end()
+        self._channels.clear()
+        await self._drop_connection()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._redis.aclose()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for /metrics."""
+        return {
+            "connected": self._pubsub is not None and not self._outage,
+            "subscribers": sum(len(channel.subscribers) for channel in self._channels.values()),
+            "channels": len(self._subscribed - {self._control}),
+            "reconnects": self.reconnects,
+            "dropped_subscribers": self.dropped,
+            "received": self.received,
+            "delivered": self.delivered,
+        }
+
+    # -------------------------------------------------------------------------- subscribers
+
+    async def _attach(self, subscription: Subscription[Any]) -> None:
+        if self._closed:
+            raise RuntimeError("the events hub is closed")
+        channel = self._channels.setdefault(subscription.channel, _Channel())
+        channel.subscribers.add(subscription)
+        if not self._outage:
+            await self._sync(subscription.channel)
+            try:
+                await asyncio.wait_for(channel.confirmed.wait(), self._confirm_timeout_s)
+                return
+            except TimeoutError:
+                pass
+        self._tell(subscription, "DISCONNECTED", "not subscribed yet: events may be missed until RECONNECTED")
+
+    async def _detach(self, subscription: Subscription[Any]) -> None:
+        channel = self._channels.get(subscription.channel)
+        if channel is None or subscription not in channel.subscribers:
+            return
+        channel.subscribers.discard(subscription)
+        if not channel.subscribers and not self._closed:
+            # Shielded: a cancelled consumer (client gone) must still release the Redis subscription.
+            await asyncio.shield(self._in_background(self._sync(subscription.channel)))
+
+    def _deliver(self, subscription: Subscription[Any], item: bytes | SubscriberNotice) -> None:
+        if subscription.offer(item):
+            self.delivered += 1
+            return
+        self.dropped += 1
+        log.warning("events: dropped a slow subscriber of %s (its queue of %d was full)", subscription.channel, self.queue_size)
+        subscription.end(SubscriberNotice("DROPPED", "too slow: the stream fell behind and was ended"))
+        channel = self._channels.get(subscription.channel)
+        if channel is not None:
+            channel.subscribers.discard(subscription)
+            if not channel.subscribers:
+                self._in_background(self._sync(subscription.channel))
+
+    def _tell(self, subscription: Subscription[Any], kind: NoticeKind, message: str) -> None:
+        gap = kind == "DISCONNECTED"
+        if subscription.in_gap != gap:
+            subscription.in_gap = gap
+            self._deliver(subscription, SubscriberNotice(kind, message))
+
+    def _in_background(self, work: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _sync(self, name: str) -> None:
+        """Make the Redis subscription of `name` match whether it has local subscribers."""
+        async with self._lock:
+            while True:
+                channel = self._channels.get(name)
+                wanted = channel is not None and bool(channel.subscribers)
+                have = name in self._subscribed
+                if wanted == have or self._pubsub is None:
+                    if channel is not None and not wanted and not have:
+                        del self._channels[name]
+                    return
+                try:
+                    if wanted:
+                        await asyncio.wait_for(self._pubsub.subscribe(name), self._timeout_s)
+                        self._subscribed.add(name)
+                    else:
+                        await asyncio.wait_for(self._pubsub.unsubscribe(name), self._timeout_s)
+                        self._subscribed.discard(name)
+                except REDIS_ERRORS as exc:
+                    # Let the reader see the broken connection: it reconnects and resubscribes.
+                    log.warning("events: (un)subscribing %s failed (%s); reconnecting", name, exc)
+                    pubsub, self._pubsub = self._pubsub, None
+                    await pubsub.aclose()
+                    return
+
+    # ------------------------------------------------------------------------------ reader
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._connect()
+                await self._read()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                await self._lost(exc)
+            await asyncio.sleep(self._delay * random.uniform(0.5, 1.0))
+            self._delay = min(self._delay * 2, self._reconnect_max_s)
+
+    async def _connect(self) -> None:
+        pubsub = self._redis.pubsub()
+        async with self._lock:
+            wanted = [self._control, *(name for name, ch in self._channels.items() if ch.subscribers)]
+            try:
+                await asyncio.wait_for(pubsub.subscribe(*wanted), self._timeout_s)
+            except BaseException:
+                await pubsub.aclose()
+                raise
+            for name in [name for name, ch in self._channels.items() if not ch.subscribers]:
+                del self._channels[name]
+            self._pubsub = pubsub
+            self._subscribed = set(wanted)
+        self._last_heard = self._last_ping = time.monotonic()
+
+    async def _read(self) -> None:
+        tick = min(1.0, self._ping_s / 2)
+        while True:
+            pubsub = self._pubsub
+            if pubsub is None:
+                raise ConnectionError("the pub/sub connection was closed")
+            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=tick)
+            now = time.monotonic()
+            if message is not None:
+                self._last_heard = now
+                self._handle(message)
+                continue
+            if now - self._last_heard > 2 * self._ping_s:
+                raise ConnectionError(f"no answer from Redis for {now - self._last_heard:.1f}s")
+            if now - self._last_ping >= self._ping_s:
+                self._last_ping = now
+                async with self._lock:
+                    await asyncio.wait_for(pubsub.ping(), self._timeout_s)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        name = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+        if kind == "message":
+            self.received += 1
+            channel = self._channels.get(name)
+            for subscription in list(channel.subscribers if channel else ()):
+                self._deliver(subscription, message["data"])
+        elif kind == "subscribe":
+            self._confirmed(name)
+
+    def _confirmed(self, name: str) -> None:
+        if name == self._control:
+            self._live.set()
+            self._delay = _BACKOFF_START_S
+            if self._outage:
+                self._outage = False
+                self.reconnects += 1
+                log.warning("events: Redis pub/sub reconnected; resubscribed %d channel(s)", len(self._subscribed) - 1)
+            return
+        channel = self._channels.get(name)
+        if channel is None:
+            return
+        channel.confirmed.set()
+        for subscription in list(channel.subscribers):
+            self._tell(subscription, "RECONNECTED", "subscribed again: re-read state, events may have been missed")
+
+    async def _lost(self, exc: BaseException) -> None:
+        await self._drop_connection()
+        self._live.clear()
+        for channel in self._channels.values():
+            channel.confirmed.clear()
+        if self._outage:
+            log.debug("events: Redis pub/sub still unavailable (%s)", exc)
+            return
+        self._outage = True
+        log.warning("events: Redis pub/sub connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
+        for channel in self._channels.values():
+            for subscription in list(channel.subscribers):
+                self._tell(subscription, "DISCONNECTED", "connection to Redis lost: events may be missed")
+
+    async def _drop_connection(self) -> None:
+        async with self._lock:
+            pubsub, self._pubsub = self._pubsub, None
+            self._subscribed = set()
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except Exception:  # noqa: BLE001 - it is broken already
+                log.debug("events: closing the broken pub/sub connection failed", exc_info=True)

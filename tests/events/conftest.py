@@ -1,0 +1,50 @@
+"""Events tests: each Hub and publisher gets its own Redis connection, standing in for one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from app.common.ids import uuid7
+from app.events.hub import Hub
+from app.events.tasks import TaskPublisher
+from app.settings import Settings
+from app.stores.redis import make_client
+from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
+
+MakeHub = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_hub(settings: Settings) -> AsyncIterator[MakeHub]:
+    """Started hubs on the test Redis (or on `redis_url`), each with a unique connection name; closed at the end."""
+    made: list[Hub] = []
+
+    async def make(redis_url: str | None = None, **options: Any) -> Hub:
+        options.setdefault("timeout_s", settings.redis_timeout_s)
+        hub = Hub(redis_url or settings.redis_url, name=f"test-hub-{uuid7().hex[-12:]}", **options)
+        made.append(hub)
+        await hub.start()
+        return hub
+
+    yield make
+    for hub in made:
+        await hub.close()
+
+
+@pytest.fixture
+async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., TaskPublisher]]:
+    """Task publishers with their own client (on the test Redis or `redis_url`)."""
+    clients = []
+
+    def make(redis_url: str | None = None, origin: str = "instance-a") -> TaskPublisher:
+        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+        clients.append(client)
+        return TaskPublisher(client, timeout_s=settings.redis_timeout_s, origin=origin)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+

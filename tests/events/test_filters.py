@@ -1,0 +1,50 @@
+"""Subscriber-side task filters: AND across criteria, OR within one, tag names case-insensitive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.common.changes import ChangeKind
+from app.events.filters import TaskFilter, matches, may_match, snapshot_matches
+from app.events.tasks import TaskEvent
+from app.tasks.models import TaskStatus
+
+TASK = {"task_id": "t1", "assignee_id": "u1", "status": TaskStatus.IN_PROGRESS, "tag_names": ["Urgent", "backend"]}
+
+
+def event(task_id: str | None) -> TaskEvent:
+    return TaskEvent(ChangeKind.UPDATED, task_id, ("status",), None, "origin", datetime.now(UTC))
+
+
+def test_an_empty_filter_matches_everything() -> None:
+    assert matches(TaskFilter.of(), **TASK)
+    assert matches(TaskFilter.of(statuses=[], tag_names=[]), **TASK)
+
+
+def test_each_criterion_narrows_and_all_must_hold() -> None:
+    assert matches(TaskFilter.of(task_ids=["t1", "t2"]), **TASK)
+    assert not matches(TaskFilter.of(task_ids=["t2"]), **TASK)
+    assert matches(TaskFilter.of(assignee_ids=["u1"], statuses=[TaskStatus.IN_PROGRESS]), **TASK)
+    assert not matches(TaskFilter.of(assignee_ids=["u1"], statuses=["COMPLETED"]), **TASK)
+    assert not matches(TaskFilter.of(assignee_ids=["u1"]), **{**TASK, "assignee_id": None})
+
+
+def test_tag_names_match_any_listed_tag_ignoring_case() -> None:
+    assert matches(TaskFilter.of(tag_names=["URGENT", "frontend"]), **TASK)
+    assert not matches(TaskFilter.of(tag_names=["frontend"]), **TASK)
+    assert not matches(TaskFilter.of(tag_names=["urgent"]), **{**TASK, "tag_names": []})
+
+
+def test_events_are_skipped_before_loading_only_when_their_task_cannot_match() -> None:
+    by_id = TaskFilter.of(task_ids=["t1"])
+    assert may_match(by_id, event("t1"))
+    assert not may_match(by_id, event("t9"))
+    assert may_match(by_id, event(None))  # "many tasks changed" may include it
+    assert may_match(TaskFilter.of(statuses=["TODO"]), event("t9"))  # needs the loaded task
+
+
+def test_a_deleted_tasks_snapshot_is_matched_like_a_task() -> None:
+    snapshot = {"id": "t1", "assignee_id": "u1", "status": "TODO", "title": "gone"}
+    assert snapshot_matches(TaskFilter.of(statuses=["TODO"], assignee_ids=["u1"]), snapshot)
+    assert not snapshot_matches(TaskFilter.of(statuses=["COMPLETED"]), snapshot)
+    assert snapshot_matches(TaskFilter.of(tag_names=["x"]), snapshot, tag_names=["X"])

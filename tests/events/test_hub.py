@@ -1,0 +1,169 @@
+"""The per-process hub: cross-instance delivery, one connection, bounded queues, clean endings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from redis.asyncio import Redis
+
+from app import events
+from app.common.changes import Change, ChangeKind, Entity, dispatch
+from app.events import keys as channel_keys
+from app.events.hub import SubscriberNotice
+from app.events.tasks import TaskEvent
+from app.tasks import keys
+from tests.cache.helpers import eventually, listening, new_id, task_changed
+from tests.events.conftest import MakeHub
+from tests.events.helpers import connections_named, eventually_async, next_item, numsub
+
+
+async def test_a_change_committed_on_one_instance_reaches_a_subscriber_on_another(
+    make_hub: MakeHub, make_publisher
+) -> None:
+    hub_b = await make_hub()
+    publisher_a = make_publisher(origin="instance-a")
+    task_id = new_id()
+
+    async with events.task_events(hub_b) as stream, listening(publisher_a.publish):
+        await dispatch([task_changed(task_id, fields=("status", "title"))])
+        event = await next_item(stream)
+
+    assert isinstance(event, TaskEvent)
+    assert (event.kind, event.task_id, event.fields, event.origin) == (
+        ChangeKind.UPDATED, task_id, ("status", "title"), "instance-a"
+    )
+    assert event.snapshot is None and event.at.tzinfo is not None
+    assert publisher_a.stats() == {"published": 1, "publish_errors": 0}
+
+
+async def test_one_change_about_many_tasks_is_one_publish_and_one_event_per_task(
+    make_hub: MakeHub, make_publisher
+) -> None:
+    hub = await make_hub()
+    publisher = make_publisher()
+    first, second, gone = new_id(), new_id(), new_id()
+    snapshot = {"id": gone, "title": "old", "status": "TODO", "assignee_id": None}
+
+    async with events.task_events(hub) as stream, listening(publisher.publish):
+        await dispatch([
+            Change(Entity.TASK, ChangeKind.UPDATED, (first, second), ("assignee_id",)),
+            Change(Entity.USER, ChangeKind.DELETED, (new_id(),)),  # not a task: not published
+            Change(Entity.TASK, ChangeKind.DELETED, (gone,), (), snapshot=snapshot),
+            Change(Entity.TASK, ChangeKind.UPDATED, ()),
+        ])
+        received = [await next_item(stream) for _ in range(4)]
+
+    assert [(e.kind, e.task_id) for e in received] == [
+        (ChangeKind.UPDATED, first), (ChangeKind.UPDATED, second), (ChangeKind.DELETED, gone), (ChangeKind.UPDATED, None)
+    ]
+    assert received[2].snapshot == snapshot
+    assert publisher.stats()["published"] == 3
+
+
+async def test_one_pubsub_connection_serves_any_number_of_subscribers(make_hub: MakeHub, redis_client: Redis) -> None:
+    hub = await make_hub()
+    task_channel = keys.task_events(hub.db)
+    other_channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    streams = [events.task_events(hub) for _ in range(20)] + [hub.subscribe(other_channel) for _ in range(5)]
+    for stream in streams:
+        await stream.__aenter__()
+
+    assert await connections_named(redis_client, hub.name) == 1
+    assert await numsub(redis_client, task_channel) == 1
+    assert await numsub(redis_client, other_channel) == 1
+    assert hub.stats()["subscribers"] == 25 and hub.stats()["channels"] == 2
+
+    await redis_client.publish(other_channel, b"hello")
+    assert [await next_item(stream) for stream in streams[20:]] == [b"hello"] * 5
+    for stream in streams:
+        await stream.aclose()
+
+
+async def test_the_redis_subscription_is_released_with_the_last_local_subscriber(
+    make_hub: MakeHub, redis_client: Redis
+) -> None:
+    hub = await make_hub()
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    first, second = hub.subscribe(channel), hub.subscribe(channel)
+    await first.__aenter__()
+    await second.__aenter__()
+
+    await first.aclose()
+    assert await numsub(redis_client, channel) == 1
+
+    await second.aclose()
+    assert await eventually_async(lambda: numsub(redis_client, channel), 0)
+    assert hub.stats()["channels"] == 0 and hub.stats()["subscribers"] == 0
+
+
+async def test_a_consumer_cancelled_mid_wait_releases_its_subscription(make_hub: MakeHub, redis_client: Redis) -> None:
+    hub = await make_hub()
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    entered = asyncio.Event()
+
+    async def consume() -> None:  # what a subscription resolver does until its client goes away
+        async with hub.subscribe(channel) as stream:
+            entered.set()
+            async for _ in stream:
+                pass
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.wait_for(entered.wait(), 5)
+    assert await numsub(redis_client, channel) == 1
+
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert await eventually_async(lambda: numsub(redis_client, channel), 0)
+
+
+async def test_a_slow_subscriber_is_dropped_without_holding_up_a_fast_one(
+    make_hub: MakeHub, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = await make_hub(queue_size=5)
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    async with hub.subscribe(channel) as fast, hub.subscribe(channel) as slow:
+        received: list[bytes] = []
+
+        async def read_fast() -> None:
+            while len(received) < 20:
+                received.append(await next_item(fast))
+
+        reader = asyncio.create_task(read_fast())
+        with caplog.at_level(logging.WARNING, logger="taskboard.events"):
+            for n in range(20):
+                await redis_client.publish(channel, str(n).encode())
+                await asyncio.sleep(0.005)  # the fast one keeps up; the slow one never reads
+            await asyncio.wait_for(reader, 5)
+
+        assert received == [str(n).encode() for n in range(20)]
+        notice = await next_item(slow)
+        assert isinstance(notice, SubscriberNotice) and notice.kind == "DROPPED"
+        with pytest.raises(StopAsyncIteration):
+            await next_item(slow)
+    assert hub.stats()["dropped_subscribers"] == 1
+    assert any("dropped a slow subscriber" in record.getMessage() for record in caplog.records)
+
+
+async def test_closing_the_hub_ends_every_stream(make_hub: MakeHub) -> None:
+    hub = await make_hub()
+    ended: list[int] = []
+
+    async def consume(n: int) -> None:
+        async with events.task_events(hub) as stream:
+            async for _ in stream:
+                pass
+        ended.append(n)
+
+    consumers = [asyncio.create_task(consume(n)) for n in range(3)]
+    assert await eventually(lambda: hub.stats()["subscribers"] == 3)
+
+    await hub.close()
+
+    await asyncio.wait_for(asyncio.gather(*consumers), 5)
+    assert sorted(ended) == [0, 1, 2]
+    with pytest.raises(RuntimeError):
+        await events.task_events(hub).__aenter__()
+

@@ -1,0 +1,96 @@
+"""Redis drops: the hub tells subscribers, reconnects with backoff, resubscribes, and events flow again.
+
+Each test runs its own throwaway redis-server (never the shared one).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from redis.asyncio import Redis
+
+from app import events
+from app.common.changes import dispatch
+from app.events.hub import SubscriberNotice
+from app.events.tasks import TaskEvent
+from tests.cache.helpers import PrivateRedis, eventually, listening, new_id, paused, task_changed
+from tests.events.conftest import MakeHub
+from tests.events.helpers import next_item
+
+
+async def test_after_redis_restarts_on_the_same_port_subscribers_are_told_and_receive_again(
+    make_hub: MakeHub, make_publisher, private_redis: PrivateRedis
+) -> None:
+    hub = await make_hub(private_redis.url, timeout_s=0.2, reconnect_max_s=0.2)
+    async with events.task_events(hub) as stream:
+        private_redis.kill()
+        lost = await next_item(stream)
+        assert isinstance(lost, SubscriberNotice) and lost.kind == "DISCONNECTED"
+        assert hub.stats()["connected"] is False
+
+        private_redis.restart()
+        back = await next_item(stream)
+        assert isinstance(back, SubscriberNotice) and back.kind == "RECONNECTED"
+
+        publisher = make_publisher(private_redis.url)
+        task_id = new_id()
+        async with listening(publisher.publish):
+            await dispatch([task_changed(task_id)])
+        event = await next_item(stream)
+
+    assert isinstance(event, TaskEvent) and event.task_id == task_id
+    assert hub.stats()["reconnects"] == 1 and hub.stats()["connected"] is True
+
+
+async def test_a_frozen_redis_is_noticed_by_ping_and_the_stream_resumes_when_it_thaws(
+    make_hub: MakeHub, private_redis: PrivateRedis
+) -> None:
+    hub = await make_hub(private_redis.url, timeout_s=0.2, reconnect_max_s=0.2, ping_s=0.2)
+    channel_name = events.task_events(hub).channel
+    async with hub.subscribe(channel_name) as stream:
+        with paused(private_redis.process):
+            lost = await next_item(stream)
+            assert isinstance(lost, SubscriberNotice) and lost.kind == "DISCONNECTED"
+
+        back = await next_item(stream)
+        assert isinstance(back, SubscriberNotice) and back.kind == "RECONNECTED"
+        publisher = Redis.from_url(private_redis.url)
+        await publisher.publish(channel_name, b"after the thaw")
+        assert await next_item(stream) == b"after the thaw"
+        await publisher.aclose()
+
+
+async def test_a_subscriber_arriving_during_an_outage_is_told_at_once_and_served_after_it(
+    make_hub: MakeHub, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = await make_hub(private_redis.url, timeout_s=0.2, reconnect_max_s=0.2)
+    with caplog.at_level(logging.WARNING, logger="taskboard.events"):
+        private_redis.kill()
+        assert await eventually(lambda: not hub.stats()["connected"])
+
+        async with hub.subscribe(events.task_events(hub).channel) as stream:
+            told = await next_item(stream, timeout_s=1)
+            assert isinstance(told, SubscriberNotice) and told.kind == "DISCONNECTED"
+
+            private_redis.restart()
+            back = await next_item(stream)
+            assert isinstance(back, SubscriberNotice) and back.kind == "RECONNECTED"
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("connection lost" in message for message in messages) == 1  # retries are not each a warning
+    assert sum("reconnected" in message for message in messages) == 1
+
+
+async def test_a_failed_publish_is_counted_and_logged_and_does_not_fail_the_write(
+    make_publisher, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = make_publisher(private_redis.url)
+    private_redis.kill()
+
+    with caplog.at_level(logging.WARNING, logger="taskboard.events"):
+        async with listening(publisher.publish):
+            await dispatch([task_changed(new_id())])  # returns: the write already committed
+
+    assert publisher.stats() == {"published": 0, "publish_errors": 1}
+    assert any("publishing 1 task change(s) failed" in record.getMessage() for record in caplog.records)
