@@ -1,0 +1,205 @@
+"""Workload 5: 1,000 WebSocket subscribers on taskChanged, one createTask every 100 ms, delivery latency
+measured from the mutation's HTTP response to each subscriber's receipt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from benchkit.config import BENCH_DIR, VENV_PYTHON, WORK_DIR, RunConfig
+from benchkit.database import BENCH_TITLE_PREFIX, app_command, app_env
+from benchkit.fanout_client import MARKER
+from benchkit.procs import Server, cpu_by_pid, cpu_delta, peak_rss, reset_peak_rss
+from benchkit.servers import ServerConfig
+from benchkit.source import Source
+
+MUTATION = "mutation Fanout($input: CreateTaskInput!) { createTask(input: $input) { id } }"
+PRIME_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 90.0
+GRACE_S = 3.0
+
+
+@dataclass
+class FanoutResult:
+    status: str
+    note: str = ""
+    subscribers: int = 0
+    mutations: int = 0
+    delivered: int = 0
+    expected: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    p99_from_send_ms: float = 0.0
+    mutation_p99_ms: float = 0.0
+    server_cpu_pct: float = 0.0
+    peak_rss_mb: float = 0.0
+    client_cpu_pct: float = 0.0
+    client_errors: int = 0
+    sample_errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def has_subscription(source: Source) -> bool:
+    """Whether the measured code's schema has Subscription.taskChanged."""
+    sdl = subprocess.run(
+        app_command("export-schema"), env=app_env(source), cwd=source.path, capture_output=True, text=True,
+        check=False,
+    ).stdout
+    start = sdl.find("type Subscription")
+    return start >= 0 and "taskChanged" in sdl[start : sdl.find("}", start)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+@dataclass
+class Client:
+    proc: asyncio.subprocess.Process
+    out: str
+
+    async def expect(self, word: str, timeout_s: float) -> None:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"subscriber client did not print {word} within {timeout_s:.0f}s")
+            line = await asyncio.wait_for(self.proc.stdout.readline(), left)
+            if not line:
+                raise RuntimeError(f"subscriber client exited before {word} (log: {self.out}.log)")
+            if line.decode().strip() == word:
+                return
+
+    async def stop(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"STOP\n")
+        await self.proc.stdin.drain()
+        await self.expect("DONE", 60)
+        await self.proc.wait()
+        with open(self.out) as handle:
+            return json.load(handle)
+
+
+async def _spawn(url: str, count: int, index: int) -> Client:
+    out = str(WORK_DIR / f"fanout-client-{index}.json")
+    log = open(out + ".log", "w")
+    proc = await asyncio.create_subprocess_exec(
+        str(VENV_PYTHON), "-m", "benchkit.fanout_client", "--url", url, "--count", str(count), "--out", out,
+        cwd=BENCH_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+    )
+    log.close()
+    return Client(proc=proc, out=out)
+
+
+async def _mutate(http: httpx.AsyncClient, url: str, title: str) -> tuple[float, float]:
+    """(sent, answered) monotonic times of one createTask."""
+    sent = time.monotonic()
+    response = await http.post(url, json={"query": MUTATION, "variables": {"input": {"title": title}}})
+    answered = time.monotonic()
+    body = response.json()
+    if body.get("errors") or response.status_code != 200:
+        raise RuntimeError(f"createTask failed: {str(body)[:300]}")
+    return sent, answered
+
+
+async def _prime(http: httpx.AsyncClient, url: str, clients: list[Client], interval_s: float) -> None:
+    """Send warm-up mutations until every subscriber has received one (subscriptions are live)."""
+    waiting = asyncio.gather(*(c.expect("PRIMED", PRIME_TIMEOUT_S) for c in clients))
+    n = 0
+    while not waiting.done():
+        await _mutate(http, url, f"{BENCH_TITLE_PREFIX}fanout-warm {n}")
+        n += 1
+        await asyncio.sleep(interval_s)
+    await waiting
+
+
+async def _timed(http: httpx.AsyncClient, url: str, count: int, interval_s: float) -> dict[int, tuple[float, float]]:
+    """count mutations on a fixed schedule (one every interval_s, not waiting for the previous one)."""
+    start = time.monotonic()
+
+    async def at(seq: int) -> tuple[float, float]:
+        await asyncio.sleep(max(0.0, start + seq * interval_s - time.monotonic()))
+        return await _mutate(http, url, f"{MARKER}{seq}")
+
+    times = await asyncio.gather(*(at(seq) for seq in range(count)))
+    return dict(enumerate(times))
+
+
+def _latencies(received: dict[str, list[float]], times: dict[int, tuple[float, float]], *, from_send: bool) -> list[float]:
+    out: list[float] = []
+    for key, arrivals in received.items():
+        seq = int(key)
+        if seq not in times:
+            continue
+        origin = times[seq][0] if from_send else times[seq][1]
+        out.extend((arrival - origin) * 1000 for arrival in arrivals)
+    return out
+
+
+async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> FanoutResult:
+    """Connect the subscribers, prime them, then time the mutations and collect every receipt."""
+    ws_url = config.url.replace("http://", "ws://")
+    per_client = run.fanout_subscribers // run.fanout_clients
+    reset_peak_rss(server.pids)
+    clients = [await _spawn(ws_url, per_client, i) for i in range(run.fanout_clients)]
+    subscribers = per_client * run.fanout_clients
+    count = round(run.fanout_duration_s / run.fanout_interval_s)
+    try:
+        await asyncio.gather(*(c.expect("READY", READY_TIMEOUT_S) for c in clients))
+        async with httpx.AsyncClient(timeout=30, headers={"accept": "application/json"}) as http:
+            await _prime(http, config.url, clients, run.fanout_interval_s)
+            client_pids = [c.proc.pid for c in clients]
+            server_before, clients_before = cpu_by_pid(server.pids), cpu_by_pid(client_pids)
+            started = time.monotonic()
+            times = await _timed(http, config.url, count, run.fanout_interval_s)
+            await asyncio.sleep(GRACE_S)
+            elapsed = time.monotonic() - started
+            server_cpu = cpu_delta(server_before, cpu_by_pid(server.pids))
+            client_cpu = cpu_delta(clients_before, cpu_by_pid(client_pids))
+        rss = peak_rss(server.pids)
+        results = [await c.stop() for c in clients]
+    except (TimeoutError, RuntimeError) as exc:
+        for c in clients:
+            if c.proc.returncode is None:
+                c.proc.kill()
+        return FanoutResult(status="failed", note=str(exc), subscribers=subscribers)
+    received: dict[str, list[float]] = {}
+    for result in results:
+        for key, arrivals in result["received"].items():
+            received.setdefault(key, []).extend(arrivals)
+    latencies = _latencies(received, times, from_send=False)
+    errors = sum(r["error_count"] for r in results)
+    mutation_ms = [(answered - sent) * 1000 for sent, answered in times.values()]
+    outcome = FanoutResult(
+        status="ok",
+        subscribers=subscribers,
+        mutations=count,
+        delivered=len(latencies),
+        expected=subscribers * count,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        max_ms=max(latencies, default=0.0),
+        p99_from_send_ms=percentile(_latencies(received, times, from_send=True), 99),
+        mutation_p99_ms=percentile(mutation_ms, 99),
+        server_cpu_pct=100 * server_cpu / elapsed,
+        peak_rss_mb=rss / 2**20,
+        client_cpu_pct=100 * client_cpu / elapsed,
+        client_errors=errors,
+        sample_errors=[e for r in results for e in r["errors"]][:5],
+    )
+    if outcome.delivered < outcome.expected:
+        outcome.note = f"{outcome.expected - outcome.delivered} of {outcome.expected} deliveries missing"
+    return outcome
