@@ -211,13 +211,20 @@ class Cache:
         self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
     ) -> list[T]:
         lock = keys.fill_lock(key.key, stamps)
-        if not await self._acquire(lock):
-            value = await self._await_other_fill(key, codec)
+        held = await self._acquire(lock)
+        if not held:
+            value, held = await self._await_other_fill(key, lock, codec)
             if value is not _MISS:
+                if held:
+                    await self._release(lock)
                 return [value]
-            lock = None
-        value = await self._load(load)
-        await self._store([(key.key, stamps, value)], codec, release=lock)
+        try:
+            value = await self._load(load)
+        except BaseException:
+            if held:
+                await self._release(lock)  # a waiting instance takes over at once
+            raise
+        await self._store([(key.key, stamps, value)], codec, release=lock if held else None)
         return [value]
 
     async def _fill_many(
@@ -234,26 +241,44 @@ class Cache:
     async def _acquire(self, lock: str) -> bool:
         """True when this instance should load: it holds the fill lock, or Redis cannot tell."""
         try:
-            return bool(await self._link.call("lock", lambda: self.redis.set(lock, b"1", nx=True, px=self.lock_ms)))
+            return await self._try_lock(lock)
         except Unavailable:
             return True
 
-    async def _await_other_fill(self, key: CacheKey, codec: Codec[T]) -> T:
-        """Another instance is loading this entry: poll for it briefly instead of loading it again."""
+    async def _try_lock(self, lock: str) -> bool:
+        return bool(await self._link.call("lock", lambda: self.redis.set(lock, b"1", nx=True, px=self.lock_ms)))
+
+    async def _release(self, lock: str) -> None:
+        try:
+            await self._link.call("unlock", lambda: self.redis.delete(lock))
+        except Unavailable:
+            pass
+
+    async def _await_other_fill(self, key: CacheKey, lock: str, codec: Codec[T]) -> tuple[T, bool]:
+        """Another instance holds the fill lock: poll for its entry instead of loading it again.
+
+        Returns (value, False) on a hit, or (_MISS, held) when this instance should load: it took the
+        lock over (the holder released it after a failure, or it expired) or waited long enough.
+        """
         deadline = time.monotonic() + self.lock_wait_s
         delay = _POLL_FIRST_S
         while time.monotonic() < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX_S)
             try:
-                seen = await self._observe([key])
+                value = await self._peek(key, codec)
+                if value is not _MISS:
+                    self.fills_awaited += 1
+                    return value, False
+                if await self._try_lock(lock):
+                    return await self._peek(key, codec), True  # the holder may have stored just before
             except Unavailable:
-                return _MISS
-            value = self._read(seen.entries[0], seen.values_for(key), codec)
-            if value is not _MISS:
-                self.fills_awaited += 1
-                return value
-        return _MISS
+                return _MISS, False
+        return _MISS, False
+
+    async def _peek(self, key: CacheKey, codec: Codec[T]) -> T:
+        seen = await self._observe([key])
+        return self._read(seen.entries[0], seen.values_for(key), codec)
 
     async def _store(
         self, entries: list[tuple[str, tuple[str, ...], Any]], codec: Codec[Any], *, release: str | None = None

@@ -65,10 +65,16 @@ class Subscription(Generic[T]):
         self._decoded: deque[T] = deque()
         self._wakeup = asyncio.Event()
         self._ended = False
+        self._entered = False
         self.in_gap = False  # told DISCONNECTED, not yet RECONNECTED
 
     async def __aenter__(self) -> Subscription[T]:
-        await self._hub._attach(self)
+        self._entered = True
+        try:
+            await self._hub._attach(self)
+        except BaseException:
+            await self.aclose()  # cancelled while waiting for Redis: do not leave a subscriber behind
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -78,6 +84,8 @@ class Subscription(Generic[T]):
         return self
 
     async def __anext__(self) -> T | SubscriberNotice:
+        if not self._entered:
+            raise RuntimeError("enter the subscription first: `async with hub.subscribe(channel) as stream`")
         while not self._decoded:
             while not self._queue:
                 self._wakeup.clear()

@@ -98,3 +98,25 @@ async def test_overlapping_concurrent_batches_load_each_key_once(make_cache: Mak
     assert second == [f"value-{b}", f"value-{c}"]
     loaded = sorted(item for batch in load.batches for item in batch)
     assert loaded == sorted([a, b, c])
+
+
+async def test_an_instance_whose_load_fails_hands_the_fill_to_a_waiting_one_at_once(make_cache: MakeCache) -> None:
+    failing, waiting = make_cache(), make_cache(lock_wait_s=30)
+    key = keys.task(new_id())
+    gate = asyncio.Event()
+
+    async def broken() -> str:
+        await gate.wait()
+        raise RuntimeError("database said no")
+
+    failed = asyncio.create_task(failing.get(key, broken))
+    assert await eventually(lambda: failing.stats()["loads"] == 1)
+    own = CountingLoader("loaded by the waiter")
+    waiter = asyncio.create_task(waiting.get(key, own))
+    await asyncio.sleep(0.1)  # the waiter is polling for the other instance's fill
+    assert own.calls == 0
+
+    gate.set()
+    with pytest.raises(RuntimeError):
+        await failed
+    assert await asyncio.wait_for(waiter, 2) == "loaded by the waiter"  # not after lock_wait_s=30

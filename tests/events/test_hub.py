@@ -14,7 +14,7 @@ from app.events import keys as channel_keys
 from app.events.hub import SubscriberNotice
 from app.events.tasks import TaskEvent
 from app.tasks import keys
-from tests.cache.helpers import eventually, listening, new_id, task_changed
+from tests.cache.helpers import eventually, listening, new_id, paused, task_changed
 from tests.events.conftest import MakeHub
 from tests.events.helpers import connections_named, eventually_async, next_item, numsub
 
@@ -167,3 +167,17 @@ async def test_closing_the_hub_ends_every_stream(make_hub: MakeHub) -> None:
     with pytest.raises(RuntimeError):
         await events.task_events(hub).__aenter__()
 
+
+
+async def test_a_consumer_cancelled_while_subscribing_leaves_nothing_behind(
+    make_hub: MakeHub, private_redis, redis_client: Redis
+) -> None:
+    hub = await make_hub(private_redis.url, timeout_s=0.2)
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    with paused(private_redis.process):  # Redis will not confirm: entering waits
+        entering = asyncio.create_task(hub.subscribe(channel).__aenter__())
+        assert await eventually(lambda: hub.stats()["subscribers"] == 1)
+        entering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await entering
+        assert hub.stats()["subscribers"] == 0
