@@ -1,0 +1,153 @@
+"""bench/run --profile: where the app's CPU goes on the uncached board under load (py-spy, ~10 s).
+
+Starts the app (1 worker, cache off) on the bench data set, drives the board with wrk, records the
+worker with `py-spy record --format raw`, and prints the hottest functions (self and inclusive) and
+packages. The raw stacks stay in bench/.work/ for flame graphs (e.g. speedscope or inferno).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchkit import database
+from benchkit.config import REPO_DIR, WORK_DIR, RunConfig
+from benchkit.loadgen import run_wrk, write_body
+from benchkit.servers import app_config, start
+from benchkit.source import resolve
+from benchkit.workloads import board
+
+PY_SPY = REPO_DIR / ".venv" / "bin" / "py-spy"
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def parse_raw(text: str) -> list[tuple[list[str], int]]:
+    """py-spy raw (collapsed) stacks: 'outer;...;inner count' per line, root first."""
+    stacks = []
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def frame_name(frame: str) -> str:
+    """'func (path/to/module.py:12)' without the line, the path shortened to the package."""
+    match = _FRAME.match(frame)
+    if not match:
+        return frame
+    return f"{match['func']} ({short_path(match['file'])})"
+
+
+def short_path(path: str) -> str:
+    for marker in ("site-packages/", "/src/", "python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path.rsplit("/work/main/", 1)[-1]
+
+
+def package_of(frame: str) -> str:
+    match = _FRAME.match(frame)
+    path = short_path(match["file"]) if match else frame
+    if path.startswith("app/"):
+        return "/".join(path.split("/")[:2])
+    top = path.split("/", 1)[0]
+    return top.removesuffix(".py") if "/" in path else f"stdlib {top.removesuffix('.py')}"
+
+
+def tally(stacks: Iterable[tuple[list[str], int]]) -> tuple[Counter[str], Counter[str], Counter[str], int]:
+    """Self samples per function, inclusive samples per function and per leaf package, and the total."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for frames, count in stacks:
+        total += count
+        own[frame_name(frames[-1])] += count
+        packages[package_of(frames[-1])] += count
+        for name in {frame_name(f) for f in frames}:
+            inclusive[name] += count
+    return own, inclusive, packages, total
+
+
+def table(title: str, counts: Counter[str], total: int, limit: int) -> list[str]:
+    lines = [f"### {title}", "", "| % of samples | where |", "|---|---|"]
+    lines += [f"| {100 * n / total:.1f} | `{name}` |" for name, n in counts.most_common(limit)]
+    return lines + [""]
+
+
+def report(stacks: list[tuple[list[str], int]], rps: float) -> str:
+    own, inclusive, packages, total = tally(stacks)
+    header = [
+        f"# Profile: uncached board, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
+        "",
+        f"py-spy, {total} on-CPU samples of the worker process; {rps:.0f} req/s under wrk while recording.",
+        "",
+    ]
+    return "\n".join(
+        header
+        + table("Self time by package (leaf frame)", packages, total, 20)
+        + table("Self time by function", own, total, 30)
+        # Frames on (nearly) every stack are the event loop and server start-up: they say nothing.
+        + table("Inclusive time by function", Counter({k: n for k, n in inclusive.items() if n < 0.97 * total}),
+                total, 45)
+    )
+
+
+def record(pid: int, seconds: int, out: Path) -> None:
+    subprocess.run(
+        [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250", "--format", "raw",
+         "--output", str(out)],
+        check=True, capture_output=True, timeout=seconds + 60,
+    )
+
+
+def worker_pid(pids: Sequence[int]) -> int:
+    """The process that serves requests: for one worker, uvicorn serves in its main process."""
+    return pids[0]
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run --profile")
+    parser.add_argument("--source", default="HEAD")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--no-seed", action="store_true", help="reuse the bench data set as it is")
+    args = parser.parse_args(argv)
+    run = RunConfig()
+    (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    source = resolve(args.source)
+    if not args.no_seed:
+        database.migrate(source)
+        database.seed(source, run.data)
+        await database.prepare_for_peers()
+    config = app_config(1, cache=False)
+    server = start(config, source)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    raw = WORK_DIR / f"profile-{stamp}.txt"
+    try:
+        body = write_body("profile-board", board("app").body)
+        run_wrk(config.url, body, seconds=3, threads=run.wrk_threads, connections=run.wrk_connections)
+        recorder = threading.Thread(target=record, args=(worker_pid(server.pids), args.seconds, raw))
+        recorder.start()
+        result = run_wrk(config.url, body, seconds=args.seconds + 2, threads=run.wrk_threads,
+                         connections=run.wrk_connections)
+        recorder.join()
+    finally:
+        server.stop()
+    markdown = report(parse_raw(raw.read_text()), result.rps)
+    out = WORK_DIR / f"profile-{stamp}.md"
+    out.write_text(markdown)
+    print(markdown)
+    print(f"wrote {out} (raw stacks: {raw})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
