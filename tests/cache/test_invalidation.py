@@ -150,3 +150,14 @@ async def test_a_page_on_one_instance_follows_tasks_moved_in_and_out_by_writes_o
         await tasks.update_task(task_id=arriving.id, status=TaskStatus.TODO)
 
     assert await todo_page() == [arriving.id]
+
+
+async def test_an_instance_with_the_cache_disabled_still_invalidates_for_the_others(make_cache: MakeCache) -> None:
+    reader, writer = make_cache(), make_cache(enabled=False)  # e.g. during a rolling config change
+    task_id = new_id()
+    await reader.get(keys.task(task_id), CountingLoader("old"))
+
+    async with listening(writer.invalidate):
+        await dispatch([task_changed(task_id)])
+
+    assert await reader.get(keys.task(task_id), CountingLoader("new")) == "new"

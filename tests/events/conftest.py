@@ -12,6 +12,7 @@ from app.events.hub import Hub
 from app.events.tasks import TaskPublisher
 from app.settings import Settings
 from app.stores.redis import make_client
+from tests.cache.conftest import make_cache  # noqa: F401 - fixture
 from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
 
 MakeHub = Callable[..., Any]
