@@ -42,22 +42,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
-    """Run work with the stores open and the cache listening, as in the app."""
-    from app import cache
+    """Run work with the stores open, the cache listening and task events published, as in the app."""
     from app.logs import configure_logging
-    from app.stores import redis
-    from app.stores.startup import open_stores
+    from app.runtime import running
 
     configure_logging(settings)
 
     async def run() -> int:
-        async with open_stores(settings):
-            # Seeding and data migrations announce their changes: the API's cached results must hear them.
-            await cache.install(settings, redis.client())
-            try:
-                return await work()
-            finally:
-                await cache.uninstall()
+        # Seeding and data migrations announce their changes: caches and subscribers must hear them.
+        async with running(settings, listen_for_events=False):
+            return await work()
 
     return asyncio.run(run())
 

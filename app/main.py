@@ -9,13 +9,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from app import cache, events
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.logs import configure_logging
 from app.settings import Settings, get_settings
-from app.stores import mongo_log, query_log, redis
-from app.stores.startup import open_stores
+from app.runtime import running
+from app.stores import mongo_log, query_log
 
 log = logging.getLogger("taskboard")
 
@@ -29,16 +28,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with open_stores(settings):
-            # Cache first: its listener must invalidate before the event publisher tells subscribers.
-            await cache.install(settings, redis.client())
-            await events.install(settings, redis.client())
-            try:
-                log.info("taskboard ready (env=%s)", settings.app_env)
-                yield
-            finally:
-                await events.uninstall()
-                await cache.uninstall()
+        async with running(settings):
+            log.info("taskboard ready (env=%s)", settings.app_env)
+            yield
         log.info("taskboard stopped")
 
     graphql_app = make_graphql_app(settings)

@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
+from app import cache, events  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.runtime import running  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
-from app.stores.startup import open_stores  # noqa: E402
+from app.stores import redis  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +31,16 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def stores(settings: Settings) -> AsyncIterator[None]:
-    """PostgreSQL, MongoDB and Redis opened once for the in-process tests."""
-    async with open_stores(settings):
+    """PostgreSQL, MongoDB and Redis opened once for the in-process tests, with the cache and events installed."""
+    async with running(settings):
         yield
+
+
+async def ensure_runtime(settings: Settings) -> None:
+    """Reinstall the process-wide cache and events if a test uninstalled them (tests of install itself do)."""
+    if not cache.stats():
+        await cache.install(settings, redis.client())
+        await events.install(settings, redis.client())
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +49,8 @@ async def app(settings: Settings, stores: None):
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP client against the in-process app (stores already open)."""
+    await ensure_runtime(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield http

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from app.settings import Settings
-from app.tags.loaders import tags_by_task_id
+from app.tags.loaders import tag_by_id, tags_by_task_id
 from app.tags.service import TagRow
 from app.tasks.loaders import task_by_id, task_count_by_assignee_id, tasks_by_assignee_id
 from app.tasks.service import TaskRow
@@ -24,6 +24,7 @@ class Loaders:
 
     users_by_id: DataLoader[str, User | None]
     tags_by_task_id: DataLoader[str, list[TagRow]]
+    tag_by_id: DataLoader[str, TagRow | None]
     tasks_by_assignee_id: DataLoader[str, list[TaskRow]]
     task_by_id: DataLoader[str, TaskRow | None]
     task_count_by_assignee_id: DataLoader[str, int]
@@ -34,6 +35,7 @@ def make_loaders() -> Loaders:
     return Loaders(
         users_by_id=DataLoader(load_fn=users_by_id),
         tags_by_task_id=DataLoader(load_fn=tags_by_task_id),
+        tag_by_id=DataLoader(load_fn=tag_by_id),
         tasks_by_assignee_id=DataLoader(load_fn=tasks_by_assignee_id),
         task_by_id=DataLoader(load_fn=task_by_id),
         task_count_by_assignee_id=DataLoader(load_fn=task_count_by_assignee_id),

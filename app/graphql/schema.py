@@ -21,6 +21,7 @@ from app.graphql.limits import limit_rules
 from app.settings import Settings, get_settings
 from app.tags.resolvers import TagMutation, TagQuery
 from app.tasks.resolvers import TaskMutation, TaskQuery
+from app.tasks.subscriptions import TaskSubscription
 from app.users.resolvers import UserMutation, UserQuery
 
 
@@ -33,6 +34,11 @@ class Query(TaskQuery, TagQuery, UserQuery):
 
 @strawberry.type(description="Write operations; each validates its whole input before writing anything.")
 class Mutation(TaskMutation, TagMutation, UserMutation):
+    pass
+
+
+@strawberry.type(description="Live events over WebSocket (graphql-transport-ws or graphql-ws).")
+class Subscription(TaskSubscription):
     pass
 
 
@@ -58,7 +64,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
         extensions += [lambda: ParserCache(maxsize=cache_size), lambda: ValidationCache(maxsize=cache_size)]
     if settings.is_prod:
         extensions.append(DisableIntrospection)
-    return TaskboardSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return TaskboardSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema(get_settings())

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -109,4 +110,8 @@ def make_graphql_app(settings: Settings) -> TaskboardGraphQL:
         settings,
         graphql_ide=None if settings.is_prod else "graphiql",
         multipart_uploads_enabled=False,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_s),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        keep_alive=True,
+        keep_alive_interval=15,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.types import Info
 
 from app.common.errors import NotFound
 from app.graphql.arguments import IdArg, maybe
-from app.tags import service
+from app.tags import loaders, service
 from app.tags.types import TagType, TagWithCountType
 
 
@@ -21,12 +22,12 @@ class UpdateTagInput:
 @strawberry.type
 class TagQuery:
     @strawberry.field(description="A tag by id; null when it does not exist.")
-    async def tag(self, id: IdArg) -> TagType | None:
-        return await service.get_tag(tag_id=id)  # type: ignore[return-value]
+    async def tag(self, info: Info, id: IdArg) -> TagType | None:
+        return await info.context.loaders.tag_by_id.load(id)
 
     @strawberry.field(description="Every tag by name, with its live task count.")
     async def tags(self) -> list[TagWithCountType]:
-        return await service.list_tags()  # type: ignore[return-value]
+        return await loaders.tag_list()  # type: ignore[return-value]
 
 
 @strawberry.type

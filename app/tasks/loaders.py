@@ -1,26 +1,53 @@
-"""Batch load functions for task DataLoaders: one query per batch, results in key order."""
+"""Read paths for task resolvers: DataLoader batch functions and cached pages, all read-through the cache.
+
+Batch functions return results in key order, one query per batch for whatever the cache did not have.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.tasks import service
+from app import cache
+from app.cache.codec import typed
+from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.tasks import keys, service
+from app.tasks.assignments import task_counts_by_assignee
+from app.tasks.queries import TaskFilters, TaskSort
 from app.tasks.service import TaskRow
+
+_ROW = typed(TaskRow | None)
+_ROWS = typed(list[TaskRow])
+_PAGE = typed(PageResult[TaskRow])
+_COUNT = typed(int)
 
 
 async def task_by_id(ids: Sequence[str]) -> list[TaskRow | None]:
     """Tasks (soft-deleted included) by id."""
-    return await service.get_tasks_by_ids(ids=ids)
+    return await cache.current().get_many(ids, keys.task, lambda missing: service.get_tasks_by_ids(ids=missing), _ROW)
 
 
 async def tasks_by_assignee_id(ids: Sequence[str]) -> list[list[TaskRow]]:
     """Live tasks of each assignee, newest first."""
-    return await service.tasks_by_assignee_ids(ids=ids)
+    return await cache.current().get_many(
+        ids, keys.tasks_by_assignee, lambda missing: service.tasks_by_assignee_ids(ids=missing), _ROWS
+    )
+
+
+async def _counts(ids: Sequence[str]) -> list[int]:
+    counts = await task_counts_by_assignee(user_ids=list(ids))
+    return [counts[i].total if i in counts else 0 for i in ids]
 
 
 async def task_count_by_assignee_id(ids: Sequence[str]) -> list[int]:
     """Number of live tasks of each assignee, from one grouped query."""
-    from app.tasks.assignments import task_counts_by_assignee
+    return await cache.current().get_many(ids, lambda i: keys.tasks_by_assignee(i, "count"), _counts, _COUNT)
 
-    counts = await task_counts_by_assignee(user_ids=list(ids))
-    return [counts[i].total if i in counts else 0 for i in ids]
+
+async def task_page(
+    *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
+) -> PageResult[TaskRow]:
+    """One page of tasks, cached per filters, sort, page and whether the total was asked for."""
+    key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total})
+    return await cache.current().get(
+        key, lambda: service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total), _PAGE
+    )

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from app.common.errors import NotFound
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
 from app.graphql.relay import ConnectionView, page_from_args, selects
-from app.tasks import service
+from app.tasks import loaders, service
 from app.tasks.inputs import CreateTaskInput, TaskFilterInput, TaskSortEnum, TaskUpsertInput, UpdateTaskInput
 from app.tasks.service import TaskRow
 from app.tasks.types import BulkUpsertResultType, TaskConnection, TaskType
@@ -43,7 +43,7 @@ class TaskQuery:
         include_deleted: IncludeDeleted = False,
     ) -> TaskConnection:
         filters = (filter or TaskFilterInput()).to_filters(include_deleted=include_deleted)
-        result = await service.find_tasks(
+        result = await loaders.task_page(
             filters=filters,
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),

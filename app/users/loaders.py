@@ -1,13 +1,37 @@
-"""Batch load functions for user DataLoaders: one Mongo `$in` query per batch, results in key order."""
+"""Read paths for user resolvers: the users_by_id batch function and cached pages and stats."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.users import service
+from app import cache
+from app.cache.codec import typed
+from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.users import keys, service
 from app.users.documents import User
+from app.users.filters import UserFilters, UserSort
+from app.users.service import UserStats
+
+_USER = typed(User | None)
+_PAGE = typed(PageResult[User])
+_STATS = typed(list[UserStats])
 
 
 async def users_by_id(ids: Sequence[str]) -> list[User | None]:
-    """Users by id; None for ids that do not exist (a deleted assignee reads as null)."""
-    return await service.get_users_by_ids(ids=ids)
+    """Users by id (one Mongo `$in` for the misses); None for ids that do not exist."""
+    return await cache.current().get_many(ids, keys.user, lambda missing: service.get_users_by_ids(ids=missing), _USER)
+
+
+async def user_page(
+    *, filters: UserFilters, sort: UserSort, page: OffsetPage | CursorPage, with_total: bool
+) -> PageResult[User]:
+    """One page of users, cached per filters, sort, page and whether the total was asked for."""
+    key = keys.user_page({"filters": filters, "sort": sort, "page": page, "total": with_total})
+    return await cache.current().get(
+        key, lambda: service.find_users(filters=filters, sort=sort, page=page, with_total=with_total), _PAGE
+    )
+
+
+async def user_stats(*, user_ids: Sequence[str] | None) -> list[UserStats]:
+    """Task counts per user."""
+    return await cache.current().get(keys.user_stats(user_ids), lambda: service.user_stats(user_ids=user_ids), _STATS)

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber, maybe
 from app.graphql.relay import ConnectionView, page_from_args, selects
-from app.users import service
+from app.users import loaders, service
 from app.users.filters import SEARCH_MAX, SortDirection, UserFilters, UserSort, UserSortField
 from app.users.types import UserConnection, UserStatsType, UserType
 
@@ -108,7 +108,7 @@ class UserQuery:
         page: PageNumber = None,
         limit: Limit = None,
     ) -> UserConnection:
-        result = await service.find_users(
+        result = await loaders.user_page(
             filters=(filter or UserFilterInput()).to_filters(),
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
@@ -125,7 +125,7 @@ class UserQuery:
     ) -> list[UserStatsType]:
         if user_ids is not None and len(user_ids) > IDS_MAX:
             raise ValidationFailed(FieldError("userIds", f"at most {IDS_MAX} ids"))
-        return await service.user_stats(user_ids=user_ids)  # type: ignore[return-value]
+        return await loaders.user_stats(user_ids=user_ids)  # type: ignore[return-value]
 
     @strawberry.field(description="Users assigned a live task created in [start, end).")
     async def users_with_tasks_created_between(

@@ -94,7 +94,7 @@ async def test_graphiql_in_dev_and_test(client: httpx.AsyncClient) -> None:
 
 
 async def test_prod_turns_off_introspection_and_graphiql(stores: None) -> None:
-    prod = create_app(load_settings(app_env="prod"))
+    prod = create_app(load_settings(app_env="prod", jwt_hs256_secret="s" * 48))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prod), base_url="http://t") as http:
         body = await gql(http, "{ __schema { types { name } } }")
         assert body["_status"] == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app import cache
 from app.stores import sql
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
@@ -34,6 +35,12 @@ async def board() -> None:
     )
 
 
+@pytest.fixture
+def uncached(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read goes to the databases (what the round-trip shape is about)."""
+    monkeypatch.setattr(cache.current(), "enabled", False)
+
+
 async def measure(client: httpx.AsyncClient, n: int, with_total: bool) -> tuple[int, int, dict]:
     with record_statements() as statements, record_commands() as commands:
         body = await gql(client, BOARD, {"n": n, "withTotal": with_total})
@@ -41,7 +48,7 @@ async def measure(client: httpx.AsyncClient, n: int, with_total: bool) -> tuple[
     return statements.count, commands.count, body
 
 
-@pytest.mark.usefixtures("board")
+@pytest.mark.usefixtures("board", "uncached")
 async def test_round_trips_do_not_grow_with_page_size(client: httpx.AsyncClient) -> None:
     sql10, mongo10, body10 = await measure(client, 10, True)
     sql100, mongo100, body100 = await measure(client, 100, True)
@@ -57,9 +64,24 @@ async def test_round_trips_do_not_grow_with_page_size(client: httpx.AsyncClient)
     assert (sql100, mongo100) == (3, 1)
 
 
-@pytest.mark.usefixtures("board")
+@pytest.mark.usefixtures("board", "uncached")
 async def test_count_runs_only_when_total_is_selected(client: httpx.AsyncClient) -> None:
     statements, _, body = await measure(client, 50, False)
     assert "totalCount" not in body["data"]["tasks"]
     assert statements == 2
     assert await sql.fetchval("SELECT count(*) FROM tasks") == 120
+
+
+@pytest.mark.usefixtures("board")
+async def test_a_repeated_board_is_served_from_the_cache_until_a_write(client: httpx.AsyncClient) -> None:
+    first = await measure(client, 50, True)
+    again = await measure(client, 50, True)
+    assert again[2] == first[2]
+    assert again[:2] == (0, 0)
+
+    task_id = first[2]["data"]["tasks"]["edges"][0]["node"]["id"]
+    await gql(client, "mutation($id: ID!) { updateTask(id: $id, input: {status: COMPLETED}) { id } }", {"id": task_id})
+    after = await measure(client, 50, True)
+    assert after[2]["data"]["tasks"]["totalCount"] == 119
+    assert task_id not in [e["node"]["id"] for e in after[2]["data"]["tasks"]["edges"]]
+    assert after[0] >= 2  # the page and the count were read again

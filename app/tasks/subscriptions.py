@@ -1,0 +1,151 @@
+"""`taskChanged`: task change events from every instance, filtered per subscriber, resolved through fresh loaders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from app import events
+from app.common.changes import ChangeKind
+from app.common.errors import AppError, FieldError, ValidationFailed
+from app.events.filters import TaskFilter, matches, may_match
+from app.events.tasks import TaskEvent
+from app.tasks.models import Priority, TaskStatus
+from app.tasks.service import TaskRow
+from app.tasks.types import TaskStatusType, TaskType
+
+FILTER_LIST_MAX = 100
+
+
+@strawberry.enum(name="TaskChangeKind", description="What happened to the task (or to the stream).")
+class TaskChangeKindEnum(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    RESTORED = "RESTORED"
+    TAGS_CHANGED = "TAGS_CHANGED"
+    RESYNC = "RESYNC"
+
+
+@strawberry.input(name="TaskChangeFilter", description="Which events to receive; every given condition must hold.")
+class TaskChangeFilterInput:
+    task_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these tasks.")
+    assignee_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Only tasks assigned (after the change) to one of these users."
+    )
+    status: list[TaskStatusType] | None = strawberry.field(
+        default=None, description="Only tasks whose status (after the change) is one of these."
+    )
+    tag_names: list[str] | None = strawberry.field(
+        default=None, description="Only tasks carrying (after the change) one of these tags."
+    )
+
+    def to_filter(self) -> TaskFilter:
+        for name in ("task_ids", "assignee_ids", "status", "tag_names"):
+            if len(getattr(self, name) or ()) > FILTER_LIST_MAX:
+                raise ValidationFailed(FieldError(f"filter.{name}", f"at most {FILTER_LIST_MAX} values"))
+        return TaskFilter.of(
+            task_ids=self.task_ids,
+            assignee_ids=[str(i).lower() for i in self.assignee_ids] if self.assignee_ids is not None else None,
+            statuses=self.status,
+            tag_names=self.tag_names,
+        )
+
+
+@strawberry.type(name="TaskChangeEvent", description="One change to one task, as committed.")
+class TaskChangeEventType:
+    kind: TaskChangeKindEnum = strawberry.field(description="What happened.")
+    task: TaskType | None = strawberry.field(
+        description="The task after the change (its last state for hard deletes); null for RESYNC."
+    )
+    changed_fields: list[str] = strawberry.field(description="GraphQL names of the fields that changed.")
+    at: datetime = strawberry.field(description="When the change was published.")
+    message: str | None = strawberry.field(
+        default=None, description="For RESYNC: why events may have been missed; re-read what you show."
+    )
+
+
+class SubscriberDropped(AppError):
+    code = "SUBSCRIBER_TOO_SLOW"
+
+
+_FIELD_NAMES = {"due_date": "dueDate", "assignee_id": "assigneeId", "deleted_at": "deletedAt"}
+
+
+def graphql_field_names(fields: tuple[str, ...]) -> list[str]:
+    """Service field names as clients know them."""
+    return [_FIELD_NAMES.get(name, name) for name in fields]
+
+
+def row_from_snapshot(snapshot: dict[str, Any]) -> TaskRow:
+    """A hard-deleted task's last state, rebuilt from its published snapshot."""
+
+    def when(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+    return TaskRow(
+        id=str(snapshot["id"]),
+        title=snapshot["title"],
+        description=snapshot.get("description"),
+        status=TaskStatus(snapshot["status"]),
+        priority=Priority[snapshot["priority"]],
+        due_date=when(snapshot.get("due_date")),
+        assignee_id=snapshot.get("assignee_id"),
+        created_at=when(snapshot["created_at"]),  # type: ignore[arg-type]
+        updated_at=when(snapshot["updated_at"]),  # type: ignore[arg-type]
+        deleted_at=when(snapshot.get("deleted_at")),
+    )
+
+
+async def _resolve(info: Info, event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
+    """The event as a subscriber sees it, or None when it does not pass the filter."""
+    loaders = info.context.renew_loaders()  # each event reads fresh data, never what the socket saw before
+    row: TaskRow | None = await loaders.task_by_id.load(event.task_id)
+    if row is None:
+        if event.kind is not ChangeKind.DELETED or not event.snapshot:
+            return None  # gone again since: a later event will say so
+        row = row_from_snapshot(event.snapshot)
+    tags = await loaders.tags_by_task_id.load(row.id) if task_filter.tag_names is not None else []
+    if not matches(task_filter, task_id=row.id, assignee_id=row.assignee_id, status=row.status,
+                   tag_names=[tag.name for tag in tags]):
+        return None
+    return TaskChangeEventType(
+        kind=TaskChangeKindEnum(event.kind.value),
+        task=row,  # type: ignore[arg-type]
+        changed_fields=graphql_field_names(event.fields),
+        at=event.at,
+    )
+
+
+@strawberry.type
+class TaskSubscription:
+    @strawberry.subscription(description="Committed task changes from every instance, filtered as asked.")
+    async def task_changed(
+        self,
+        info: Info,
+        filter: Annotated[TaskChangeFilterInput | None, strawberry.argument(description="Conditions.")] = None,
+    ) -> AsyncGenerator[TaskChangeEventType, None]:
+        task_filter = (filter or TaskChangeFilterInput()).to_filter()
+        async with events.task_events() as stream:
+            async for item in stream:
+                if isinstance(item, events.SubscriberNotice):
+                    if item.kind == "DROPPED":
+                        raise SubscriberDropped(item.message)
+                    yield TaskChangeEventType(
+                        kind=TaskChangeKindEnum.RESYNC, task=None, changed_fields=[], at=datetime.now().astimezone(),
+                        message=f"{item.kind}: {item.message}",
+                    )
+                elif item.task_id is None:
+                    yield TaskChangeEventType(
+                        kind=TaskChangeKindEnum.RESYNC, task=None, changed_fields=[], at=item.at,
+                        message="many tasks changed at once (seeding or a data migration)",
+                    )
+                elif may_match(task_filter, item):
+                    resolved = await _resolve(info, item, task_filter)
+                    if resolved is not None:
+                        yield resolved

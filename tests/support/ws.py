@@ -1,0 +1,68 @@
+"""A minimal GraphQL WebSocket client for both subprotocols (graphql-transport-ws and legacy graphql-ws)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import websockets
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+_DATA = {TRANSPORT_WS: "next", LEGACY_WS: "data"}
+_START = {TRANSPORT_WS: "subscribe", LEGACY_WS: "start"}
+_STOP = {TRANSPORT_WS: "complete", LEGACY_WS: "stop"}
+_KEEPALIVE = {"ping", "pong", "ka"}
+
+
+class Subscriber:
+    def __init__(self, socket: Any, protocol: str) -> None:
+        self.socket = socket
+        self.protocol = protocol
+
+    async def next_message(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next non-keepalive message (answers pings)."""
+        while True:
+            message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            if message["type"] == "ping":
+                await self.socket.send(json.dumps({"type": "pong"}))
+            if message["type"] not in _KEEPALIVE:
+                return message
+
+    async def next_payload(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The payload of the next data message (fails on anything else)."""
+        message = await self.next_message(timeout)
+        assert message["type"] == _DATA[self.protocol], message
+        return message["payload"]
+
+    async def nothing_within(self, seconds: float) -> bool:
+        """True when no data message arrives within `seconds`."""
+        try:
+            message = await self.next_message(seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected message {message}")
+
+
+@asynccontextmanager
+async def subscription(
+    base_url: str, query: str, variables: dict[str, Any] | None = None, *, protocol: str = TRANSPORT_WS,
+    init_payload: dict[str, Any] | None = None,
+) -> AsyncIterator[Subscriber]:
+    """Connect, initialise, subscribe; stop and close at the end."""
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=[protocol]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": init_payload or {}}))
+        subscriber = Subscriber(socket, protocol)
+        ack = await subscriber.next_message()
+        assert ack["type"] == "connection_ack", ack
+        await socket.send(json.dumps({"id": "1", "type": _START[protocol],
+                                      "payload": {"query": query, "variables": variables or {}}}))
+        yield subscriber
+        try:
+            await socket.send(json.dumps({"id": "1", "type": _STOP[protocol]}))
+        except websockets.ConnectionClosed:
+            pass
