@@ -1,4 +1,4 @@
-"""The `taskboard` console script: serve, migrate, data-migrate, seed, export-schema."""
+"""The `taskboard` console script: serve, migrate, data-migrate, seed, token, export-schema."""
 
 from __future__ import annotations
 
@@ -145,6 +145,41 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from app.auth.tokens import mint_for_settings
+
+    settings = get_settings()
+    if (args.user_id is None) == (args.email is None):
+        print("taskboard token: give one of --user-id or --email", file=sys.stderr)
+        return 2
+
+    def mint(user_id: str) -> int:
+        try:
+            token = mint_for_settings(settings, user_id=user_id, role=args.role, ttl_s=args.ttl)
+        except ValueError as exc:
+            print(f"taskboard token: {exc}", file=sys.stderr)
+            return 2
+        print(token)
+        return 0
+
+    if args.user_id is not None:
+        return mint(args.user_id.strip().lower())
+
+    async def work() -> int:
+        from app.users.service import create_user, get_user_by_email
+
+        user = await get_user_by_email(email=args.email)
+        if user is None and args.create:
+            user = await create_user(email=args.email, name=args.name)
+            print(f"created user {user.email} ({user.id})", file=sys.stderr)
+        if user is None:
+            print(f"taskboard token: no user with email {args.email!r} (add --create to create one)", file=sys.stderr)
+            return 1
+        return mint(str(user.id))
+
+    return _with_stores(settings, work)
+
+
 def _count(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -183,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--if-empty", action="store_true", help="seed only when there are no tasks and no users")
     seed.add_argument("--yes", action="store_true", help="confirm --clear when APP_ENV=prod")
     seed.set_defaults(func=cmd_seed)
+
+    token = sub.add_parser("token", help="print a signed bearer token for a user (development, tests, scripts)")
+    who = token.add_mutually_exclusive_group()
+    who.add_argument("--user-id", default=None, help="the user's id (24 hex characters)")
+    who.add_argument("--email", default=None, help="look the user up by email")
+    token.add_argument("--role", choices=["member", "admin"], default="member", help="role claim (default member)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--create", action="store_true", help="with --email: create the user when missing")
+    token.add_argument("--name", default=None, help="with --create: the new user's name")
+    token.set_defaults(func=cmd_token)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to --output)")
     export.add_argument("--output", "-o", default=None, help="file to write instead of stdout")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The HS256 secret dev and test run with; prod refuses it (and any other short or well-known one).
+DEV_JWT_SECRET = "dev-only-insecure-taskboard-jwt-secret-change-me"
+JWT_SECRET_MIN_LENGTH = 32
+_PLACEHOLDER_SECRETS = frozenset({DEV_JWT_SECRET, "changeme", "change-me", "secret", "placeholder", "xxx"})
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,24 @@ class Settings(BaseSettings):
     ws_connection_init_timeout_s: float = Field(10.0, gt=0, le=300)
     ws_max_subscriptions: int = Field(20, ge=1, le=1000)
 
+    # Access control and abuse protection (README: Authentication, Abuse protection).
+    auth_required: bool = True
+    jwt_hs256_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_rs256_public_key: str | None = None
+    jwt_issuer: str = Field("taskboard", min_length=1)
+    jwt_audience: str = Field("taskboard-api", min_length=1)
+    jwt_leeway_s: int = Field(30, ge=0, le=120)
+    jwt_max_ttl_s: int = Field(7 * 86_400, ge=60, le=366 * 86_400)
+    query_max_cost: int = Field(10_000, ge=1, le=10_000_000)
+    query_default_list_size: int = Field(20, ge=1, le=1000)
+    rate_limit_enabled: bool = True
+    rate_limit_points: int = Field(60_000, ge=1, le=100_000_000)
+    rate_limit_window_s: float = Field(60.0, gt=0, le=86_400)
+    rate_limit_fail_open: bool = True
+    rate_limit_timeout_s: float = Field(0.2, gt=0, le=10)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=1_000_000_000)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: str) -> str:
@@ -77,6 +100,47 @@ class Settings(BaseSettings):
     def _pool_bounds(self) -> Settings:
         if self.pg_pool_min > self.pg_pool_max:
             raise ValueError("PG_POOL_MIN must not exceed PG_POOL_MAX")
+        return self
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        # Comma-separated in the environment: CORS_ALLOW_ORIGINS=https://a.example,https://b.example
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_rs256_public_key", mode="before")
+    @classmethod
+    def _public_key(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        # One-line environment values carry the PEM's newlines as \n.
+        pem = value.replace("\\n", "\n").strip()
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        try:
+            load_pem_public_key(pem.encode())
+        except (ValueError, TypeError):
+            raise ValueError("must be a PEM public key (-----BEGIN PUBLIC KEY-----...)") from None
+        return pem
+
+    @model_validator(mode="after")
+    def _auth_keys(self) -> Settings:
+        secret = self.jwt_hs256_secret.get_secret_value()
+        if self.query_max_cost > self.rate_limit_points:
+            raise ValueError("QUERY_MAX_COST must not exceed RATE_LIMIT_POINTS (such a query could never run)")
+        if not self.is_prod:
+            return self
+        if secret and (secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < JWT_SECRET_MIN_LENGTH):
+            raise ValueError(
+                f"JWT_HS256_SECRET must be a random secret of at least {JWT_SECRET_MIN_LENGTH} characters in "
+                "prod (not the development placeholder); set JWT_HS256_SECRET='' to accept RS256 tokens only"
+            )
+        if not secret and self.jwt_rs256_public_key is None:
+            raise ValueError("APP_ENV=prod needs JWT_HS256_SECRET or JWT_RS256_PUBLIC_KEY to verify tokens")
         return self
 
     @property

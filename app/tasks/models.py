@@ -37,6 +37,8 @@ class Task(Model):
     priority = fields.IntEnumField(Priority, default=Priority.MEDIUM, db_default=2)
     due_date = fields.DatetimeField(null=True)
     assignee_id = fields.CharField(max_length=24, null=True)
+    # The user who created the task (null for tasks from before access control, seeding or bulk imports).
+    creator_id = fields.CharField(max_length=24, null=True)
     created_at = fields.DatetimeField(db_default=Now())
     updated_at = fields.DatetimeField(db_default=Now())
     deleted_at = fields.DatetimeField(null=True)
@@ -56,6 +58,7 @@ class Task(Model):
         indexes = (
             ("status", "priority"),
             ("assignee_id",),
+            ("creator_id",),
             ("created_at", "id"),
             ("updated_at", "id"),
             ("due_date", "id"),

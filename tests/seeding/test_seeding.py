@@ -180,10 +180,14 @@ async def test_negative_sizes_are_rejected() -> None:
         await seed_database(plan=SeedPlan(users=-1, tasks=5, seed=1))
 
 
+# Prod refuses to start without a real token secret.
+PROD_ENV = {"APP_ENV": "prod", "JWT_HS256_SECRET": "s" * 48}
+
+
 async def test_clear_is_refused_in_prod_unless_confirmed() -> None:
     await seed_database(plan=SeedPlan(users=2, tasks=5, seed=1))
 
-    refused = run_cli("seed", "--clear", "--users", "1", "--tasks", "1", env={"APP_ENV": "prod"})
+    refused = run_cli("seed", "--clear", "--users", "1", "--tasks", "1", env=PROD_ENV)
 
     assert refused.returncode == 2
     assert "refusing to clear a prod database" in refused.stderr and "--yes" in refused.stderr
@@ -193,7 +197,7 @@ async def test_clear_is_refused_in_prod_unless_confirmed() -> None:
     check_clear_allowed(app_env="prod", confirmed=True)
     check_clear_allowed(app_env="dev", confirmed=False)
 
-    confirmed = run_cli("seed", "--clear", "--yes", "--users", "1", "--tasks", "3", env={"APP_ENV": "prod"})
+    confirmed = run_cli("seed", "--clear", "--yes", "--users", "1", "--tasks", "3", env=PROD_ENV)
 
     assert confirmed.returncode == 0, confirmed.stderr
     assert await counts() == (3, 1)

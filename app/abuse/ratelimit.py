@@ -1,0 +1,119 @@
+"""A rate limit charged by query cost, kept in Redis so every instance shares it (GCRA, one Lua script).
+
+Each key holds one number: the theoretical arrival time (TAT, ms) of the next request. A request of
+cost c moves it c * (window / points) ms forward; it is allowed while the new TAT stays within one
+window of now, i.e. a caller may spend `points` in a burst and then `points` per window. The script runs
+atomically in Redis with Redis' own clock (instances' clocks may differ), via EVALSHA (redis-py falls
+back to EVAL when the script cache was flushed). The key expires when the bucket is full again.
+
+When Redis fails or is slower than `timeout_s`, the limiter fails open (allows, marks the decision
+degraded) or closed (denies with a short retry hint), per RATE_LIMIT_FAIL_OPEN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.cache.link import RateLimitedWarning
+from app.common.errors import RateLimited
+from app.settings import Settings
+
+log = logging.getLogger("taskboard.ratelimit")
+
+# KEYS[1] bucket; ARGV: emission interval ms (float), burst ms (window), cost.
+# Returns {allowed 0/1, retry_after_ms, remaining points}.
+GCRA_LUA = """
+local emission = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + math.ceil(cost * emission)
+local allow_at = new_tat - burst
+if allow_at > now then
+  local remaining = math.floor((burst - (tat - now)) / emission)
+  if remaining < 0 then remaining = 0 end
+  return {0, allow_at - now, remaining}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+return {1, 0, math.floor((burst - (new_tat - now)) / emission)}
+"""
+
+# Fail-closed denials ask clients to come back after this long.
+UNAVAILABLE_RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after_s: float
+    remaining: int
+    limit: int
+    degraded: bool = False
+
+    def raise_if_denied(self) -> None:
+        """RATE_LIMITED (extensions.retryAfter in seconds) when not allowed."""
+        if self.allowed:
+            return
+        if self.degraded:
+            raise RateLimited("rate limiter unavailable; try again shortly", retry_after_s=self.retry_after_s)
+        raise RateLimited(
+            f"rate limit of {self.limit} cost points per window exceeded", retry_after_s=self.retry_after_s
+        )
+
+
+class RateLimiter:
+    """Charges costs against per-key budgets shared by every instance on the same Redis."""
+
+    def __init__(
+        self, redis: Redis, *, points: int, window_s: float, fail_open: bool, timeout_s: float
+    ) -> None:
+        self.redis = redis
+        self.points = points
+        self.window_s = window_s
+        self.fail_open = fail_open
+        self.timeout_s = timeout_s
+        self._script = redis.register_script(GCRA_LUA)
+        self._warn = RateLimitedWarning(log, 10.0)
+        self.failures = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis) -> RateLimiter:
+        return cls(
+            redis,
+            points=settings.rate_limit_points,
+            window_s=settings.rate_limit_window_s,
+            fail_open=settings.rate_limit_fail_open,
+            timeout_s=settings.rate_limit_timeout_s,
+        )
+
+    async def charge(self, key: str, cost: int) -> Decision:
+        """Spend `cost` points of the key's budget if it has them; never raises for Redis trouble."""
+        cost = max(int(cost), 0)
+        window_ms = self.window_s * 1000.0
+        emission_ms = window_ms / self.points
+        try:
+            allowed, retry_ms, remaining = await asyncio.wait_for(
+                self._script(keys=[key], args=[repr(emission_ms), repr(window_ms), cost]), self.timeout_s
+            )
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self.failures += 1
+            mode = "allowing" if self.fail_open else "denying"
+            self._warn("rate limiter: Redis unavailable (%s); %s requests", type(exc).__name__, mode)
+            if self.fail_open:
+                return Decision(True, 0.0, self.points, self.points, degraded=True)
+            return Decision(False, UNAVAILABLE_RETRY_S, 0, self.points, degraded=True)
+        return Decision(
+            allowed=bool(allowed),
+            retry_after_s=math.ceil(int(retry_ms)) / 1000.0,
+            remaining=max(int(remaining), 0),
+            limit=self.points,
+        )

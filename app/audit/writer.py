@@ -1,0 +1,108 @@
+"""Writes audit rows on the caller's connection, so they commit or roll back with the write they describe.
+
+PostgreSQL writes call `record`/`record_many` inside their `sql.transaction()`. MongoDB writes (users)
+have no shared transaction with PostgreSQL: their row is written right after the Mongo write succeeded,
+so a crash between the two loses the row (README: Audit log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import asyncpg
+import orjson
+
+from app.auth.principal import Principal
+from app.common.ids import uuid7
+from app.http.request_ids import current_request_id
+
+Changes = dict[str, dict[str, Any]]
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    SOFT_DELETE = "soft_delete"
+    RESTORE = "restore"
+    HARD_DELETE = "hard_delete"
+    ADD_TAGS = "add_tags"
+    REMOVE_TAGS = "remove_tags"
+    BULK_CREATE = "bulk_create"
+    BULK_REPLACE = "bulk_replace"
+    DELETE = "delete"
+    UPDATE_SETTINGS = "update_settings"
+    DATA_MIGRATION = "data_migration"
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    """One audit row to write: the action on entity/entity_id and its changed fields."""
+
+    action: Action | str
+    entity: str
+    entity_id: str | None
+    changes: Changes = field(default_factory=dict)
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any], fields: Iterable[str] | None = None) -> Changes:
+    """{field: {old, new}} for each field (default: every key of new) whose value differs."""
+    names = list(fields) if fields is not None else list(new)
+    return {name: {"old": old.get(name), "new": new.get(name)} for name in names if old.get(name) != new.get(name)}
+
+
+def created(values: Mapping[str, Any]) -> Changes:
+    """Every field of a new object, as changed from null."""
+    return {name: {"old": None, "new": value} for name, value in values.items()}
+
+
+def removed(values: Mapping[str, Any]) -> Changes:
+    """Every field of a deleted object, as changed to null."""
+    return {name: {"old": value, "new": None} for name, value in values.items()}
+
+
+def _json(changes: Changes) -> str:
+    return orjson.dumps(changes, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _value(action: Action | str) -> str:
+    return action.value if isinstance(action, Action) else action
+
+
+async def record_many(
+    conn: asyncpg.Connection, *, actor: Principal, items: Sequence[AuditItem], request_id: str | None = None
+) -> None:
+    """Insert one row per item in one statement, on `conn` (so inside its transaction)."""
+    if not items:
+        return
+    request_id = request_id if request_id is not None else current_request_id()
+    await conn.execute(
+        "INSERT INTO audit_log (id, actor_id, actor_role, action, entity, entity_id, changes, request_id) "
+        "SELECT u.id, $2, $3, u.action, u.entity, u.entity_id, u.changes::jsonb, $4 "
+        "FROM unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[]) "
+        "AS u(id, action, entity, entity_id, changes)",
+        [uuid7() for _ in items],
+        actor.actor_id,
+        actor.role.value if actor.role is not None else None,
+        request_id,
+        [_value(item.action) for item in items],
+        [item.entity for item in items],
+        [item.entity_id for item in items],
+        [_json(item.changes) for item in items],
+    )
+
+
+async def record(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    action: Action | str,
+    entity: str,
+    entity_id: str | None,
+    changes: Changes,
+    request_id: str | None = None,
+) -> None:
+    """Insert one audit row on `conn` (so inside its transaction)."""
+    await record_many(conn, actor=actor, items=[AuditItem(action, entity, entity_id, changes)], request_id=request_id)

@@ -1,0 +1,1 @@
+"""Authentication (bearer tokens) and authorization (the permission matrix in permissions.py)."""

@@ -1,0 +1,1 @@
+"""HTTP/WebSocket edge: CORS, body size limit, WebSocket origin check, request ids."""

@@ -1,0 +1,155 @@
+"""The Redis rate limiter: charged by cost, shared by instances, atomic, refilling, failing open or closed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from app.abuse.keys import client_ip_bucket, rate_limit_key
+from app.abuse.ratelimit import RateLimiter
+from app.auth.principal import ANONYMOUS, Principal, Role, system
+from app.common.errors import RateLimited
+from app.settings import Settings
+from app.stores.redis import make_client
+from tests.support.processes import throwaway_redis
+
+MakeLimiter = Callable[..., RateLimiter]
+
+
+@pytest.fixture
+async def make_limiter(settings: Settings) -> AsyncIterator[MakeLimiter]:
+    """Limiters on their own Redis clients (each one stands in for an app instance)."""
+    clients: list[Redis] = []
+
+    def make(*, points: int = 10, window_s: float = 60.0, fail_open: bool = True, redis_url: str | None = None,
+             timeout_s: float = 0.5) -> RateLimiter:
+        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+        clients.append(client)
+        return RateLimiter(client, points=points, window_s=window_s, fail_open=fail_open, timeout_s=timeout_s)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+def fresh_key() -> str:
+    return f"tb:rl:test:{uuid.uuid4().hex}"
+
+
+async def test_requests_are_allowed_until_the_budget_is_spent(make_limiter: MakeLimiter) -> None:
+    limiter, key = make_limiter(points=5, window_s=60), fresh_key()
+    decisions = [await limiter.charge(key, 1) for _ in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+    denied = decisions[-1]
+    # One point refills every window / points = 12 s.
+    assert 11.0 <= denied.retry_after_s <= 12.0
+    with pytest.raises(RateLimited) as error:
+        denied.raise_if_denied()
+    assert error.value.code == "RATE_LIMITED" and error.value.extensions["retryAfter"] == denied.retry_after_s
+
+
+async def test_requests_are_charged_by_cost(make_limiter: MakeLimiter) -> None:
+    limiter, key = make_limiter(points=100), fresh_key()
+    assert (await limiter.charge(key, 60)).allowed
+    expensive = await limiter.charge(key, 50)
+    assert not expensive.allowed and expensive.remaining == 40
+    assert (await limiter.charge(key, 40)).allowed  # a denied request spent nothing
+    assert not (await limiter.charge(key, 1)).allowed
+
+
+async def test_two_instances_share_one_budget(make_limiter: MakeLimiter) -> None:
+    first, second, key = make_limiter(points=4), make_limiter(points=4), fresh_key()
+    assert first.redis is not second.redis
+    results = [await (first if i % 2 else second).charge(key, 1) for i in range(6)]
+    assert sum(d.allowed for d in results) == 4
+
+
+async def test_concurrent_requests_from_two_instances_never_overspend(make_limiter: MakeLimiter) -> None:
+    first, second, key = make_limiter(points=20), make_limiter(points=20), fresh_key()
+    decisions = await asyncio.gather(*(limiter.charge(key, 1) for limiter in [first, second] * 30))
+    assert sum(d.allowed for d in decisions) == 20
+
+
+async def test_budget_refills_with_time(make_limiter: MakeLimiter) -> None:
+    limiter, key = make_limiter(points=4, window_s=0.4), fresh_key()
+    for _ in range(4):
+        assert (await limiter.charge(key, 1)).allowed
+    denied = await limiter.charge(key, 1)
+    assert not denied.allowed and 0 < denied.retry_after_s <= 0.1
+    await asyncio.sleep(denied.retry_after_s + 0.02)
+    assert (await limiter.charge(key, 1)).allowed
+
+
+async def test_keys_are_independent_and_expire_when_full_again(make_limiter: MakeLimiter, settings: Settings) -> None:
+    limiter, one, two = make_limiter(points=2, window_s=1.0), fresh_key(), fresh_key()
+    await limiter.charge(one, 2)
+    assert not (await limiter.charge(one, 1)).allowed
+    assert (await limiter.charge(two, 2)).allowed
+    ttl_ms = await limiter.redis.pttl(one)
+    assert 0 < ttl_ms <= 1000
+
+
+async def test_script_survives_a_flushed_script_cache(make_limiter: MakeLimiter) -> None:
+    with throwaway_redis() as (url, _):
+        limiter, key = make_limiter(points=3, redis_url=url), fresh_key()
+        assert (await limiter.charge(key, 1)).allowed
+        await limiter.redis.script_flush()
+        decision = await limiter.charge(key, 1)
+        assert decision.allowed and decision.remaining == 1
+
+
+async def test_redis_down_fails_open_when_configured(make_limiter: MakeLimiter) -> None:
+    with throwaway_redis() as (url, process):
+        limiter = make_limiter(points=1, redis_url=url, fail_open=True, timeout_s=0.3)
+        assert (await limiter.charge(fresh_key(), 1)).degraded is False
+        process.kill()
+        process.wait()
+        decision = await limiter.charge(fresh_key(), 1)
+    assert decision.allowed and decision.degraded
+    decision.raise_if_denied()
+    assert limiter.failures == 1
+
+
+async def test_redis_down_fails_closed_when_configured(make_limiter: MakeLimiter) -> None:
+    with throwaway_redis() as (url, process):
+        limiter = make_limiter(points=100, redis_url=url, fail_open=False, timeout_s=0.3)
+        process.kill()
+        process.wait()
+        decision = await limiter.charge(fresh_key(), 1)
+    assert not decision.allowed and decision.degraded
+    with pytest.raises(RateLimited) as error:
+        decision.raise_if_denied()
+    assert "unavailable" in error.value.message and error.value.extensions["retryAfter"] == 1.0
+
+
+async def test_a_stalled_redis_counts_as_down(make_limiter: MakeLimiter) -> None:
+    with throwaway_redis() as (url, process):
+        limiter = make_limiter(points=100, redis_url=url, fail_open=False, timeout_s=0.2)
+        assert (await limiter.charge(fresh_key(), 1)).allowed
+        process.send_signal(19)  # SIGSTOP: connected but silent
+        try:
+            started = asyncio.get_running_loop().time()
+            decision = await limiter.charge(fresh_key(), 1)
+            elapsed = asyncio.get_running_loop().time() - started
+        finally:
+            process.send_signal(18)  # SIGCONT
+    assert not decision.allowed and decision.degraded and elapsed < 1.0
+
+
+def test_limits_are_kept_per_user_whatever_the_address() -> None:
+    alice = Principal(user_id="a" * 24, role=Role.MEMBER)
+    assert rate_limit_key(alice, "10.0.0.1") == rate_limit_key(alice, "10.0.0.2") == "tb:rl:v1:user:" + "a" * 24
+    assert rate_limit_key(ANONYMOUS, "10.0.0.1") != rate_limit_key(ANONYMOUS, "10.0.0.2")
+    assert rate_limit_key(system("cli"), None) == "tb:rl:v1:system:system:cli"
+
+
+def test_anonymous_ipv6_clients_are_grouped_by_their_64_prefix() -> None:
+    assert client_ip_bucket("2001:db8:1:2:aaaa::1") == client_ip_bucket("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_ip_bucket("2001:db8:1:3::1") != client_ip_bucket("2001:db8:1:2::1")
+    assert client_ip_bucket("::ffff:10.1.2.3") == "10.1.2.3"
+    assert client_ip_bucket(None) == client_ip_bucket("not an ip") == "unknown"
