@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.logs import configure_logging
+from app.metrics import install_store_observers, metrics_endpoint
 from app.settings import Settings, get_settings
 from app.runtime import running
 from app.stores import mongo_log, query_log
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings)
     query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
     mongo_log.configure(slow_ms=settings.slow_query_ms)
+    install_store_observers()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready_endpoint(settings), methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from app.metrics import LOADER_BATCH
 from app.settings import Settings
 from app.tags.loaders import tag_by_id, tags_by_task_id
 from app.tags.service import TagRow
@@ -30,15 +32,23 @@ class Loaders:
     task_count_by_assignee_id: DataLoader[str, int]
 
 
+def _observed(name: str, load_fn: Callable[[list[Any]], Awaitable[Any]]) -> DataLoader:
+    async def load(keys: list[Any]) -> Any:
+        LOADER_BATCH.observe(name, len(keys))
+        return await load_fn(keys)
+
+    return DataLoader(load_fn=load)
+
+
 def make_loaders() -> Loaders:
     """Fresh loaders with empty caches."""
     return Loaders(
-        users_by_id=DataLoader(load_fn=users_by_id),
-        tags_by_task_id=DataLoader(load_fn=tags_by_task_id),
-        tag_by_id=DataLoader(load_fn=tag_by_id),
-        tasks_by_assignee_id=DataLoader(load_fn=tasks_by_assignee_id),
-        task_by_id=DataLoader(load_fn=task_by_id),
-        task_count_by_assignee_id=DataLoader(load_fn=task_count_by_assignee_id),
+        users_by_id=_observed("users_by_id", users_by_id),
+        tags_by_task_id=_observed("tags_by_task_id", tags_by_task_id),
+        tag_by_id=_observed("tag_by_id", tag_by_id),
+        tasks_by_assignee_id=_observed("tasks_by_assignee_id", tasks_by_assignee_id),
+        task_by_id=_observed("task_by_id", task_by_id),
+        task_count_by_assignee_id=_observed("task_count_by_assignee_id", task_count_by_assignee_id),
     )
 
 

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 import app
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import limit_rules
+from app.graphql.observability import OperationMetrics
 from app.settings import Settings, get_settings
 from app.tags.resolvers import TagMutation, TagQuery
 from app.tasks.resolvers import TaskMutation, TaskQuery
@@ -55,6 +56,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     cache_size = settings.graphql_document_cache_size
     # Factories, not instances: strawberry builds fresh extensions per operation.
     extensions: list[Any] = [
+        OperationMetrics,
         ErrorShaping,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: AddValidationRules(rules),

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from app.graphql.context import Context, build_context
 from app.graphql.errors import shape_error
 from app.graphql.schema import build_schema
+from app.metrics import WEBSOCKETS
 from app.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -89,6 +90,13 @@ class TaskboardGraphQL(GraphQL):
         return data
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            WEBSOCKETS["open"] += 1
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                WEBSOCKETS["open"] -= 1
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
