@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
-from app import cache, events  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.runtime import running  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
-from app.stores import redis  # noqa: E402
+from tests.support.runtime import ensure_runtime  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +33,6 @@ async def stores(settings: Settings) -> AsyncIterator[None]:
     """PostgreSQL, MongoDB and Redis opened once for the in-process tests, with the cache and events installed."""
     async with running(settings):
         yield
-
-
-async def ensure_runtime(settings: Settings) -> None:
-    """Reinstall the process-wide cache and events if a test uninstalled them (tests of install itself do)."""
-    if not cache.stats():
-        await cache.install(settings, redis.client())
-        await events.install(settings, redis.client())
 
 
 @pytest.fixture(scope="session")

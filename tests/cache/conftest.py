@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from app.cache import Cache
 from app.settings import Settings
 from app.stores.redis import make_client
+from tests.support.runtime import ensure_runtime, remove_runtime
 from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
 
 MakeCache = Callable[..., Cache]
@@ -31,3 +32,11 @@ async def make_cache(settings: Settings) -> AsyncIterator[MakeCache]:
     for cache, client in made:
         await cache.close()
         await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def without_global_runtime(settings: Settings) -> AsyncIterator[None]:
+    """These tests build their own caches, hubs and publishers: the process-wide ones would listen too."""
+    await remove_runtime()
+    yield
+    await ensure_runtime(settings)

@@ -12,6 +12,7 @@ from app.events.hub import Hub
 from app.events.tasks import TaskPublisher
 from app.settings import Settings
 from app.stores.redis import make_client
+from tests.support.runtime import ensure_runtime, remove_runtime
 from tests.cache.conftest import make_cache  # noqa: F401 - fixture
 from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
 
@@ -49,3 +50,11 @@ async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., Task
     for client in clients:
         await client.aclose()
 
+
+
+@pytest.fixture(autouse=True)
+async def without_global_runtime(settings: Settings) -> AsyncIterator[None]:
+    """These tests build their own caches, hubs and publishers: the process-wide ones would listen too."""
+    await remove_runtime()
+    yield
+    await ensure_runtime(settings)
