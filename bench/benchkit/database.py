@@ -17,6 +17,7 @@ from benchkit.source import Source
 
 BENCH_TITLE_PREFIX = "bench-"
 BOARD_SIZE = 50
+BENCH_JWT_SECRET = "bench-only-jwt-secret-0123456789abcdef-0123456789abcdef"
 # Statements of the bench itself, never of a server under test.
 _OWN_STATEMENTS = "query NOT ILIKE '%pg_stat_statements%'"
 
@@ -33,6 +34,10 @@ def app_env(source: Source, **extra: str) -> dict[str, str]:
         APP_ENV="prod",
         AERICH_NO_TORTOISE_V1_WARNING="1",
         PYTHONDONTWRITEBYTECODE="1",
+        # prod refuses the development JWT secret; the bench's own is fixed so that minted tokens stay valid.
+        JWT_HS256_SECRET=BENCH_JWT_SECRET,
+        # One client sends every request: a per-principal rate limit would measure the limiter, not the API.
+        RATE_LIMIT_ENABLED="false",
         **source.env(),
     )
     env.update(extra)
@@ -210,6 +215,18 @@ async def data_set_counts() -> dict[str, int]:
     finally:
         client.close()
     return counts
+
+
+def first_user_id() -> str:
+    """A seeded user's id (the bench's requests act as this user)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(MONGO_URL)
+    try:
+        user = client.get_default_database()["users"].find_one({}, {"_id": 1}, sort=[("_id", 1)])
+    finally:
+        client.close()
+    if user is None:
+        raise RuntimeError("no users in the bench data set")
+    return str(user["_id"])
 
 
 async def created_count(prefix: str) -> int:

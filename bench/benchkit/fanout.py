@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from benchkit import auth
 from benchkit.config import BENCH_DIR, VENV_PYTHON, WORK_DIR, RunConfig
 from benchkit.database import BENCH_TITLE_PREFIX, app_command, app_env
 from benchkit.fanout_client import MARKER
@@ -22,7 +23,9 @@ from benchkit.source import Source
 MUTATION = "mutation Fanout($input: CreateTaskInput!) { createTask(input: $input) { id } }"
 PRIME_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 90.0
-GRACE_S = 3.0
+GRACE_S = 2.0
+DRAIN_MAX_S = 45.0
+QUIET_CPU_SHARE = 0.1
 
 
 @dataclass
@@ -98,6 +101,7 @@ async def _spawn(url: str, count: int, index: int) -> Client:
     log = open(out + ".log", "w")
     proc = await asyncio.create_subprocess_exec(
         str(VENV_PYTHON), "-m", "benchkit.fanout_client", "--url", url, "--count", str(count), "--out", out,
+        "--authorization", auth.authorization(),
         cwd=BENCH_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
     )
     log.close()
@@ -138,6 +142,20 @@ async def _timed(http: httpx.AsyncClient, url: str, count: int, interval_s: floa
     return dict(enumerate(times))
 
 
+async def _drain(server: Server) -> None:
+    """Wait until the server has finished fanning out (its CPU goes quiet), at most DRAIN_MAX_S.
+
+    A saturated server delivers long after the last mutation; stopping early would count late
+    deliveries as lost."""
+    deadline = time.monotonic() + DRAIN_MAX_S
+    await asyncio.sleep(GRACE_S)
+    while time.monotonic() < deadline:
+        before = cpu_by_pid(server.pids)
+        await asyncio.sleep(1.0)
+        if cpu_delta(before, cpu_by_pid(server.pids)) < QUIET_CPU_SHARE:
+            return
+
+
 def _latencies(received: dict[str, list[float]], times: dict[int, tuple[float, float]], *, from_send: bool) -> list[float]:
     out: list[float] = []
     for key, arrivals in received.items():
@@ -159,13 +177,13 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
     count = round(run.fanout_duration_s / run.fanout_interval_s)
     try:
         await asyncio.gather(*(c.expect("READY", READY_TIMEOUT_S) for c in clients))
-        async with httpx.AsyncClient(timeout=30, headers={"accept": "application/json"}) as http:
+        async with httpx.AsyncClient(timeout=30, headers=auth.headers()) as http:
             await _prime(http, config.url, clients, run.fanout_interval_s)
             client_pids = [c.proc.pid for c in clients]
             server_before, clients_before = cpu_by_pid(server.pids), cpu_by_pid(client_pids)
             started = time.monotonic()
             times = await _timed(http, config.url, count, run.fanout_interval_s)
-            await asyncio.sleep(GRACE_S)
+            await _drain(server)
             elapsed = time.monotonic() - started
             server_cpu = cpu_delta(server_before, cpu_by_pid(server.pids))
             client_cpu = cpu_delta(clients_before, cpu_by_pid(client_pids))

@@ -40,9 +40,14 @@ def _seq_of(message: dict) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-async def _open(url: str, index: int) -> ClientConnection:
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=None, open_timeout=30, ping_interval=None)
-    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+async def _open(url: str, authorization: str) -> ClientConnection:
+    headers = {"Authorization": authorization} if authorization else {}
+    ws = await connect(
+        url, subprotocols=["graphql-transport-ws"], additional_headers=headers, max_queue=None, open_timeout=30,
+        ping_interval=None,
+    )
+    payload = {"Authorization": authorization} if authorization else {}
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
     while True:
         reply = json.loads(await ws.recv())
         if reply.get("type") == "connection_ack":
@@ -82,12 +87,12 @@ async def _listen(ws: ClientConnection, index: int, tally: Tally, all_primed: as
         tally.closed += 1
 
 
-async def _open_all(url: str, count: int, parallel: int = 50) -> list[ClientConnection]:
+async def _open_all(url: str, count: int, authorization: str, parallel: int = 50) -> list[ClientConnection]:
     gate = asyncio.Semaphore(parallel)
 
     async def one(index: int) -> ClientConnection:
         async with gate:
-            return await _open(url, index)
+            return await _open(url, authorization)
 
     return await asyncio.gather(*(one(i) for i in range(count)))
 
@@ -96,9 +101,9 @@ async def _stdin_line() -> str:
     return await asyncio.to_thread(sys.stdin.readline)
 
 
-async def main(url: str, count: int, out: str) -> None:
+async def main(url: str, count: int, out: str, authorization: str) -> None:
     tally = Tally()
-    sockets = await _open_all(url, count)
+    sockets = await _open_all(url, count, authorization)
     all_primed = asyncio.Event()
     listeners = [asyncio.create_task(_listen(ws, i, tally, all_primed, count)) for i, ws in enumerate(sockets)]
     print("READY", flush=True)
@@ -137,6 +142,7 @@ if __name__ == "__main__":
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--authorization", default="", help="'Bearer <token>' for the upgrade and connection_init")
     args = parser.parse_args()
     _raise_fd_limit()
-    asyncio.run(main(args.url, args.count, args.out))
+    asyncio.run(main(args.url, args.count, args.out, args.authorization))

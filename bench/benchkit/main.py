@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from benchkit import database, environment, report
+from benchkit import auth, database, environment, report
 from benchkit.config import WORK_DIR, BENCH_DIR, RunConfig
 from benchkit.database import Expectations
 from benchkit.fanout import FanoutResult, has_subscription, run_fanout
@@ -63,7 +63,7 @@ def cache_verdict(window: Window, config: ServerConfig, workload: str) -> Window
     if workload == BOARD_CACHED and window.status == "ok" and window.sql_per_req >= CACHE_HIT_MAX_SQL:
         window.status = "n/a"
         window.note = (f"feature missing: resolver cache (with CACHE_ENABLED=true a repeated board still ran "
-                       f"{window.sql_per_req:.1f} SQL statements per request; {window.rps:.0f} req/s)")
+                       f"{window.sql_per_req:.1f} SQL statements per request)")
     return window
 
 
@@ -165,6 +165,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     database.migrate(source)
     setup_seed = database.seed(source, run.data)
     await database.prepare_for_peers()
+    token = auth.mint(source, database.first_user_id())
+    print(f"  requests carry a bearer token: {'yes' if token else 'no (no token command)'}", flush=True)
     exp = await database.expectations()
     counts = await database.data_set_counts()
     print(f"  data set: {counts}", flush=True)

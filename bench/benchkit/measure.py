@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from benchkit import database
+from benchkit import auth, database
 from benchkit.config import RunConfig
 from benchkit.database import Expectations
 from benchkit.loadgen import run_wrk, write_body
@@ -71,7 +71,7 @@ def _check_body(body: dict[str, Any], marker: str = "check") -> dict[str, Any]:
 async def sequential_statements(url: str, body: dict[str, Any], stats: asyncpg.Connection) -> tuple[float, list]:
     """SQL statements per request, exactly: requests one after another, none in flight at either end."""
     await database.reset_statements(stats)
-    with httpx.Client(headers={"accept": "application/json"}, timeout=30) as client:
+    with httpx.Client(headers=auth.headers(), timeout=30) as client:
         for i in range(SEQUENTIAL_REQUESTS):
             client.post(url, json=_check_body(body, f"sequential-{i}")).raise_for_status()
     calls, top = await database.statement_calls(stats)

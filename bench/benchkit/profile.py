@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchkit import database
+from benchkit import auth, database
 from benchkit.config import REPO_DIR, WORK_DIR, RunConfig
 from benchkit.loadgen import run_wrk, write_body
 from benchkit.servers import app_config, start
@@ -127,6 +127,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         database.migrate(source)
         database.seed(source, run.data)
         await database.prepare_for_peers()
+    auth.mint(source, database.first_user_id())
     config = app_config(1, cache=False)
     server = start(config, source)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from benchkit import auth
 from benchkit.config import APP_PORT, BENCH_DIR, FLOOR_PORT, PG_DSN, POSTGRAPHILE_PORT, VENV_PYTHON, WORK_DIR
 from benchkit.database import app_command, app_env, flush_redis
 from benchkit.procs import Server, start_server, wait_until
@@ -46,7 +47,7 @@ FLOOR = ServerConfig(name="floor", kind="floor")
 
 
 def post(url: str, body: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
-    response = httpx.post(url, json=body, headers={"accept": "application/json"}, timeout=timeout_s)
+    response = httpx.post(url, json=body, headers=auth.headers(), timeout=timeout_s)
     return response.json()
 
 

@@ -19,6 +19,10 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json"
+  local authorization = os.getenv("BENCH_AUTH")
+  if authorization and authorization ~= "" then
+    wrk.headers["Authorization"] = authorization
+  end
   templated = string.find(template, "__SEQ__", 1, true) ~= nil
   if not templated then
     fixed = wrk.format("POST", nil, nil, template)
