@@ -11,6 +11,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
+from app.http.middleware import edge_middleware
 from app.logs import configure_logging
 from app.metrics import install_store_observers, metrics_endpoint
 from app.settings import Settings, get_settings
@@ -43,6 +44,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=edge_middleware(settings))
     app.state.settings = settings
     return app

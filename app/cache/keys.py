@@ -18,7 +18,7 @@ import orjson
 
 from app.common.changes import Change, Entity
 
-VERSION = "v1"
+VERSION = "v2"  # v2: task rows carry creator_id
 PREFIX = f"tb:{VERSION}"
 
 

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from app.audit import writer as audit
+from app.auth.principal import system
 from app.data_migrations.registry import DataMigration, Outcome, find, load_registry
 from app.stores import sql
 
 # Fixed for every process ("tb-data" in ASCII): two runs of one migration serialise, the second finds it recorded.
 ADVISORY_LOCK_KEY = 0x74622D64617461
+ACTOR = system("data-migrate")
 
 
 class RunStatus(str, Enum):
@@ -82,6 +85,16 @@ async def run_migration(
             migration.name,
             migration.description,
             duration_ms,
+        )
+        # One audit row per run, in the run's transaction: the record, the audit row and SQL changes commit together.
+        await audit.record(
+            conn,
+            actor=ACTOR,
+            action=audit.Action.DATA_MIGRATION,
+            entity="data_migration",
+            entity_id=migration.name,
+            changes={"applied": {"old": None, "new": {"changed": outcome.changed, "summary": outcome.summary,
+                                                     "duration_ms": duration_ms}}},
         )
     return RunResult(migration.name, RunStatus.APPLIED, outcome, duration_ms)
 

@@ -1,4 +1,6 @@
-"""The per-request context: the one place that builds it (HTTP request, WebSocket connection, event)."""
+"""The per-request context: the one place that builds it (HTTP request, WebSocket connection, event),
+and the one place that decides who the caller is (Authorization header, or the WebSocket's
+connection_init payload)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from app.auth.principal import ANONYMOUS, Principal
+from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token, token_from_payload
 from app.metrics import LOADER_BATCH
 from app.settings import Settings
 from app.tags.loaders import tag_by_id, tags_by_task_id
@@ -60,6 +64,23 @@ class Context:
     response: Any
     settings: Settings
     loaders: Loaders = field(default_factory=make_loaders)
+    principal: Principal = ANONYMOUS
+    # A token was sent but could not be trusted: every operation answers UNAUTHENTICATED with this.
+    auth_error: InvalidToken | None = None
+    # strawberry stores the WebSocket connection_init payload here.
+    connection_params: dict[str, Any] | None = None
+
+    @property
+    def client_ip(self) -> str | None:
+        client = self.request.client
+        return client.host if client is not None else None
+
+    def sign_in(self, verifier: TokenVerifier, token: str | None) -> None:
+        """Become the token's principal (ANONYMOUS without one); a bad token leaves auth_error set."""
+        try:
+            self.principal, self.auth_error = authenticate(verifier, token), None
+        except InvalidToken as error:
+            self.principal, self.auth_error = ANONYMOUS, error
 
     def renew_loaders(self) -> Loaders:
         """Start over with empty loaders (each subscription event reads fresh data)."""
@@ -67,6 +88,28 @@ class Context:
         return self.loaders
 
 
-def build_context(request: Request | WebSocket, response: Any, settings: Settings) -> Context:
-    """The context for one HTTP request or one WebSocket connection."""
-    return Context(request=request, response=response, settings=settings)
+def build_context(
+    request: Request | WebSocket, response: Any, settings: Settings, verifier: TokenVerifier
+) -> Context:
+    """The context for one HTTP request or one WebSocket connection, signed in by its Authorization header."""
+    context = Context(request=request, response=response, settings=settings)
+    try:
+        token = bearer_token(request.headers.get("authorization"))
+    except InvalidToken as error:
+        context.auth_error = error
+        return context
+    context.sign_in(verifier, token)
+    return context
+
+
+def sign_in_connection(context: Context, verifier: TokenVerifier) -> None:
+    """A WebSocket's connection_init payload names its principal (overriding the upgrade request's header).
+
+    Raises InvalidToken when the payload carries a token that cannot be trusted (the connection is refused).
+    """
+    token = token_from_payload(context.connection_params)
+    if token is None:
+        return
+    context.sign_in(verifier, token)
+    if context.auth_error is not None:
+        raise context.auth_error

@@ -16,6 +16,8 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 import app
+from app.audit.resolvers import AuditQuery
+from app.graphql.access import AccessControl, LimiterSlot
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import limit_rules
 from app.graphql.observability import OperationMetrics
@@ -27,7 +29,7 @@ from app.users.resolvers import UserMutation, UserQuery
 
 
 @strawberry.type(description="Read operations.")
-class Query(TaskQuery, TagQuery, UserQuery):
+class Query(TaskQuery, TagQuery, UserQuery, AuditQuery):
     @strawberry.field(description="Version of the running Taskboard API.")
     def api_version(self) -> str:
         return app.__version__
@@ -51,7 +53,7 @@ class TaskboardSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> TaskboardSchema:
-    """The schema with its extensions: error shaping, document caches, limits, prod hardening."""
+    """The schema with its extensions: error shaping, document caches, limits, access control, prod hardening."""
     rules = limit_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
     cache_size = settings.graphql_document_cache_size
     # Factories, not instances: strawberry builds fresh extensions per operation.
@@ -66,6 +68,9 @@ def build_schema(settings: Settings) -> TaskboardSchema:
         extensions += [lambda: ParserCache(maxsize=cache_size), lambda: ValidationCache(maxsize=cache_size)]
     if settings.is_prod:
         extensions.append(DisableIntrospection)
+    # Last: it runs once the document is parsed and valid, and sees the request's variables.
+    limiters = LimiterSlot(settings)
+    extensions.append(lambda: AccessControl(settings=settings, limiters=limiters))
     return TaskboardSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 

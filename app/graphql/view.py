@@ -4,11 +4,15 @@
   variable coercion: the operation never ran) answer 400 without a `data` key.
 - `application/json` otherwise (and without an Accept header): 200 with `data: null` and the errors.
 - GET runs queries only (a mutation over GET is 405); POST runs everything; no multipart uploads.
+- RATE_LIMITED answers 429 with Retry-After (any media type); UNAUTHENTICATED request errors answer 401
+  with `application/graphql-response+json`.
+- WebSockets sign in with their connection_init payload; a bad token there refuses the connection.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+import math
 from typing import Any
 
 import orjson
@@ -17,12 +21,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
-from app.graphql.context import Context, build_context
+from app.auth.tokens import InvalidToken, TokenVerifier
+from app.graphql.context import Context, build_context, sign_in_connection
 from app.graphql.errors import shape_error
 from app.graphql.schema import build_schema
 from app.metrics import WEBSOCKETS
@@ -31,6 +37,7 @@ from app.settings import Settings
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 _MEDIA_KEY = "taskboard.media_type"
 _STATUS_KEY = "taskboard.status"
+_RETRY_KEY = "taskboard.retry_after"
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -54,6 +61,7 @@ class TaskboardGraphQL(GraphQL):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.settings = settings
+        self.verifier = TokenVerifier.from_settings(settings)
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
@@ -68,7 +76,14 @@ class TaskboardGraphQL(GraphQL):
                     status.HTTP_406_NOT_ACCEPTABLE, "Accept application/graphql-response+json or application/json"
                 )
             request.scope[_MEDIA_KEY] = media_type or "application/json"
-        return build_context(request, response, self.settings)
+        return build_context(request, response, self.settings, self.verifier)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        try:
+            sign_in_connection(context, self.verifier)
+        except InvalidToken as error:
+            raise ConnectionRejectionError({"message": error.message, "code": error.code, **error.extensions}) from None
+        return await super().on_ws_connect(context)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
@@ -84,9 +99,19 @@ class TaskboardGraphQL(GraphQL):
         if result.errors:
             result.errors = [shape_error(error) for error in result.errors]
         data = process_result(result)
-        if request.scope.get(_MEDIA_KEY) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+        if not is_request_error(result):
+            return data
+        by_code = {(error.extensions or {}).get("code"): error for error in result.errors or ()}
+        graphql_response = request.scope.get(_MEDIA_KEY) == GRAPHQL_RESPONSE_JSON
+        if graphql_response:
             data.pop("data", None)
             request.scope[_STATUS_KEY] = status.HTTP_400_BAD_REQUEST
+            if "UNAUTHENTICATED" in by_code:
+                request.scope[_STATUS_KEY] = status.HTTP_401_UNAUTHORIZED
+        if "RATE_LIMITED" in by_code:
+            request.scope[_STATUS_KEY] = status.HTTP_429_TOO_MANY_REQUESTS
+            retry_after = (by_code["RATE_LIMITED"].extensions or {}).get("retryAfter", 1)
+            request.scope[_RETRY_KEY] = max(1, math.ceil(float(retry_after)))
         return data
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -109,6 +134,8 @@ class TaskboardGraphQL(GraphQL):
                 response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
                 if _STATUS_KEY in scope:
                     response.status_code = scope[_STATUS_KEY]
+                if _RETRY_KEY in scope:
+                    response.headers["retry-after"] = str(scope[_RETRY_KEY])
         await response(scope, receive, send)
 
 

@@ -35,19 +35,25 @@ class TagMutation:
     @strawberry.mutation(description="Create a tag; CONFLICT when the name exists in any letter case.")
     async def create_tag(
         self,
+        info: Info,
         name: Annotated[str, strawberry.argument(description="1 to 50 characters.")],
         color: Annotated[str, strawberry.argument(description="#rrggbb.")],
     ) -> TagType:
-        return await service.create_tag(name=name, color=color)  # type: ignore[return-value]
+        return await service.create_tag(name=name, color=color, actor=info.context.principal)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Rename and/or recolor a tag.")
     async def update_tag(
-        self, id: IdArg, input: Annotated[UpdateTagInput, strawberry.argument(description="Fields to change.")]
+        self,
+        info: Info,
+        id: IdArg,
+        input: Annotated[UpdateTagInput, strawberry.argument(description="Fields to change.")],
     ) -> TagType:
-        return await service.update_tag(tag_id=id, name=maybe(input.name), color=maybe(input.color))  # type: ignore[return-value]
+        return await service.update_tag(  # type: ignore[return-value]
+            tag_id=id, name=maybe(input.name), color=maybe(input.color), actor=info.context.principal
+        )
 
     @strawberry.mutation(description="Delete a tag; tasks lose it. NOT_FOUND when it does not exist.")
-    async def delete_tag(self, id: IdArg) -> bool:
-        if not await service.delete_tag(tag_id=id):
+    async def delete_tag(self, info: Info, id: IdArg) -> bool:
+        if not await service.delete_tag(tag_id=id, actor=info.context.principal):
             raise NotFound(f"tag {id} not found")
         return True

@@ -1,4 +1,7 @@
-"""Tags: create, rename/recolor, delete, list with task counts, and the batched lookups loaders use."""
+"""Tags: create, rename/recolor, delete, list with task counts, and the batched lookups loaders use.
+
+Tag writes are for admins (tags are shared by the whole team); each records an audit row in its transaction.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,10 @@ from uuid import UUID
 
 import asyncpg
 
+from app.audit import writer as audit
+from app.audit.writer import Action, created, diff, removed
+from app.auth import permissions as can
+from app.auth.principal import Principal, system
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
@@ -18,6 +25,8 @@ from app.tags.models import NAME_MAX
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SYSTEM = system("internal")
+_ENTITY = Entity.TAG.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,24 +133,35 @@ async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") ->
     return list(positions)
 
 
-async def create_tag(*, name: str, color: str) -> TagRow:
+def _values(tag: TagRow) -> dict[str, str]:
+    return {"name": tag.name, "color": tag.color}
+
+
+async def create_tag(*, name: str, color: str, actor: Principal = SYSTEM) -> TagRow:
     """Create a tag; a name taken case-insensitively raises Conflict."""
+    can.ensure(actor, can.can_write_tags(actor), "create tags")
     clean_name = validate_name(name)
     clean_color = validate_color(color)
     try:
-        record = await sql.fetchrow(
-            "INSERT INTO tags (id, name, color) VALUES ($1, $2, $3) RETURNING id, name, color",
-            uuid7(), clean_name, clean_color,
-        )
+        async with sql.transaction() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO tags (id, name, color) VALUES ($1, $2, $3) RETURNING id, name, color",
+                uuid7(), clean_name, clean_color,
+            )
+            tag = _row(row)
+            await audit.record(conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=tag.id,
+                         changes=created(_values(tag)))
+            await emit(Change(Entity.TAG, ChangeKind.CREATED, (tag.id,), ("name", "color")))
     except asyncpg.UniqueViolationError:
         raise Conflict(f"a tag named {clean_name!r} already exists") from None
-    tag = _row(record)
-    await emit(Change(Entity.TAG, ChangeKind.CREATED, (tag.id,), ("name", "color")))
     return tag
 
 
-async def update_tag(*, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str] = UNSET) -> TagRow:
+async def update_tag(
+    *, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str] = UNSET, actor: Principal = SYSTEM
+) -> TagRow:
     """Rename and/or recolor a tag."""
+    can.ensure(actor, can.can_write_tags(actor), "change tags")
     uuid = parse_uuid(tag_id)
     updates: dict[str, str] = {}
     if is_set(name):
@@ -154,7 +174,7 @@ async def update_tag(*, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str]
         updates["color"] = validate_color(color)
     if uuid is None:
         raise NotFound(f"tag {tag_id} not found")
-    async with sql.transaction():
+    async with sql.transaction() as conn:
         current = await sql.fetchrow("SELECT id, name, color FROM tags WHERE id = $1 FOR UPDATE", uuid)
         if current is None:
             raise NotFound(f"tag {tag_id} not found")
@@ -171,6 +191,8 @@ async def update_tag(*, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str]
             raise Conflict(f"a tag named {updates['name']!r} already exists") from None
         tag = _row(record)
         task_ids = await _task_ids_with_tag(uuid)
+        await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=tag.id,
+                     changes=diff(_values(_row(current)), _values(tag), changed))
         await emit(Change(Entity.TAG, ChangeKind.UPDATED, (tag.id,), changed))
         if task_ids:
             await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))
@@ -181,16 +203,19 @@ async def _task_ids_with_tag(tag_id: UUID) -> tuple[str, ...]:
     return tuple(str(r["task_id"]) for r in await sql.fetch("SELECT task_id FROM task_tags WHERE tag_id = $1", tag_id))
 
 
-async def delete_tag(*, tag_id: str) -> bool:
+async def delete_tag(*, tag_id: str, actor: Principal = SYSTEM) -> bool:
     """Delete a tag (its task links go with it); False when it did not exist."""
+    can.ensure(actor, can.can_write_tags(actor), "delete tags")
     uuid = parse_uuid(tag_id)
     if uuid is None:
         return False
-    async with sql.transaction():
+    async with sql.transaction() as conn:
         task_ids = await _task_ids_with_tag(uuid)
-        deleted = sql.affected(await sql.execute("DELETE FROM tags WHERE id = $1", uuid))
-        if not deleted:
+        gone = await conn.fetchrow("DELETE FROM tags WHERE id = $1 RETURNING id, name, color", uuid)
+        if gone is None:
             return False
+        await audit.record(conn, actor=actor, action=Action.DELETE, entity=_ENTITY, entity_id=str(uuid),
+                     changes=removed({**_values(_row(gone)), "task_ids": sorted(task_ids)}))
         await emit(Change(Entity.TAG, ChangeKind.DELETED, (str(uuid),)))
         if task_ids:
             await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))

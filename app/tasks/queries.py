@@ -16,7 +16,10 @@ from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import CursorPage, OffsetPage, decode_cursor, encode_cursor
 from app.tasks.models import Priority, TaskStatus
 
-COLUMNS = "t.id, t.title, t.description, t.status, t.priority, t.due_date, t.assignee_id, t.created_at, t.updated_at, t.deleted_at"
+COLUMNS = (
+    "t.id, t.title, t.description, t.status, t.priority, t.due_date, t.assignee_id, t.created_at, t.updated_at, "
+    "t.deleted_at, t.creator_id"
+)
 
 
 @dataclass(frozen=True)

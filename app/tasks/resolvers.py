@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from app.auth import permissions as can
 from app.common.errors import NotFound
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
 from app.graphql.relay import ConnectionView, page_from_args, selects
@@ -19,10 +20,17 @@ IncludeDeleted = Annotated[bool, strawberry.argument(description="Also return so
 TagIds = Annotated[list[strawberry.ID], strawberry.argument(description="Ids of existing tags.")]
 
 
+def _ensure_may_read_deleted(info: Info, include_deleted: bool) -> None:
+    if include_deleted:
+        principal = info.context.principal
+        can.ensure(principal, can.can_read_deleted_tasks(principal), "read soft-deleted tasks")
+
+
 @strawberry.type
 class TaskQuery:
     @strawberry.field(description="A task by id; null when it does not exist (or is soft-deleted).")
     async def task(self, info: Info, id: IdArg, include_deleted: IncludeDeleted = False) -> TaskType | None:
+        _ensure_may_read_deleted(info, include_deleted)
         row: TaskRow | None = await info.context.loaders.task_by_id.load(id)
         if row is None or (row.deleted_at is not None and not include_deleted):
             return None
@@ -42,6 +50,7 @@ class TaskQuery:
         limit: Limit = None,
         include_deleted: IncludeDeleted = False,
     ) -> TaskConnection:
+        _ensure_may_read_deleted(info, include_deleted)
         filters = (filter or TaskFilterInput()).to_filters(include_deleted=include_deleted)
         result = await loaders.task_page(
             filters=filters,
@@ -56,9 +65,10 @@ class TaskQuery:
 class TaskMutation:
     @strawberry.mutation(description="Create a task, with its tags, in one transaction.")
     async def create_task(
-        self, input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")]
+        self, info: Info, input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")]
     ) -> TaskType:
         return await service.create_task(  # type: ignore[return-value]
+            actor=info.context.principal,
             title=input.title,
             description=input.description,
             status=input.status,
@@ -70,35 +80,46 @@ class TaskMutation:
 
     @strawberry.mutation(description="Change some fields of a live task.")
     async def update_task(
-        self, id: IdArg, input: Annotated[UpdateTaskInput, strawberry.argument(description="Fields to change.")]
+        self,
+        info: Info,
+        id: IdArg,
+        input: Annotated[UpdateTaskInput, strawberry.argument(description="Fields to change.")],
     ) -> TaskType:
-        return await service.update_task(task_id=id, **input.changes())  # type: ignore[return-value]
+        return await service.update_task(  # type: ignore[return-value]
+            task_id=id, actor=info.context.principal, **input.changes()
+        )
 
     @strawberry.mutation(description="Soft-delete a task: it disappears from lists until restored.")
-    async def delete_task(self, id: IdArg) -> TaskType:
-        return await service.soft_delete_task(task_id=id)  # type: ignore[return-value]
+    async def delete_task(self, info: Info, id: IdArg) -> TaskType:
+        return await service.soft_delete_task(task_id=id, actor=info.context.principal)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Restore a soft-deleted task.")
-    async def restore_task(self, id: IdArg) -> TaskType:
-        return await service.restore_task(task_id=id)  # type: ignore[return-value]
+    async def restore_task(self, info: Info, id: IdArg) -> TaskType:
+        return await service.restore_task(task_id=id, actor=info.context.principal)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Delete a task for good (with its tag links); returns its last state.")
-    async def hard_delete_task(self, id: IdArg) -> TaskType:
-        row = await service.delete_task(task_id=id)
+    async def hard_delete_task(self, info: Info, id: IdArg) -> TaskType:
+        row = await service.delete_task(task_id=id, actor=info.context.principal)
         if row is None:
             raise NotFound(f"task {id} not found")
         return row  # type: ignore[return-value]
 
     @strawberry.mutation(description="Add tags to a task; tags it already carries are ignored.")
-    async def add_task_tags(self, task_id: IdArg, tag_ids: TagIds) -> TaskType:
-        return await service.add_tags(task_id=task_id, tag_ids=tag_ids)  # type: ignore[return-value]
+    async def add_task_tags(self, info: Info, task_id: IdArg, tag_ids: TagIds) -> TaskType:
+        return await service.add_tags(  # type: ignore[return-value]
+            task_id=task_id, tag_ids=tag_ids, actor=info.context.principal
+        )
 
     @strawberry.mutation(description="Remove tags from a task; tags it does not carry are ignored.")
-    async def remove_task_tags(self, task_id: IdArg, tag_ids: TagIds) -> TaskType:
-        return await service.remove_tags(task_id=task_id, tag_ids=tag_ids)  # type: ignore[return-value]
+    async def remove_task_tags(self, info: Info, task_id: IdArg, tag_ids: TagIds) -> TaskType:
+        return await service.remove_tags(  # type: ignore[return-value]
+            task_id=task_id, tag_ids=tag_ids, actor=info.context.principal
+        )
 
     @strawberry.mutation(description="Create or replace up to 1,000 tasks in one transaction.")
     async def bulk_upsert_tasks(
-        self, items: Annotated[list[TaskUpsertInput], strawberry.argument(description="Tasks to write.")]
+        self, info: Info, items: Annotated[list[TaskUpsertInput], strawberry.argument(description="Tasks to write.")]
     ) -> BulkUpsertResultType:
-        return await service.bulk_upsert_tasks(items=[item.to_upsert() for item in items])  # type: ignore[return-value]
+        return await service.bulk_upsert_tasks(  # type: ignore[return-value]
+            items=[item.to_upsert() for item in items], actor=info.context.principal
+        )

@@ -1,6 +1,11 @@
 """Tasks: list with filters and both paginations, get, create, update, soft delete/restore, hard delete,
 tag links, and bulk upsert. Every multi-statement write runs in one transaction; change notices go out
-after commit (app.common.changes)."""
+after commit (app.common.changes).
+
+Writes take the acting `Principal` (`actor`, default: the internal system actor for code outside the API)
+and check the permission matrix (app.auth.permissions) against the row as locked inside the transaction,
+so a denial raises FORBIDDEN before anything is written. Each write records its audit rows in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -14,6 +19,10 @@ from uuid import UUID
 
 import asyncpg
 
+from app.audit import writer as audit
+from app.audit.writer import Action, AuditItem, created, diff, removed
+from app.auth import permissions as can
+from app.auth.principal import Principal, system
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
@@ -28,6 +37,9 @@ _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BULK_MAX = 1000
 TAGS_PER_TASK_MAX = 50
+# Who writes when no request does (CLI, seeding helpers, tests of the service layer).
+SYSTEM = system("internal")
+_ENTITY = Entity.TASK.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +54,10 @@ class TaskRow:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    creator_id: str | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain values of every field (for change notices of deleted tasks)."""
+        """Plain values of every field (for change notices of deleted tasks and audit rows)."""
         data = asdict(self)
         data["status"] = self.status.value
         data["priority"] = self.priority.name
@@ -63,7 +76,34 @@ def _row(record: asyncpg.Record) -> TaskRow:
         created_at=record["created_at"],
         updated_at=record["updated_at"],
         deleted_at=record["deleted_at"],
+        creator_id=record["creator_id"],
     )
+
+
+def _audited(row: TaskRow) -> dict[str, Any]:
+    """The fields an audit row shows (timestamps the database sets are left out)."""
+    data = row.snapshot()
+    for name in ("id", "created_at", "updated_at"):
+        data.pop(name)
+    return data
+
+
+async def _tag_ids_of(conn: asyncpg.Connection, task_uuid: UUID) -> list[str]:
+    return [str(r["tag_id"]) for r in await conn.fetch(
+        "SELECT tag_id FROM task_tags WHERE task_id = $1 ORDER BY tag_id", task_uuid
+    )]
+
+
+async def _locked(conn: asyncpg.Connection, uuid: UUID, task_id: str, *, deleted: bool = False) -> asyncpg.Record:
+    """The task's row, locked for this transaction; NotFound unless it is live (or soft-deleted, with deleted)."""
+    current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
+    if current is None or (current["deleted_at"] is not None) != deleted:
+        raise NotFound(f"{'deleted ' if deleted else ''}task {task_id} not found")
+    return current
+
+
+def _ensure_may_update(actor: Principal, current: asyncpg.Record, action: str) -> None:
+    can.ensure(actor, can.can_update_task(actor, _row(current)), action)
 
 
 # ---------------------------------------------------------------- validation
@@ -211,8 +251,10 @@ async def create_task(
     due_date: datetime | None = None,
     assignee_id: str | None = None,
     tag_ids: Sequence[str] = (),
+    actor: Principal = SYSTEM,
 ) -> TaskRow:
     """Create a task with its tags in one transaction; input is validated before anything is written."""
+    can.ensure(actor, can.can_create_task(actor), "create tasks")
     clean = {
         "title": validate_title(title),
         "description": validate_description(description),
@@ -228,15 +270,19 @@ async def create_task(
     async with sql.transaction() as conn:
         tag_uuids = await find_existing_tag_ids(ids=tag_ids)
         record = await conn.fetchrow(
-            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}",
-            uuid7(), *clean.values(),
+            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id, creator_id) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}",
+            uuid7(), *clean.values(), actor.user_id,
         )
         task = _row(record)
         if tag_uuids:
             await conn.execute(
                 "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[])", record["id"], tag_uuids
             )
+        values = _audited(task)
+        if tag_uuids:
+            values["tag_ids"] = sorted(str(u) for u in tag_uuids)
+        await audit.record(conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values))
         await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ())))
     return task
 
@@ -253,6 +299,7 @@ async def update_task(
     priority: Maybe[Priority] = UNSET,
     due_date: Maybe[datetime | None] = UNSET,
     assignee_id: Maybe[str | None] = UNSET,
+    actor: Principal = SYSTEM,
 ) -> TaskRow:
     """Partial update: UNSET leaves a field alone, None clears an optional one. Soft-deleted tasks are not found."""
     updates: dict[str, Any] = {}
@@ -276,96 +323,115 @@ async def update_task(
     if updates.get("assignee_id"):
         await ensure_assignees_exist({"assigneeId": updates["assignee_id"]})
     async with sql.transaction() as conn:
-        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
-        if current is None or current["deleted_at"] is not None:
-            raise NotFound(f"task {task_id} not found")
+        current = await _locked(conn, uuid, task_id)
+        _ensure_may_update(actor, current, "update this task")
         changed = [key for key, value in updates.items() if current[key] != value]
         if not changed:
             return _row(current)
         assignments = ", ".join(f"{key} = ${i + 2}" for i, key in enumerate(changed))
-        record = await conn.fetchrow(
+        row = await conn.fetchrow(
             f"UPDATE tasks AS t SET {assignments} WHERE t.id = $1 RETURNING {COLUMNS}",  # noqa: S608 - fixed keys
             uuid, *(updates[key] for key in changed),
         )
-        task = _row(record)
+        task = _row(row)
+        await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=task.id,
+                     changes=diff(_audited(_row(current)), _audited(task), changed))
         await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed)))
     return task
 
 
-async def soft_delete_task(*, task_id: str) -> TaskRow:
+async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> TaskRow:
+    """Soft-delete (deleted) or restore a task the actor may update."""
+    uuid = _task_uuid(task_id)
+    async with sql.transaction() as conn:
+        current = await _locked(conn, uuid, task_id, deleted=not deleted)
+        _ensure_may_update(actor, current, "delete this task" if deleted else "restore this task")
+        row = await conn.fetchrow(
+            f"UPDATE tasks AS t SET deleted_at = {'clock_timestamp()' if deleted else 'NULL'} "
+            f"WHERE t.id = $1 RETURNING {COLUMNS}",
+            uuid,
+        )
+        task = _row(row)
+        await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
+                     entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
+        if deleted:
+            await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",), snapshot=task.snapshot()))
+        else:
+            await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
+    return task
+
+
+async def soft_delete_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow:
     """Hide a task (deleted_at = now); NotFound when missing or already deleted."""
-    uuid = _task_uuid(task_id)
-    record = await sql.fetchrow(
-        f"UPDATE tasks AS t SET deleted_at = clock_timestamp() WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING {COLUMNS}",
-        uuid,
-    )
-    if record is None:
-        raise NotFound(f"task {task_id} not found")
-    task = _row(record)
-    await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",), snapshot=task.snapshot()))
-    return task
+    return await _set_deleted_at(task_id=task_id, deleted=True, actor=actor)
 
 
-async def restore_task(*, task_id: str) -> TaskRow:
+async def restore_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow:
     """Bring back a soft-deleted task; NotFound when it is missing or not deleted."""
-    uuid = _task_uuid(task_id)
-    record = await sql.fetchrow(
-        f"UPDATE tasks AS t SET deleted_at = NULL WHERE t.id = $1 AND t.deleted_at IS NOT NULL RETURNING {COLUMNS}",
-        uuid,
-    )
-    if record is None:
-        raise NotFound(f"deleted task {task_id} not found")
-    task = _row(record)
-    await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
-    return task
+    return await _set_deleted_at(task_id=task_id, deleted=False, actor=actor)
 
 
-async def delete_task(*, task_id: str) -> TaskRow | None:
+async def delete_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow | None:
     """Delete a task for good (its tag links cascade); returns its last state, None when it did not exist."""
+    can.ensure(actor, can.can_hard_delete_task(actor), "delete tasks for good")
     uuid = parse_uuid(task_id)
     if uuid is None:
         return None
-    record = await sql.fetchrow(f"DELETE FROM tasks AS t WHERE t.id = $1 RETURNING {COLUMNS}", uuid)
-    if record is None:
-        return None
-    task = _row(record)
-    await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot()))
+    async with sql.transaction() as conn:
+        tag_ids = await _tag_ids_of(conn, uuid)
+        row = await conn.fetchrow(f"DELETE FROM tasks AS t WHERE t.id = $1 RETURNING {COLUMNS}", uuid)
+        if row is None:
+            return None
+        task = _row(row)
+        await audit.record(conn, actor=actor, action=Action.HARD_DELETE, entity=_ENTITY, entity_id=task.id,
+                     changes=removed({**_audited(task), "tag_ids": tag_ids}))
+        await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot()))
     return task
 
 
-async def add_tags(*, task_id: str, tag_ids: Sequence[str]) -> TaskRow:
+async def _tags_changed(
+    conn: asyncpg.Connection, actor: Principal, action: Action, uuid: UUID, old: list[str], new: list[str]
+) -> None:
+    await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=str(uuid),
+                 changes={"tag_ids": {"old": old, "new": new}})
+    await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+
+
+async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal = SYSTEM) -> TaskRow:
     """Link tags to a task (already linked ones are ignored); an unknown tag writes nothing."""
     uuid = _task_uuid(task_id)
     async with sql.transaction() as conn:
-        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
-        if current is None or current["deleted_at"] is not None:
-            raise NotFound(f"task {task_id} not found")
+        current = await _locked(conn, uuid, task_id)
+        _ensure_may_update(actor, current, "change this task's tags")
         tag_uuids = await find_existing_tag_ids(ids=tag_ids)
-        status = await conn.execute(
-            "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        old = await _tag_ids_of(conn, uuid)
+        added = await conn.fetch(
+            "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
+            "RETURNING tag_id",
             uuid, tag_uuids,
         )
-        linked = await conn.fetchval("SELECT count(*) FROM task_tags WHERE task_id = $1", uuid)
-        if linked > TAGS_PER_TASK_MAX:
+        new = sorted(old + [str(r["tag_id"]) for r in added])
+        if len(new) > TAGS_PER_TASK_MAX:
             raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
-        if sql.affected(status):
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+        if added:
+            await _tags_changed(conn, actor, Action.ADD_TAGS, uuid, old, new)
     return _row(current)
 
 
-async def remove_tags(*, task_id: str, tag_ids: Sequence[str]) -> TaskRow:
+async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal = SYSTEM) -> TaskRow:
     """Unlink tags from a task (tags it does not carry are ignored)."""
     uuid = _task_uuid(task_id)
     tag_uuids = [u for i in tag_ids if (u := parse_uuid(i)) is not None]
     async with sql.transaction() as conn:
-        current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
-        if current is None or current["deleted_at"] is not None:
-            raise NotFound(f"task {task_id} not found")
-        status = await conn.execute(
-            "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = ANY($2::uuid[])", uuid, tag_uuids
+        current = await _locked(conn, uuid, task_id)
+        _ensure_may_update(actor, current, "change this task's tags")
+        old = await _tag_ids_of(conn, uuid)
+        gone = await conn.fetch(
+            "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = ANY($2::uuid[]) RETURNING tag_id", uuid, tag_uuids
         )
-        if sql.affected(status):
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+        if gone:
+            removed_ids = {str(r["tag_id"]) for r in gone}
+            await _tags_changed(conn, actor, Action.REMOVE_TAGS, uuid, old, [t for t in old if t not in removed_ids])
     return _row(current)
 
 
@@ -415,8 +481,9 @@ def _validate_upsert(index: int, item: TaskUpsert, errors: list[FieldError]) -> 
         return None
 
 
-async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert]) -> BulkUpsertResult:
+async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal = SYSTEM) -> BulkUpsertResult:
     """Create or replace many tasks in one transaction with a fixed number of statements, whatever the count."""
+    can.ensure(actor, can.can_bulk_upsert_tasks(actor), "bulk upsert tasks")
     if not items:
         return BulkUpsertResult([], [], [])
     if len(items) > BULK_MAX:
@@ -438,15 +505,24 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert]) -> BulkUpsertResult:
     async with sql.transaction() as conn:
         tag_uuids = await find_existing_tag_ids(ids=list(dict.fromkeys(t for _, t in tag_links)), field="tagIds")
         by_text = {str(u): u for u in tag_uuids}
+        # The replaced rows as they were (with their tag ids), locked: the audit rows show old and new values.
+        before = {
+            r["id"]: r for r in await conn.fetch(
+                f"SELECT {COLUMNS}, ARRAY(SELECT tt.tag_id::text FROM task_tags tt WHERE tt.task_id = t.id "
+                "ORDER BY tt.tag_id) AS tag_ids FROM tasks t WHERE t.id = ANY($1::uuid[]) FOR UPDATE",
+                [row[0] for row in rows],  # type: ignore[index]
+            )
+        }
         columns = list(zip(*rows, strict=True))
         records = await conn.fetch(
-            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], "
+            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id, creator_id) "
+            "SELECT *, $8::text FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], "
             "$6::timestamptz[], $7::text[]) "
             "ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description, "
             "status = EXCLUDED.status, priority = EXCLUDED.priority, due_date = EXCLUDED.due_date, "
             f"assignee_id = EXCLUDED.assignee_id RETURNING {COLUMNS}, (xmax = 0) AS inserted",
             *[list(column) for column in columns],
+            actor.user_id,
         )
         if replace_tags_of:
             await conn.execute("DELETE FROM task_tags WHERE task_id = ANY($1::uuid[])", replace_tags_of)
@@ -458,10 +534,23 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert]) -> BulkUpsertResult:
             )
         by_id = {r["id"]: r for r in records}
         ordered = [by_id[row[0]] for row in rows]  # type: ignore[index]
-        created = [str(r["id"]) for r in ordered if r["inserted"]]
-        updated = [str(r["id"]) for r in ordered if not r["inserted"]]
-        if created:
-            await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created)))
-        if updated:
-            await emit(Change(Entity.TASK, ChangeKind.UPDATED, tuple(updated)))
-    return BulkUpsertResult(created, updated, [_row(r) for r in ordered])
+        created_ids = [str(r["id"]) for r in ordered if r["inserted"]]
+        updated_ids = [str(r["id"]) for r in ordered if not r["inserted"]]
+        await audit.record_many(conn, actor=actor, items=[
+            _upsert_audit(_row(r), before.get(r["id"]), item.tag_ids) for r, item in zip(ordered, items, strict=True)
+        ])
+        if created_ids:
+            await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created_ids)))
+        if updated_ids:
+            await emit(Change(Entity.TASK, ChangeKind.UPDATED, tuple(updated_ids)))
+    return BulkUpsertResult(created_ids, updated_ids, [_row(r) for r in ordered])
+
+
+def _upsert_audit(task: TaskRow, old: asyncpg.Record | None, tag_ids: Sequence[str] | None) -> AuditItem:
+    new = _audited(task)
+    if tag_ids is not None:
+        new["tag_ids"] = sorted({str(parse_uuid(t)) for t in tag_ids})
+    if old is None:
+        return AuditItem(Action.BULK_CREATE, _ENTITY, task.id, created(new))
+    previous = {**_audited(_row(old)), "tag_ids": list(old["tag_ids"])}
+    return AuditItem(Action.BULK_REPLACE, _ENTITY, task.id, diff(previous, new))

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from app import events
+from app.auth.expiry import END, next_before, token_deadline
 from app.common.changes import ChangeKind
 from app.common.errors import AppError, FieldError, ValidationFailed
 from app.events.filters import TaskFilter, matches, may_match
@@ -99,6 +100,7 @@ def row_from_snapshot(snapshot: dict[str, Any]) -> TaskRow:
         created_at=when(snapshot["created_at"]),  # type: ignore[arg-type]
         updated_at=when(snapshot["updated_at"]),  # type: ignore[arg-type]
         deleted_at=when(snapshot.get("deleted_at")),
+        creator_id=snapshot.get("creator_id"),
     )
 
 
@@ -131,8 +133,11 @@ class TaskSubscription:
         filter: Annotated[TaskChangeFilterInput | None, strawberry.argument(description="Conditions.")] = None,
     ) -> AsyncGenerator[TaskChangeEventType, None]:
         task_filter = (filter or TaskChangeFilterInput()).to_filter()
+        # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
+        deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
         async with events.task_events() as stream:
-            async for item in stream:
+            items = aiter(stream)
+            while (item := await next_before(items, deadline)) is not END:
                 if isinstance(item, events.SubscriberNotice):
                     if item.kind == "DROPPED":
                         raise SubscriberDropped(item.message)

@@ -25,6 +25,9 @@ class TaskType:
     priority: PriorityType = strawberry.field(description="Importance.")
     due_date: datetime | None = strawberry.field(description="When the task is due (UTC).")
     assignee_id: strawberry.ID | None = strawberry.field(description="Id of the assigned user, if any.")
+    creator_id: strawberry.ID | None = strawberry.field(
+        description="Id of the user who created the task; null for tasks created by imports, seeding or the system."
+    )
     created_at: datetime = strawberry.field(description="When the task was created.")
     updated_at: datetime = strawberry.field(description="When the task last changed (set by the database).")
     deleted_at: datetime | None = strawberry.field(description="When the task was soft-deleted; null if live.")

@@ -12,7 +12,8 @@ SEARCH_MAX = 100
 
 @dataclass(frozen=True)
 class UserFilters:
-    """All given filters must match. `search` is a literal, case-insensitive substring of name or email;
+    """All given filters must match. `search` is a literal, case-insensitive substring of name or email
+    (of name only when `search_emails` is off: callers who may not see emails must not probe them);
     `created_after` is inclusive, `created_before` exclusive; `ids` that are not user ids match nothing."""
 
     search: str | None = None
@@ -20,6 +21,7 @@ class UserFilters:
     created_before: datetime | None = None
     timezone: str | None = None
     ids: Sequence[str] | None = None
+    search_emails: bool = True
 
 
 class UserSortField(str, Enum):

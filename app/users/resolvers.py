@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -10,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.auth import permissions as can
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber, maybe
 from app.graphql.relay import ConnectionView, page_from_args, selects
@@ -89,11 +91,23 @@ class UserQuery:
     async def user(self, info: Info, id: IdArg) -> UserType | None:
         return await info.context.loaders.users_by_id.load(id)
 
-    @strawberry.field(description="A user by email (any letter case); null when none.")
+    @strawberry.field(description="The signed-in user; null without a token or when the token's user is gone.")
+    async def me(self, info: Info) -> UserType | None:
+        user_id = info.context.principal.user_id
+        return None if user_id is None else await info.context.loaders.users_by_id.load(user_id)
+
+    @strawberry.field(
+        description="A user by email (any letter case); null when none. Members find only themselves this way."
+    )
     async def user_by_email(
-        self, email: Annotated[str, strawberry.argument(description="The email address.")]
+        self, info: Info, email: Annotated[str, strawberry.argument(description="The email address.")]
     ) -> UserType | None:
-        return await service.get_user_by_email(email=email)  # type: ignore[return-value]
+        user = await service.get_user_by_email(email=email)
+        principal = info.context.principal
+        # null, not FORBIDDEN, for someone else: an error would confirm that the address exists.
+        if user is None or not can.can_see_email(principal, user.id):
+            return None
+        return user  # type: ignore[return-value]
 
     @strawberry.field(description="Users matching a filter, in a whitelisted order, one page at a time.")
     async def users(
@@ -108,8 +122,15 @@ class UserQuery:
         page: PageNumber = None,
         limit: Limit = None,
     ) -> UserConnection:
+        principal = info.context.principal
+        filters = (filter or UserFilterInput()).to_filters()
+        if not can.can_search_user_emails(principal):
+            # Cursors carry the sort value: an EMAIL order would hand out addresses.
+            if sort in (UserSortEnum.EMAIL_ASC, UserSortEnum.EMAIL_DESC):
+                can.ensure(principal, False, "sort users by email")
+            filters = replace(filters, search_emails=False)
         result = await loaders.user_page(
-            filters=(filter or UserFilterInput()).to_filters(),
+            filters=filters,
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
             with_total=selects(info, "totalCount"),
@@ -140,9 +161,10 @@ class UserQuery:
 class UserMutation:
     @strawberry.mutation(description="Create a user; CONFLICT when the email is taken.")
     async def create_user(
-        self, input: Annotated[CreateUserInput, strawberry.argument(description="The new user.")]
+        self, info: Info, input: Annotated[CreateUserInput, strawberry.argument(description="The new user.")]
     ) -> UserType:
         return await service.create_user(  # type: ignore[return-value]
+            actor=info.context.principal,
             email=input.email,
             name=input.name,
             avatar=input.avatar,
@@ -153,10 +175,14 @@ class UserMutation:
 
     @strawberry.mutation(description="Change some fields of a user.")
     async def update_user(
-        self, id: IdArg, input: Annotated[UpdateUserInput, strawberry.argument(description="Fields to change.")]
+        self,
+        info: Info,
+        id: IdArg,
+        input: Annotated[UpdateUserInput, strawberry.argument(description="Fields to change.")],
     ) -> UserType:
         # The service rejects null for email and timezone (VALIDATION_FAILED).
         return await service.update_user(  # type: ignore[return-value]
+            actor=info.context.principal,
             user_id=id,
             email=maybe(input.email),
             name=maybe(input.name),
@@ -168,14 +194,17 @@ class UserMutation:
     @strawberry.mutation(description="Write a user's settings object (MERGE: top-level keys, null removes a key).")
     async def update_user_settings(
         self,
+        info: Info,
         id: IdArg,
         settings: Annotated[JSON, strawberry.argument(description="A JSON object.")],
         mode: Annotated[SettingsModeEnum, strawberry.argument(description="MERGE or REPLACE.")] = SettingsModeEnum.MERGE,
     ) -> UserType:
-        return await service.update_settings(user_id=id, settings=settings, mode=mode.value)  # type: ignore[return-value]
+        return await service.update_settings(  # type: ignore[return-value]
+            user_id=id, settings=settings, mode=mode.value, actor=info.context.principal
+        )
 
     @strawberry.mutation(description="Delete a user and unassign their tasks. NOT_FOUND when no such user.")
-    async def delete_user(self, id: IdArg) -> bool:
-        if not await service.delete_user(user_id=id):
+    async def delete_user(self, info: Info, id: IdArg) -> bool:
+        if not await service.delete_user(user_id=id, actor=info.context.principal):
             raise NotFound(f"user {id} not found")
         return True

@@ -16,10 +16,18 @@ concurrent updates of different fields of one user independent. FerretDB v1 appl
 read-modify-write of the whole document without isolation, so there two concurrent writes to the same
 user can lose one of them (verified: 20 concurrent `$inc` on one document end at 2); single-writer use,
 like the test suite's, is exact on both. Every write emits a `Change` after it succeeded.
+
+Writes take the acting `Principal` (`actor`) and check the permission matrix before touching MongoDB:
+creating and deleting users is for admins, a user's own profile and settings are theirs (and admins').
+MongoDB and PostgreSQL share no transaction, so a user write's audit row is written in PostgreSQL right
+after the MongoDB write succeeded; if that insert fails (or the process dies in between) the write stands
+without its audit row, and the failure is logged at ERROR. Tasks unassigned by `delete_user` get their
+audit rows in the same PostgreSQL transaction as the unassigning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +39,10 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from app.audit import writer as audit
+from app.audit.writer import Action, AuditItem, Changes, created, removed
+from app.auth import permissions as can
+from app.auth.principal import Principal, system
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed, invalid
@@ -61,7 +73,12 @@ from app.users.documents import (
     validate_settings,
     validate_timezone,
 )
+from app.stores import sql
 from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
+
+log = logging.getLogger("taskboard.users")
+SYSTEM = system("internal")
+_ENTITY = Entity.USER.value
 
 # Input paths as clients see them in errors; they are also the documents' field paths, so a validated
 # set of values is directly the `$set` of an update.
@@ -193,8 +210,10 @@ async def create_user(
     bio: str | None = None,
     timezone: str = "UTC",
     settings: dict[str, Any] | None = None,
+    actor: Principal = SYSTEM,
 ) -> User:
     """Create a user; VALIDATION_FAILED lists every invalid field, CONFLICT when the email is taken."""
+    can.ensure(actor, can.can_manage_users(actor), "create users")
     values = _validated(
         {
             "email": email,
@@ -217,6 +236,7 @@ async def create_user(
         _raise_if_duplicate_email(exc)
         raise
     await changes.emit(Change(Entity.USER, ChangeKind.CREATED, ids=(str(user.id),), fields=USER_FIELDS))
+    await _audit(actor, Action.CREATE, str(user.id), created(_stored_values(user)))
     return user
 
 
@@ -228,20 +248,28 @@ async def update_user(
     avatar: Maybe[str | None] = UNSET,
     bio: Maybe[str | None] = UNSET,
     timezone: Maybe[str] = UNSET,
+    actor: Principal = SYSTEM,
 ) -> User:
     """Change the given fields (UNSET = keep, None = clear); NOT_FOUND, VALIDATION_FAILED or CONFLICT.
 
     Values equal to the stored ones are no change: when nothing changes, nothing is written.
     """
+    can.ensure(actor, can.can_update_user(actor, user_id), "change this user")
     given = {"email": email, "name": name, "avatar": avatar, "profile.bio": bio, "profile.timezone": timezone}
     values = _validated({path: value for path, value in given.items() if is_set(value)})
     current = await _require(user_id)
     stored = _stored_values(current)
     changed = {path: value for path, value in values.items() if stored[path] != value}
-    return await _write(current, set_=changed) if changed else current
+    if not changed:
+        return current
+    user = await _write(current, set_=changed)
+    await _audit(actor, Action.UPDATE, user_id, {path: {"old": stored[path], "new": value} for path, value in changed.items()})
+    return user
 
 
-async def update_settings(*, user_id: str, settings: dict[str, Any], mode: SettingsMode) -> User:
+async def update_settings(
+    *, user_id: str, settings: dict[str, Any], mode: SettingsMode, actor: Principal = SYSTEM
+) -> User:
     """Write the user's free-form settings; NOT_FOUND or VALIDATION_FAILED.
 
     `replace`: settings become exactly the given object (null values are stored as null).
@@ -250,13 +278,18 @@ async def update_settings(*, user_id: str, settings: dict[str, Any], mode: Setti
     MongoDB even when another request merges other keys at the same time; see the module docstring for
     FerretDB). The merged result must still fit the size limits.
     """
+    can.ensure(actor, can.can_update_user(actor, user_id), "change this user's settings")
     if mode not in ("replace", "merge"):
         raise invalid("mode", "must be 'replace' or 'merge'")
     patch = _validated({_SETTINGS: settings})[_SETTINGS]
     current = await _require(user_id)
     old = current.profile.settings
     if mode == "replace":
-        return await _write(current, set_={_SETTINGS: patch}) if patch != old else current
+        if patch == old:
+            return current
+        user = await _write(current, set_={_SETTINGS: patch})
+        await _audit(actor, Action.UPDATE_SETTINGS, user_id, {_SETTINGS: {"old": old, "new": patch}})
+        return user
     merged = {**old, **{key: value for key, value in patch.items() if value is not None}}
     for key in [key for key, value in patch.items() if value is None]:
         merged.pop(key, None)
@@ -266,26 +299,34 @@ async def update_settings(*, user_id: str, settings: dict[str, Any], mode: Setti
     # Keys were checked (no '.', no leading '$'), so each is one literal field under profile.settings.
     set_ = {f"{_SETTINGS}.{key}": value for key, value in patch.items() if value is not None}
     unset = [f"{_SETTINGS}.{key}" for key, value in patch.items() if value is None and key in old]
-    return await _write(current, set_=set_, unset=unset, fields=(_SETTINGS,))
+    user = await _write(current, set_=set_, unset=unset, fields=(_SETTINGS,))
+    await _audit(actor, Action.UPDATE_SETTINGS, user_id, {_SETTINGS: {"old": old, "new": user.profile.settings}})
+    return user
 
 
-async def delete_user(*, user_id: str) -> bool:
+async def delete_user(*, user_id: str, actor: Principal = SYSTEM) -> bool:
     """Delete the user, then unassign their tasks; False when there was no such user.
 
     The unassigning runs even when the document is already gone, so repeating a delete that died half-way
     completes it (see the module docstring).
     """
+    can.ensure(actor, can.can_manage_users(actor), "delete users")
     oid = _object_id(user_id)
     if oid is None:
         return False
-    result = await User.get_pymongo_collection().delete_one({"_id": oid})
-    deleted = result.deleted_count > 0
-    if deleted:
+    document = await User.get_pymongo_collection().find_one_and_delete({"_id": oid})
+    if document is not None:
         await changes.emit(Change(Entity.USER, ChangeKind.DELETED, ids=(str(oid),)))
-    task_ids = await unassign_user_tasks(user_id=str(oid))
-    if task_ids:
-        await changes.emit(Change(Entity.TASK, ChangeKind.UPDATED, ids=tuple(task_ids), fields=("assignee_id",)))
-    return deleted
+        await _audit(actor, Action.DELETE, str(oid), removed(_raw_values(document)))
+    async with sql.transaction() as conn:
+        task_ids = await unassign_user_tasks(user_id=str(oid))
+        await audit.record_many(conn, actor=actor, items=[
+            AuditItem(Action.UPDATE, Entity.TASK.value, task_id, {"assignee_id": {"old": str(oid), "new": None}})
+            for task_id in task_ids
+        ])
+        if task_ids:
+            await changes.emit(Change(Entity.TASK, ChangeKind.UPDATED, ids=tuple(task_ids), fields=("assignee_id",)))
+    return document is not None
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -319,6 +360,28 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors)
     return cleaned
+
+
+async def _audit(actor: Principal, action: Action, user_id: str, changed: Changes) -> None:
+    """The audit row of a MongoDB write, in PostgreSQL right after it (no shared transaction: see the docstring)."""
+    try:
+        async with sql.transaction() as conn:
+            await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=user_id, changes=changed)
+    except Exception:  # noqa: BLE001 - the user write already happened; losing its audit row must be loud, not fatal
+        log.exception("audit row lost: %s of user %s by %s", action.value, user_id, actor.actor_id)
+
+
+def _raw_values(document: dict[str, Any]) -> dict[str, Any]:
+    """The audited fields of a raw user document (as find_one_and_delete returns it)."""
+    profile = document.get("profile") or {}
+    return {
+        "email": document.get("email"),
+        "name": document.get("name"),
+        "avatar": document.get("avatar"),
+        "profile.bio": profile.get("bio"),
+        "profile.timezone": profile.get("timezone"),
+        "profile.settings": profile.get("settings"),
+    }
 
 
 def _stored_values(user: User) -> dict[str, Any]:
@@ -385,7 +448,7 @@ def _filter_query(filters: UserFilters) -> dict[str, Any]:
             raise invalid("search", f"must be at most {SEARCH_MAX} characters")
         # The text is literal: re.escape makes regex syntax in it match itself (also on FerretDB's Go RE2).
         pattern = {"$regex": re.escape(search), "$options": "i"}
-        query["$or"] = [{"name": pattern}, {"email": pattern}]
+        query["$or"] = [{"name": pattern}, {"email": pattern}] if filters.search_emails else [{"name": pattern}]
     created: dict[str, datetime] = {}
     if filters.created_after is not None:
         created["$gte"] = _utc(filters.created_after)

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.auth.permissions import can_see_email
 from app.graphql.relay import Connection
 from app.tasks.assigned import assigned_tasks_page
 
@@ -28,7 +29,6 @@ _DEFAULT_PROFILE = {"bio": None, "timezone": "UTC", "settings": {}}
 
 @strawberry.type(name="User", description="A person who can be assigned tasks (stored in MongoDB).")
 class UserType:
-    email: str = strawberry.field(description="Lower-cased, unique email address.")
     name: str | None = strawberry.field(description="Display name, at most 100 characters.")
     avatar: str | None = strawberry.field(description="http(s) URL of an avatar image.")
     created_at: datetime = strawberry.field(description="When the user was created.")
@@ -37,6 +37,13 @@ class UserType:
     @strawberry.field(description="Opaque id (a MongoDB ObjectId as 24 hex characters).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.id))  # type: ignore[attr-defined]
+
+    @strawberry.field(
+        description="Lower-cased, unique email address; visible to the user and to admins only (null for others)."
+    )
+    def email(self, info: Info) -> str | None:
+        # Shaped here, after loaders and the cache: cached documents are the same for every caller.
+        return self.email if can_see_email(info.context.principal, self.id) else None  # type: ignore[attr-defined]
 
     @strawberry.field(description="The embedded profile (defaults for users created before profiles).")
     def profile(self) -> ProfileType:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from app.settings import Settings
 from app.stores.redis import make_client
 from app.tasks import keys as task_keys
+from tests.support.auth import admin_headers
 from tests.support.processes import app_server, wait_until
 from tests.support.ws import LEGACY_WS, TRANSPORT_WS, subscription
 
@@ -26,7 +27,7 @@ def two_instances():
 
 
 async def post(base_url: str, query: str, variables: dict | None = None) -> dict:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=admin_headers()) as http:
         response = await http.post("/graphql", json={"query": query, "variables": variables or {}})
     body = response.json()
     assert "errors" not in body, body
@@ -70,7 +71,7 @@ async def test_both_subprotocols_and_the_status_filter(two_instances, protocol: 
 async def test_a_rejected_write_publishes_nothing(two_instances) -> None:
     a, b = two_instances
     async with subscription(b.base_url, CHANGED) as subscriber:
-        async with httpx.AsyncClient(base_url=a.base_url) as http:
+        async with httpx.AsyncClient(base_url=a.base_url, headers=admin_headers()) as http:
             rejected = await http.post("/graphql", json={"query": 'mutation { createTask(input: {title: ""}) { id } }'})
         assert rejected.json()["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
         ok = await create_task(a.base_url, title="after the rejected one")

@@ -10,6 +10,8 @@ from typing import Any
 
 import websockets
 
+from tests.support.auth import admin_headers
+
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 _DATA = {TRANSPORT_WS: "next", LEGACY_WS: "data"}
@@ -54,8 +56,10 @@ async def subscription(
 ) -> AsyncIterator[Subscriber]:
     """Connect, initialise, subscribe; stop and close at the end."""
     url = base_url.replace("http://", "ws://") + "/graphql"
+    if init_payload is None:
+        init_payload = admin_headers()  # signed in as an admin unless the test says otherwise
     async with websockets.connect(url, subprotocols=[protocol]) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": init_payload or {}}))
+        await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
         subscriber = Subscriber(socket, protocol)
         ack = await subscriber.next_message()
         assert ack["type"] == "connection_ack", ack

@@ -48,8 +48,8 @@ async def test_statement_count_does_not_depend_on_row_count(size: int) -> None:
         result = await tasks.bulk_upsert_tasks(items=items)
     assert len(result.created_ids) == size
     assert await sql.fetchval("SELECT count(*) FROM task_tags") == size
-    # BEGIN, tag check, upsert, delete old links, insert links, COMMIT
-    assert statements.count == 6
+    # BEGIN, tag check, lock old rows (for the audit), upsert, delete old links, insert links, audit rows, COMMIT
+    assert statements.count == 8
 
 
 async def test_one_bad_item_rejects_the_whole_batch_before_writing() -> None:
