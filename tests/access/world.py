@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from app.auth.principal import Principal, Role
+from app.auth.tokens import mint_token
+from app.settings import load_settings
 from app.stores import sql
 from app.tags import service as tags
 from app.tasks import service as tasks
@@ -30,6 +33,12 @@ class Member:
 
     def token(self, ttl_s: int = 3600) -> str:
         return token_for(self.id, self.role, ttl_s=ttl_s)
+
+    def expired_token(self) -> str:
+        settings = load_settings()
+        return mint_token(key=settings.jwt_hs256_secret.get_secret_value(), user_id=self.id, role=self.role,
+                          ttl_s=60, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                          now=datetime.now(UTC) - timedelta(hours=1))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
