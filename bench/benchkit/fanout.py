@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +37,7 @@ class FanoutResult:
     note: str = ""
     subscribers: int = 0
     mutations: int = 0
+    interval_s: float = 0.1
     delivered: int = 0
     expected: int = 0
     p50_ms: float = 0.0
@@ -46,6 +50,10 @@ class FanoutResult:
     client_cpu_pct: float = 0.0
     client_errors: int = 0
     sample_errors: list[str] = field(default_factory=list)
+    lost_everywhere: int = 0
+    deliveries_per_s: float = 0.0
+    drained: bool = True
+    server_warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,18 +150,29 @@ async def _timed(http: httpx.AsyncClient, url: str, count: int, interval_s: floa
     return dict(enumerate(times))
 
 
-async def _drain(server: Server) -> None:
+async def _drain(server: Server) -> bool:
     """Wait until the server has finished fanning out (its CPU goes quiet), at most DRAIN_MAX_S.
 
     A saturated server delivers long after the last mutation; stopping early would count late
-    deliveries as lost."""
+    deliveries as lost. False when it was still busy at the deadline."""
     deadline = time.monotonic() + DRAIN_MAX_S
     await asyncio.sleep(GRACE_S)
     while time.monotonic() < deadline:
         before = cpu_by_pid(server.pids)
         await asyncio.sleep(1.0)
         if cpu_delta(before, cpu_by_pid(server.pids)) < QUIET_CPU_SHARE:
-            return
+            return True
+    return False
+
+
+def warnings_in(log: Path, limit: int = 6) -> list[str]:
+    """The server's distinct WARNING/ERROR messages (logger and text, without numbers), with counts."""
+    seen: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        match = re.search(r" (WARNING|ERROR) (\S+): (.*)", line)
+        if match:
+            seen[f"{match[1]} {match[2]}: " + re.sub(r"\d+(\.\d+)?", "N", match[3])[:110]] += 1
+    return [f"{count}x {text}" for text, count in seen.most_common(limit)]
 
 
 def _latencies(received: dict[str, list[float]], times: dict[int, tuple[float, float]], *, from_send: bool) -> list[float]:
@@ -183,7 +202,7 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
             server_before, clients_before = cpu_by_pid(server.pids), cpu_by_pid(client_pids)
             started = time.monotonic()
             times = await _timed(http, config.url, count, run.fanout_interval_s)
-            await _drain(server)
+            drained = await _drain(server)
             elapsed = time.monotonic() - started
             server_cpu = cpu_delta(server_before, cpu_by_pid(server.pids))
             client_cpu = cpu_delta(clients_before, cpu_by_pid(client_pids))
@@ -199,12 +218,15 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
         for key, arrivals in result["received"].items():
             received.setdefault(key, []).extend(arrivals)
     latencies = _latencies(received, times, from_send=False)
+    last_arrival = max((max(arrivals) for arrivals in received.values() if arrivals), default=0.0)
+    first_sent = min(sent for sent, _ in times.values())
     errors = sum(r["error_count"] for r in results)
     mutation_ms = [(answered - sent) * 1000 for sent, answered in times.values()]
     outcome = FanoutResult(
         status="ok",
         subscribers=subscribers,
         mutations=count,
+        interval_s=run.fanout_interval_s,
         delivered=len(latencies),
         expected=subscribers * count,
         p50_ms=percentile(latencies, 50),
@@ -217,6 +239,10 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
         client_cpu_pct=100 * client_cpu / elapsed,
         client_errors=errors,
         sample_errors=[e for r in results for e in r["errors"]][:5],
+        deliveries_per_s=len(latencies) / (last_arrival - first_sent) if last_arrival > first_sent else 0.0,
+        lost_everywhere=sum(1 for seq in times if str(seq) not in received),
+        drained=drained,
+        server_warnings=warnings_in(server.log),
     )
     if outcome.delivered < outcome.expected:
         outcome.note = f"{outcome.expected - outcome.delivered} of {outcome.expected} deliveries missing"

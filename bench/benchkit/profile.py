@@ -1,8 +1,8 @@
-"""bench/run --profile: where the app's CPU goes on the uncached board under load (py-spy, ~10 s).
+"""bench/run --profile [--cached]: where the app's CPU goes on the board under load (py-spy, ~10 s).
 
-Starts the app (1 worker, cache off) on the bench data set, drives the board with wrk, records the
-worker with `py-spy record --format raw`, and prints the hottest functions (self and inclusive) and
-packages. The raw stacks stay in bench/.work/ for flame graphs (e.g. speedscope or inferno).
+Starts the app (1 worker; cache off, or on with --cached) on the bench data set, drives the board with
+wrk, records the worker with `py-spy record --format raw`, and prints the hottest functions (self and
+inclusive) and packages. The raw stacks stay in bench/.work/ for flame graphs (e.g. speedscope or inferno).
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ def table(title: str, counts: Counter[str], total: int, limit: int) -> list[str]
     return lines + [""]
 
 
-def report(stacks: list[tuple[list[str], int]], rps: float) -> str:
+def report(stacks: list[tuple[list[str], int]], rps: float, which: str) -> str:
     own, inclusive, packages, total = tally(stacks)
     header = [
-        f"# Profile: uncached board, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
+        f"# Profile: {which} board, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
         "",
         f"py-spy, {total} on-CPU samples of the worker process; {rps:.0f} req/s under wrk while recording.",
         "",
@@ -119,6 +119,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", default="HEAD")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-seed", action="store_true", help="reuse the bench data set as it is")
+    parser.add_argument("--cached", action="store_true", help="profile the cached board (CACHE_ENABLED=true)")
     args = parser.parse_args(argv)
     run = RunConfig()
     (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         database.seed(source, run.data)
         await database.prepare_for_peers()
     auth.mint(source, database.first_user_id())
-    config = app_config(1, cache=False)
+    config = app_config(1, cache=args.cached)
     server = start(config, source)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     raw = WORK_DIR / f"profile-{stamp}.txt"
@@ -142,7 +143,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         recorder.join()
     finally:
         server.stop()
-    markdown = report(parse_raw(raw.read_text()), result.rps)
+    markdown = report(parse_raw(raw.read_text()), result.rps, "cached" if args.cached else "uncached")
     out = WORK_DIR / f"profile-{stamp}.md"
     out.write_text(markdown)
     print(markdown)

@@ -120,8 +120,16 @@ def fanout_table(result: FanoutResult | None, note: str) -> str:
         f"| {_fmt(result.mutation_p99_ms)} | {_fmt(result.server_cpu_pct)} | {_fmt(result.peak_rss_mb, 0)} "
         f"| {_fmt(result.client_cpu_pct)} |",
     ]
-    if result.note or result.client_errors:
-        lines += ["", f"Note: {result.note} client errors: {result.client_errors} {result.sample_errors[:2]}"]
+    lines += [
+        "",
+        f"- Delivery rate: {result.deliveries_per_s:,.0f} per second from the first mutation to the last receipt "
+        f"(the workload needs {result.subscribers / result.interval_s:,.0f} per second).",
+        f"- Missing deliveries: {result.expected - result.delivered:,}; mutations no subscriber received at all "
+        f"(lost before the fan-out, e.g. at publish): {result.lost_everywhere} of {result.mutations}; "
+        f"server {'went quiet' if result.drained else 'still busy at the end of the 45 s drain'}.",
+        f"- Client errors: {result.client_errors} {result.sample_errors[:2] if result.sample_errors else ''}",
+    ]
+    lines += [f"- Server log: {w}" for w in result.server_warnings]
     return "\n".join(lines)
 
 
