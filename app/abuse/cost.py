@@ -47,6 +47,9 @@ from graphql import (
 from app.common.errors import AppError
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
+# GraphQL's Int is 32 bits (bigger variables fail coercion later); costs stay exact JSON numbers for clients.
+SIZE_MAX = 2**31 - 1
+COST_MAX = 2**53 - 1
 CONNECTION_LISTS = frozenset({"edges", "nodes"})
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
@@ -104,7 +107,8 @@ def operation_cost(
         return 0
     walker = _Walker(schema, document, operation, variables or {}, model)
     base = model.mutation_cost if operation.operation is OperationType.MUTATION else 1
-    return walker.selection_cost(operation.selection_set, root, inherited_size=None, base=base, expanding=frozenset())
+    cost = walker.selection_cost(operation.selection_set, root, inherited_size=None, base=base, expanding=frozenset())
+    return min(cost, COST_MAX)
 
 
 def _schema_default(argument: GraphQLArgument) -> Any:
@@ -213,7 +217,7 @@ class _Walker:
             if value is None:
                 value = _schema_default(argument)
             if isinstance(value, int) and not isinstance(value, bool):
-                sizes.append(max(value, 0))
+                sizes.append(min(max(value, 0), SIZE_MAX))
         if sizes:
             return max(sizes)
         has_size_argument = any(name in definition.args for name in SIZE_ARGUMENTS)

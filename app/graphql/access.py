@@ -4,8 +4,9 @@ operation costs, and whether the caller's rate-limit budget covers it.
 1. A token that was sent but cannot be trusted, or has expired since the WebSocket connected, answers
    UNAUTHENTICATED. Without a token only `apiVersion` (and introspection, off in prod) may run while
    AUTH_REQUIRED is on.
-2. The static cost (app.abuse.cost) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
-3. The cost is charged to the caller's budget in Redis (per user, per client address when anonymous);
+2. Text no store can hold (NUL, unpaired surrogates) in variables or literals answers VALIDATION_FAILED.
+3. The static cost (app.abuse.cost) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
+4. The cost is charged to the caller's budget in Redis (per user, per client address when anonymous);
    an empty budget answers RATE_LIMITED with `retryAfter` seconds.
 
 Every response reports `extensions.cost` (and `extensions.rateLimit` when the limiter ran). The
@@ -22,6 +23,7 @@ from graphql import DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpr
 from strawberry.extensions import SchemaExtension
 
 from app.abuse.cost import CostModel, check_cost, find_operation, operation_cost
+from app.abuse.inputs import check_storable_text
 from app.abuse.keys import rate_limit_key
 from app.abuse.ratelimit import Decision, RateLimiter
 from app.auth import permissions as can
@@ -85,6 +87,7 @@ class AccessControl(SchemaExtension):
         document = self.execution_context.graphql_document
         if document is not None and hasattr(context, "principal"):
             self._authenticate(context, document)
+            check_storable_text(document, self.execution_context.variables)
             self.cost = operation_cost(
                 self.execution_context.schema._schema,
                 document,

@@ -21,6 +21,7 @@ from app.graphql.access import AccessControl, LimiterSlot
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import limit_rules
 from app.graphql.observability import OperationMetrics
+from app.graphql.scalars import SCALAR_OVERRIDES
 from app.settings import Settings, get_settings
 from app.tags.resolvers import TagMutation, TagQuery
 from app.tasks.resolvers import TaskMutation, TaskQuery
@@ -71,7 +72,10 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     # Last: it runs once the document is parsed and valid, and sees the request's variables.
     limiters = LimiterSlot(settings)
     extensions.append(lambda: AccessControl(settings=settings, limiters=limiters))
-    return TaskboardSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return TaskboardSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+    )
 
 
 schema = build_schema(get_settings())

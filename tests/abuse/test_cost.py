@@ -81,6 +81,12 @@ def test_a_variable_that_is_not_an_integer_counts_as_the_default(value: object) 
     assert cost("query($n: Int) { tasks(first: $n) { nodes { id } } }", {"n": value}) == 1 + 1 + 20
 
 
+def test_huge_sizes_are_capped_so_costs_stay_exact_json_numbers() -> None:
+    deep = "query($n: Int) { tasks(first: $n) { nodes { assignee { tasks(first: $n) { nodes { tags { id } } } } } } }"
+    assert cost(deep, {"n": 10**30}) == 2**53 - 1
+    assert cost("query($n: Int) { tasks(first: $n) { nodes { id } } }", {"n": 10**12}) == 1 + 1 + (2**31 - 1)
+
+
 def test_negative_sizes_count_as_zero() -> None:
     assert cost("{ tasks(first: -5) { totalCount nodes { id } } }") == 1 + 1 + 1
 
