@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -148,11 +149,17 @@ class Settings(BaseSettings):
         return self.app_env == "prod"
 
 
+# Query parameters that carry secrets (e.g. MongoDB's tlsCertificateKeyFilePassword, libpq's sslpassword).
+_SECRET_PARAMETER = re.compile(r"(?i)([?&][^=&]*(?:password|secret|token)[^=&]*=)[^&]*")
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and error messages."""
+    """The URL with its password (and secret-looking query parameters) replaced by ***, for logs and errors."""
     parts = urlsplit(url)
+    if parts.query:
+        parts = parts._replace(query=_SECRET_PARAMETER.sub(r"\1***", "?" + parts.query)[1:])
     if parts.password is None:
-        return url
+        return urlunsplit(parts)
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
