@@ -96,7 +96,7 @@ async def test_mongodb_over_tls_with_tls_true_in_the_url(settings: Settings, cer
     process = subprocess.Popen(
         [str(FERRETDB), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", "--listen-addr=",
          f"--listen-tls=127.0.0.1:{port}", f"--listen-tls-cert-file={certificates['server.pem']}",
-         f"--listen-tls-key-file={certificates['server.key']}", "--telemetry=disable", "--debug-addr=-"],
+         f"--listen-tls-key-file={certificates['server.key']}", "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
     )
     try:
