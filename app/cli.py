@@ -166,11 +166,12 @@ def cmd_token(args: argparse.Namespace) -> int:
         return mint(args.user_id.strip().lower())
 
     async def work() -> int:
+        from app.auth.principal import system
         from app.users.service import create_user, get_user_by_email
 
         user = await get_user_by_email(email=args.email)
         if user is None and args.create:
-            user = await create_user(email=args.email, name=args.name)
+            user = await create_user(email=args.email, name=args.name, actor=system("cli"))
             print(f"created user {user.email} ({user.id})", file=sys.stderr)
         if user is None:
             print(f"taskboard token: no user with email {args.email!r} (add --create to create one)", file=sys.stderr)

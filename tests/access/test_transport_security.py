@@ -23,7 +23,7 @@ from tests.access.tls import write_certificates
 from tests.support.processes import free_port, wait_until
 
 # Built by `scripts/services up` (which every test run starts with).
-FERRETDB = Path.home() / ".cache" / "taskboard-tools" / "ferretdb-v1.24.2"
+FERRETDB = Path(os.environ.get("TASKBOARD_TOOLS_DIR", Path.home() / ".cache" / "taskboard-tools")) / "ferretdb-v1.24.2"
 
 
 @pytest.fixture(scope="module")
