@@ -153,7 +153,9 @@ class _Walker:
             if self._skipped(selection):
                 continue
             if isinstance(selection, FieldNode):
-                total += self.field_cost(selection, parent, inherited_size=inherited_size, base=base, expanding=expanding)
+                total += self.field_cost(
+                    selection, parent, inherited_size=inherited_size, base=base, expanding=expanding
+                )
             elif isinstance(selection, InlineFragmentNode):
                 target = self._type(selection.type_condition.name.value) if selection.type_condition else parent
                 total += self.selection_cost(

@@ -98,7 +98,11 @@ def _where(filters: AuditFilters, values: list[Any]) -> str:
 
 
 async def find_audit_entries(
-    *, filters: AuditFilters = AuditFilters(), first: int | None = None, after: str | None = None, with_total: bool = False
+    *,
+    filters: AuditFilters = AuditFilters(),
+    first: int | None = None,
+    after: str | None = None,
+    with_total: bool = False,
 ) -> PageResult[AuditRow]:
     """One page of audit rows matching filters, newest first (ties by id), and the total when asked."""
     validate_page(CursorPage(first=first, after=after))

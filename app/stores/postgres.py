@@ -13,7 +13,9 @@ from app.settings import Settings, get_settings
 from app.stores.query_log import LoggedConnection
 
 APP_LABEL = "models"
-MODEL_MODULES = ["app.tasks.models", "app.tags.models", "app.data_migrations.models", "app.audit.models", "aerich.models"]
+MODEL_MODULES = [
+    "app.tasks.models", "app.tags.models", "app.data_migrations.models", "app.audit.models", "aerich.models"
+]
 
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 

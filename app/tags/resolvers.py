@@ -39,7 +39,9 @@ class TagMutation:
         name: Annotated[str, strawberry.argument(description="1 to 50 characters.")],
         color: Annotated[str, strawberry.argument(description="#rrggbb.")],
     ) -> TagType:
-        return await service.create_tag(name=name, color=color, actor=info.context.principal)  # type: ignore[return-value]
+        return await service.create_tag(  # type: ignore[return-value]
+            name=name, color=color, actor=info.context.principal
+        )
 
     @strawberry.mutation(description="Rename and/or recolor a tag.")
     async def update_tag(

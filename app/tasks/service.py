@@ -282,7 +282,9 @@ async def create_task(
         values = _audited(task)
         if tag_uuids:
             values["tag_ids"] = sorted(str(u) for u in tag_uuids)
-        await audit.record(conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values))
+        await audit.record(
+            conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values)
+        )
         await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ())))
     return task
 

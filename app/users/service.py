@@ -263,7 +263,9 @@ async def update_user(
     if not changed:
         return current
     user = await _write(current, set_=changed)
-    await _audit(actor, Action.UPDATE, user_id, {path: {"old": stored[path], "new": value} for path, value in changed.items()})
+    await _audit(
+        actor, Action.UPDATE, user_id, {path: {"old": stored[path], "new": value} for path, value in changed.items()}
+    )
     return user
 
 
