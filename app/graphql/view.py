@@ -27,9 +27,10 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
-from app.auth.tokens import InvalidToken, TokenVerifier
+from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token
 from app.graphql.context import Context, build_context, sign_in_connection
 from app.graphql.errors import shape_error
+from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
 from app.metrics import WEBSOCKETS
 from app.settings import Settings
@@ -62,6 +63,7 @@ class TaskboardGraphQL(GraphQL):
         super().__init__(build_schema(settings), **kwargs)
         self.settings = settings
         self.verifier = TokenVerifier.from_settings(settings)
+        self.response_cache = ResponseCache(settings)
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
@@ -125,18 +127,44 @@ class TaskboardGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as exc:
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
-        else:
-            if response.headers.get("content-type", "").startswith("application/json"):
-                response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
-                if _STATUS_KEY in scope:
-                    response.status_code = scope[_STATUS_KEY]
-                if _RETRY_KEY in scope:
-                    response.headers["retry-after"] = str(scope[_RETRY_KEY])
+        request = Request(scope=scope, receive=receive)
+        response = await self._from_cache(request)
+        if response is None:
+            response = await self._run_http(request)
         await response(scope, receive, send)
+
+
+    async def _run_http(self, request: Request) -> Response:
+        """Execute through strawberry and apply the status and media-type rules above."""
+        scope = request.scope
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
+            if _STATUS_KEY in scope:
+                response.status_code = scope[_STATUS_KEY]
+            if _RETRY_KEY in scope:
+                response.headers["retry-after"] = str(scope[_RETRY_KEY])
+        return response
+
+    async def _from_cache(self, request: Request) -> Response | None:
+        """A cacheable query's response from the whole-response cache (executing it on a miss)."""
+        if request.method not in ("GET", "POST"):
+            return None
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return None
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            principal = authenticate(self.verifier, token)
+        except InvalidToken:
+            return None  # normal execution answers UNAUTHENTICATED with the reason
+        client_ip = request.client.host if request.client is not None else None
+        return await self.response_cache.respond(
+            request, principal, client_ip, lambda: self._run_http(request), media_type
+        )
 
 
 def make_graphql_app(settings: Settings) -> TaskboardGraphQL:

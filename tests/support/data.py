@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from app.common.changes import Change, ChangeKind, Entity, dispatch
 from app.stores import sql
 
 
 async def reset_postgres() -> None:
-    """Empty the domain tables (the schema stays)."""
+    """Empty the domain tables (the schema stays), and say so like every write does (caches listen)."""
     await sql.execute("TRUNCATE task_tags, tasks, tags")
+    await dispatch([Change(Entity.TASK, ChangeKind.DELETED, ()), Change(Entity.TAG, ChangeKind.DELETED, ())])
 
 
 async def reset_mongo() -> None:
@@ -15,3 +17,4 @@ async def reset_mongo() -> None:
     from app.users.documents import User
 
     await User.get_pymongo_collection().delete_many({})
+    await dispatch([Change(Entity.USER, ChangeKind.DELETED, ())])

@@ -1,0 +1,139 @@
+"""Whole-response cache for queries, checked before parsing.
+
+An entry is keyed by the document, the variables, the operation name and the caller's permission scope
+(role; plus the user id when the document may show per-caller data: emails, `me`). It stores the
+response's `data` as JSON text and the operation's cost, so a hit costs one Redis round trip, is still
+charged against the caller's rate limit, and reports `extensions.cost` like an executed request. Only
+successful query responses are stored; documents naming a mutation or subscription are never looked up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app import cache
+from app.abuse.keys import rate_limit_key
+from app.auth.permissions import can_read
+from app.auth.principal import Principal
+from app.cache.codec import JSON
+from app.graphql import keys
+from app.graphql.access import LimiterSlot
+from app.settings import Settings
+
+_NOT_CACHEABLE = re.compile(r"\b(mutation|subscription)\b")
+_PER_CALLER = re.compile(r"email|\bme\b", re.IGNORECASE)
+MAX_DOCUMENT_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class CachedRequest:
+    query: str
+    variables: dict[str, Any]
+    operation_name: str | None
+
+
+async def read_request(request: Request) -> CachedRequest | None:
+    """The GraphQL request if it can be served from the cache; None leaves it to normal execution."""
+    if request.method == "GET":
+        params = request.query_params
+        try:
+            variables = orjson.loads(params["variables"]) if params.get("variables") else {}
+        except orjson.JSONDecodeError:
+            return None
+        query, operation_name = params.get("query"), params.get("operationName")
+    elif request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        query, variables, operation_name = body.get("query"), body.get("variables") or {}, body.get("operationName")
+    else:
+        return None
+    if (
+        not isinstance(query, str)
+        or not isinstance(variables, dict)
+        or not isinstance(operation_name, str | None)
+        or len(query) > MAX_DOCUMENT_CHARS
+        or _NOT_CACHEABLE.search(query)
+    ):
+        return None
+    return CachedRequest(query, variables, operation_name)
+
+
+def scope_of(principal: Principal, query: str) -> str:
+    """The permission scope a response is valid for."""
+    if _PER_CALLER.search(query):
+        return f"{principal.role}:{principal.user_id}"
+    return str(principal.role)
+
+
+class ResponseCache:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limiters = LimiterSlot(settings)
+
+    async def respond(
+        self,
+        request: Request,
+        principal: Principal,
+        client_ip: str | None,
+        execute: Callable[[], Awaitable[Response]],
+        media_type: str,
+    ) -> Response | None:
+        """The response for a cacheable query (from the cache, or executed and stored); None: not cacheable."""
+        if not cache.current().enabled or not can_read(principal, auth_required=self.settings.auth_required):
+            return None
+        cached_request = await read_request(request)
+        if cached_request is None:
+            return None
+        key = keys.response(
+            {
+                "q": cached_request.query,
+                "v": cached_request.variables,
+                "op": cached_request.operation_name,
+                "scope": scope_of(principal, cached_request.query),
+            }
+        )
+        executed: list[Response] = []
+
+        async def load() -> dict[str, Any] | None:
+            response = await execute()
+            executed.append(response)
+            return _entry_of(response)
+
+        entry = await cache.current().get(key, load, JSON)
+        if executed:
+            return executed[0]
+        if entry is None:
+            return None  # known not cacheable (it failed when it ran): execute normally
+        extensions: dict[str, Any] = {"cost": entry["cost"]}
+        if self.settings.rate_limit_enabled:
+            decision = await self.limiters.get().charge(rate_limit_key(principal, client_ip), entry["cost"])
+            if not decision.allowed:
+                return None  # normal execution answers RATE_LIMITED (a denial consumes nothing)
+            if not decision.degraded:
+                extensions["rateLimit"] = {"limit": decision.limit, "remaining": decision.remaining}
+        body = '{"data":' + entry["data"] + ',"extensions":' + orjson.dumps(extensions).decode() + "}"
+        return Response(body, media_type=f"{media_type}; charset=utf-8")
+
+
+def _entry_of(response: Response) -> dict[str, Any] | None:
+    """What to store for an executed response: only a 200 without errors."""
+    if response.status_code != 200:
+        return None
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or body.get("errors") or body.get("data") is None:
+        return None
+    return {"data": orjson.dumps(body["data"]).decode(), "cost": (body.get("extensions") or {}).get("cost", 0)}
