@@ -1,0 +1,82 @@
+"""The whole-response cache: hits skip the databases, writes invalidate, scopes never leak, costs are charged."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.stores.mongo_log import record_commands
+from app.stores.query_log import record_statements
+from app.users import service as users
+from tests.graphql.test_tasks_api import create_task
+from app.main import create_app
+from app.settings import load_settings
+from tests.support.auth import admin_headers, bearer
+
+BOARD = "query Board { tasks(first: 20) { totalCount nodes { id title assignee { name } } } }"
+PEOPLE = "query People { users(first: 10) { nodes { name email } } }"
+
+
+async def post(client: httpx.AsyncClient, query: str, headers: dict | None = None) -> dict:
+    response = await client.post("/graphql", json={"query": query}, headers=headers or {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_repeated_query_is_served_without_touching_the_databases(client: httpx.AsyncClient) -> None:
+    await create_task(client, title="cached")
+    first = await post(client, BOARD)
+    with record_statements() as statements, record_commands() as commands:
+        again = await post(client, BOARD)
+    assert again["data"] == first["data"]
+    assert again["extensions"]["cost"] == first["extensions"]["cost"] > 0
+    assert (statements.count, commands.count) == (0, 0)
+
+
+async def test_a_write_makes_the_next_response_fresh(client: httpx.AsyncClient) -> None:
+    await create_task(client, title="one")
+    assert (await post(client, BOARD))["data"]["tasks"]["totalCount"] == 1
+    await create_task(client, title="two")
+    fresh = await post(client, BOARD)
+    assert fresh["data"]["tasks"]["totalCount"] == 2
+    assert {n["title"] for n in fresh["data"]["tasks"]["nodes"]} == {"one", "two"}
+
+
+async def test_an_admins_cached_response_is_never_served_to_a_member(client: httpx.AsyncClient) -> None:
+    ada = await users.create_user(email="ada@example.com", name="Ada")
+    bob = await users.create_user(email="bob@example.com", name="Bob")
+    as_admin = await post(client, PEOPLE)  # the client acts as an admin
+    assert {n["email"] for n in as_admin["data"]["users"]["nodes"]} == {"ada@example.com", "bob@example.com"}
+
+    as_bob = await post(client, PEOPLE, bearer(str(bob.id)))
+    emails = {n["name"]: n["email"] for n in as_bob["data"]["users"]["nodes"]}
+    assert emails == {"Ada": None, "Bob": "bob@example.com"}
+    as_ada = await post(client, PEOPLE, bearer(str(ada.id)))
+    assert {n["name"]: n["email"] for n in as_ada["data"]["users"]["nodes"]} == {"Ada": "ada@example.com", "Bob": None}
+
+
+async def test_hits_are_charged_against_the_rate_limit(client: httpx.AsyncClient) -> None:
+    tight = create_app(load_settings(rate_limit_points=1000, query_max_cost=1000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=tight), base_url="http://t",
+                                 headers=admin_headers()) as http:
+        executed = await post(http, BOARD)
+        hits = [await post(http, BOARD) for _ in range(3)]
+        cost = executed["extensions"]["cost"]
+        remaining = [body["extensions"]["rateLimit"]["remaining"] for body in (executed, *hits)]
+        # Each hit is charged its cost (give or take what regenerates in a few milliseconds).
+        assert all(earlier - later >= cost - 2 for earlier, later in zip(remaining, remaining[1:]))
+        for _ in range(100):
+            body = await post_any(http, BOARD)
+            if body.get("errors"):
+                break
+        assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def post_any(client: httpx.AsyncClient, query: str) -> dict:
+    return (await client.post("/graphql", json={"query": query})).json()
+
+
+async def test_mutations_are_never_served_from_the_cache(client: httpx.AsyncClient) -> None:
+    query = 'mutation { createTag(name: "once", color: "#000000") { id } }'
+    assert "errors" not in await post(client, query)
+    again = await post(client, query)
+    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
