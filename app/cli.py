@@ -23,6 +23,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
         ws="websockets",
+        # Per-message compression costs CPU and tens of KB per socket; task events are small.
+        ws_per_message_deflate=False,
         lifespan="on",
         log_level=settings.log_level.lower(),
         proxy_headers=False,

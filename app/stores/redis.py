@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from app.settings import Settings
 
@@ -14,13 +14,17 @@ _client: Redis | None = None
 
 def make_client(settings: Settings) -> Redis:
     """A client on its own connection pool, with short time-outs so a slow Redis cannot stall requests."""
-    return Redis.from_url(
+    # A blocking pool: under a burst (1,000 subscribers re-reading at once) callers wait briefly for a free
+    # connection instead of failing with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_pool_max,
+        timeout=settings.redis_timeout_s * 4,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
 def client() -> Redis:
