@@ -18,7 +18,7 @@ import orjson
 
 from app.common.changes import Change, Entity
 
-VERSION = "v2"  # v2: task rows carry creator_id
+VERSION = "v3"  # v2: task rows carry creator_id; v3: users cached as plain records
 PREFIX = f"tb:{VERSION}"
 
 

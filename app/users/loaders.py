@@ -10,16 +10,18 @@ from app.common.pagination import CursorPage, OffsetPage, PageResult
 from app.users import keys, service
 from app.users.documents import User
 from app.users.filters import UserFilters, UserSort
+from app.users.records import USER_RECORD, UserRecord
 from app.users.service import UserStats
 
-_USER = typed(User | None)
 _PAGE = typed(PageResult[User])
 _STATS = typed(list[UserStats])
 
 
-async def users_by_id(ids: Sequence[str]) -> list[User | None]:
-    """Users by id (one Mongo `$in` for the misses); None for ids that do not exist."""
-    return await cache.current().get_many(ids, keys.user, lambda missing: service.get_users_by_ids(ids=missing), _USER)
+async def users_by_id(ids: Sequence[str]) -> list[UserRecord | None]:
+    """Users by id as read-only rows (one Mongo `$in` for the misses); None for ids that do not exist."""
+    return await cache.current().get_many(
+        ids, keys.user, lambda missing: service.get_user_records_by_ids(ids=missing), USER_RECORD
+    )
 
 
 async def user_page(

@@ -75,6 +75,7 @@ from app.users.documents import (
 )
 from app.stores import sql
 from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
+from app.users.records import UserRecord, record_from_document
 
 log = logging.getLogger("taskboard.users")
 SYSTEM = system("internal")
@@ -124,6 +125,17 @@ async def get_users_by_ids(*, ids: Sequence[str]) -> list[User | None]:
     if not wanted:
         return [None] * len(oids)
     found = {user.id: user for user in await User.find({"_id": {"$in": wanted}}).to_list()}
+    return [None if oid is None else found.get(oid) for oid in oids]
+
+
+async def get_user_records_by_ids(*, ids: Sequence[str]) -> list[UserRecord | None]:
+    """Read-only user rows in key order, None for missing or invalid ids, in one `$in` query (no Beanie)."""
+    oids = [_object_id(key) for key in ids]
+    wanted = list({oid for oid in oids if oid is not None})
+    if not wanted:
+        return [None] * len(oids)
+    cursor = User.get_pymongo_collection().find({"_id": {"$in": wanted}})
+    found = {doc["_id"]: record_from_document(doc) async for doc in cursor}
     return [None if oid is None else found.get(oid) for oid in oids]
 
 

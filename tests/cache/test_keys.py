@@ -23,7 +23,7 @@ def test_every_key_stamp_and_channel_carries_the_version_prefix() -> None:
     ]
     names = [key.key for key in built] + [stamp for key in built for stamp in key.stamps]
     names += [cache_keys.epoch(), task_keys.task_events(0)]
-    assert all(name.startswith("tb:v2:") for name in names)
+    assert all(name.startswith("tb:v3:") for name in names)
 
 
 def test_page_keys_ignore_dict_and_set_order_but_not_values() -> None:
@@ -35,16 +35,16 @@ def test_page_keys_ignore_dict_and_set_order_but_not_values() -> None:
 
 
 def test_a_row_depends_on_its_own_stamp_and_the_bulk_stamp_a_page_on_the_collection_stamps() -> None:
-    assert task_keys.task("t1").stamps == ("tb:v2:gen:task:all", "tb:v2:gen:task:id:t1")
-    assert task_keys.task_page({}).stamps == ("tb:v2:gen:task", "tb:v2:gen:tag")
-    assert tag_keys.tag_list().stamps == ("tb:v2:gen:tag", "tb:v2:gen:task")
+    assert task_keys.task("t1").stamps == ("tb:v3:gen:task:all", "tb:v3:gen:task:id:t1")
+    assert task_keys.task_page({}).stamps == ("tb:v3:gen:task", "tb:v3:gen:tag")
+    assert tag_keys.tag_list().stamps == ("tb:v3:gen:tag", "tb:v3:gen:task")
 
 
 def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:
     named = Change(Entity.TASK, ChangeKind.UPDATED, ("t1", "t2"))
     unnamed = Change(Entity.USER, ChangeKind.UPDATED, ())
-    assert cache_keys.stamps_to_bump(named) == ["tb:v2:gen:task:id:t1", "tb:v2:gen:task:id:t2", "tb:v2:gen:task"]
-    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v2:gen:user:all", "tb:v2:gen:user"]
+    assert cache_keys.stamps_to_bump(named) == ["tb:v3:gen:task:id:t1", "tb:v3:gen:task:id:t2", "tb:v3:gen:task"]
+    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v3:gen:user:all", "tb:v3:gen:user"]
 
 
 def test_channels_are_scoped_by_redis_database_because_pub_sub_is_not() -> None:
