@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -90,6 +91,36 @@ def _names(selections: Iterable[object]) -> Iterable[str]:
 def selects(info: Info, name: str) -> bool:
     """Whether the field being resolved selects `name` directly (fragments included)."""
     return any(name in _names(field.selections) for field in info.selected_fields)
+
+
+def value_or_future(future: asyncio.Future) -> Any:
+    """The result itself when the future is already resolved (graphql-core then stays synchronous)."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return future
+
+
+def node_selects(info: Info, name: str) -> bool:
+    """Whether a connection field selects `name` on its rows (`nodes { name }` or `edges { node { name } }`)."""
+    for field in info.selected_fields:
+        for child in _fields(field.selections):
+            if child.name == "nodes" and name in _names(child.selections):
+                return True
+            if child.name == "edges":
+                for edge_child in _fields(child.selections):
+                    if edge_child.name == "node" and name in _names(edge_child.selections):
+                        return True
+    return False
+
+
+def _fields(selections: Iterable[object]) -> Iterable[SelectedField]:
+    for selection in selections:
+        if not _included(getattr(selection, "directives", None) or {}):
+            continue
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, (FragmentSpread, InlineFragment)):
+            yield from _fields(selection.selections)
 
 
 def page_from_args(

@@ -5,7 +5,9 @@ Batch functions return results in key order, one query per batch for whatever th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from app import cache
 from app.cache.codec import typed
@@ -51,3 +53,15 @@ async def task_page(
     return await cache.current().get(
         key, lambda: service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total), _PAGE
     )
+
+
+async def prefetch_relations(loaders: Any, rows: Sequence[TaskRow], *, tags: bool, assignees: bool) -> None:
+    """Load the page's tags and assignees in one batch each, before the rows' fields resolve."""
+    work = []
+    if tags and rows:
+        work.append(loaders.tags_by_task_id.load_many([row.id for row in rows]))
+    assignee_ids = list({row.assignee_id for row in rows if row.assignee_id is not None}) if assignees else []
+    if assignee_ids:
+        work.append(loaders.users_by_id.load_many(assignee_ids))
+    if work:
+        await asyncio.gather(*work)

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from app.auth import permissions as can
 from app.common.errors import NotFound
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
-from app.graphql.relay import ConnectionView, page_from_args, selects
+from app.graphql.relay import ConnectionView, node_selects, page_from_args, selects
 from app.tasks import loaders, service
 from app.tasks.inputs import CreateTaskInput, TaskFilterInput, TaskSortEnum, TaskUpsertInput, UpdateTaskInput
 from app.tasks.service import TaskRow
@@ -57,6 +57,9 @@ class TaskQuery:
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
             with_total=selects(info, "totalCount"),
+        )
+        await loaders.prefetch_relations(
+            info.context.loaders, result.items, tags=node_selects(info, "tags"), assignees=node_selects(info, "assignee")
         )
         return ConnectionView(result)  # type: ignore[return-value]
 

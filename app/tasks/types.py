@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from app.graphql.relay import Connection
+from app.graphql.relay import Connection, value_or_future
 from app.tags.types import TagType
 from app.tasks.models import Priority, TaskStatus
 from app.users.types import UserType
@@ -32,15 +32,17 @@ class TaskType:
     updated_at: datetime = strawberry.field(description="When the task last changed (set by the database).")
     deleted_at: datetime | None = strawberry.field(description="When the task was soft-deleted; null if live.")
 
+    # Sync resolvers returning the loader's value when a list resolver already loaded the page's batch
+    # (see app.tasks.loaders.prefetch_relations), or its future otherwise: no coroutine per row.
     @strawberry.field(description="Tags on the task, by name.")
-    async def tags(self, info: Info) -> list[TagType]:
-        return await info.context.loaders.tags_by_task_id.load(self.id)
+    def tags(self, info: Info) -> list[TagType]:
+        return value_or_future(info.context.loaders.tags_by_task_id.load(self.id))  # type: ignore[return-value]
 
     @strawberry.field(description="The assigned user; null when unassigned or the user no longer exists.")
-    async def assignee(self, info: Info) -> UserType | None:
+    def assignee(self, info: Info) -> UserType | None:
         if self.assignee_id is None:
             return None
-        return await info.context.loaders.users_by_id.load(self.assignee_id)
+        return value_or_future(info.context.loaders.users_by_id.load(self.assignee_id))  # type: ignore[return-value]
 
 
 @strawberry.type(name="TaskConnection", description="One page of tasks (Relay connection).")
