@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -17,7 +20,10 @@ from app.common.errors import AppError, FieldError, ValidationFailed
 from app.events.filters import TaskFilter, matches, may_match
 from app.events.tasks import TaskEvent
 from app.tasks.models import Priority, TaskStatus
+from app.graphql.context import make_loaders
+from app.tags.service import TagRow
 from app.tasks.service import TaskRow
+from app.users.records import UserRecord
 from app.tasks.types import TaskStatusType, TaskType
 
 FILTER_LIST_MAX = 100
@@ -104,18 +110,61 @@ def row_from_snapshot(snapshot: dict[str, Any]) -> TaskRow:
     )
 
 
-async def _resolve(info: Info, event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
-    """The event as a subscriber sees it, or None when it does not pass the filter."""
-    loaders = info.context.renew_loaders()  # each event reads fresh data, never what the socket saw before
+@dataclass(frozen=True)
+class _TaskAfter:
+    """What every subscriber needs to know about one event's task, loaded once per process."""
+
+    row: TaskRow | None
+    tags: list[TagRow]
+    assignee: UserRecord | None
+
+
+# Recent events' loads, shared by every local subscriber: one read per event, not one per subscriber.
+_after_by_event: OrderedDict[tuple, asyncio.Future[_TaskAfter]] = OrderedDict()
+_SHARED_EVENTS = 256
+
+
+async def _load_after(event: TaskEvent) -> _TaskAfter:
+    loaders = make_loaders()
     row: TaskRow | None = await loaders.task_by_id.load(event.task_id)
     if row is None:
         if event.kind is not ChangeKind.DELETED or not event.snapshot:
-            return None  # gone again since: a later event will say so
+            return _TaskAfter(None, [], None)  # gone again since: a later event will say so
         row = row_from_snapshot(event.snapshot)
-    tags = await loaders.tags_by_task_id.load(row.id) if task_filter.tag_names is not None else []
-    if not matches(task_filter, task_id=row.id, assignee_id=row.assignee_id, status=row.status,
-                   tag_names=[tag.name for tag in tags]):
+    tags, assignee = await asyncio.gather(
+        loaders.tags_by_task_id.load(row.id),
+        loaders.users_by_id.load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
+    )
+    return _TaskAfter(row, tags, assignee)
+
+
+def task_after(event: TaskEvent) -> asyncio.Future[_TaskAfter]:
+    """The shared load of an event's task (started by its first subscriber)."""
+    key = (event.origin, event.at, event.task_id, event.kind, event.fields)
+    future = _after_by_event.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_load_after(event))
+        _after_by_event[key] = future
+        while len(_after_by_event) > _SHARED_EVENTS:
+            _after_by_event.popitem(last=False)
+    return future
+
+
+async def _resolve(info: Info, event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
+    """The event as a subscriber sees it, or None when it does not pass the filter."""
+    after = await asyncio.shield(task_after(event))
+    row = after.row
+    if row is None:
         return None
+    if not matches(task_filter, task_id=row.id, assignee_id=row.assignee_id, status=row.status,
+                   tag_names=[tag.name for tag in after.tags]):
+        return None
+    # Fresh loaders per event (never what the socket saw before), primed with the shared load.
+    loaders = info.context.renew_loaders()
+    loaders.task_by_id.prime(row.id, row)
+    loaders.tags_by_task_id.prime(row.id, after.tags)
+    if row.assignee_id is not None:
+        loaders.users_by_id.prime(row.assignee_id, after.assignee)
     return TaskChangeEventType(
         kind=TaskChangeKindEnum(event.kind.value),
         task=row,  # type: ignore[arg-type]
