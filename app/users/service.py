@@ -124,7 +124,7 @@ async def get_users_by_ids(*, ids: Sequence[str]) -> list[User | None]:
     wanted = list({oid for oid in oids if oid is not None})
     if not wanted:
         return [None] * len(oids)
-    found = {user.id: user for user in await User.find({"_id": {"$in": wanted}}).to_list()}
+    found = {user.id: user for user in await User.find(_ids_query(wanted)).to_list()}
     return [None if oid is None else found.get(oid) for oid in oids]
 
 
@@ -134,7 +134,7 @@ async def get_user_records_by_ids(*, ids: Sequence[str]) -> list[UserRecord | No
     wanted = list({oid for oid in oids if oid is not None})
     if not wanted:
         return [None] * len(oids)
-    cursor = User.get_pymongo_collection().find({"_id": {"$in": wanted}})
+    cursor = User.get_pymongo_collection().find(_ids_query(wanted))
     found = {doc["_id"]: record_from_document(doc) async for doc in cursor}
     return [None if oid is None else found.get(oid) for oid in oids]
 
@@ -344,6 +344,12 @@ async def delete_user(*, user_id: str, actor: Principal = SYSTEM) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+
+def _ids_query(oids: list[ObjectId]) -> dict[str, Any]:
+    """One query for these ids. A single id is an equality: FerretDB v1 answers `$in` with a collection
+    scan but uses the `_id` index for equality (MongoDB uses the index for both)."""
+    return {"_id": oids[0]} if len(oids) == 1 else {"_id": {"$in": oids}}
 
 
 def _object_id(value: object) -> ObjectId | None:
