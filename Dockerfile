@@ -12,7 +12,8 @@ RUN pip install --upgrade pip && pip install .
 # Runtime stage: slim, non-root, only the venv, the migrations and the entrypoint.
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    APP_ENV=prod HOST=0.0.0.0 PORT=8000 AERICH_NO_TORTOISE_V1_WARNING=1
+    APP_ENV=prod HOST=0.0.0.0 PORT=8000 AERICH_NO_TORTOISE_V1_WARNING=1 \
+    TASKBOARD_MIGRATIONS_DIR=/app/migrations
 RUN groupadd --system taskboard && useradd --system --gid taskboard --home /app taskboard
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

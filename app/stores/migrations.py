@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ from app.stores.startup import StoreUnavailable
 
 log = logging.getLogger("taskboard.migrations")
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The repository's migrations/ next to app/; an installed package (the Docker image) names it explicitly.
+MIGRATIONS_DIR = Path(os.environ.get("TASKBOARD_MIGRATIONS_DIR") or Path(__file__).resolve().parents[2] / "migrations")
 # Arbitrary but fixed: every replica must use the same key ("tb-migr" in ASCII).
 ADVISORY_LOCK_KEY = 0x74622D6D696772
 _VERSION_FILE = re.compile(r"^(\d+)_.*\.py$")
