@@ -26,51 +26,30 @@ def request_error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _reshaped(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    """The same error (location, path) with another message and extensions."""
+    return GraphQLError(
+        message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+        extensions=extensions,
+    )
+
+
 def shape_error(error: GraphQLError) -> GraphQLError:
     """The error as a client should see it, with extensions.code always set."""
     original = error.original_error
     if isinstance(original, GraphQLError):
         # graphql-core wraps syntax and variable-coercion errors; they are the client's, not ours.
-        code = request_error_code(original)
-        return GraphQLError(
-            error.message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={**(error.extensions or {}), "code": code},
-        )
+        return _reshaped(error, error.message, {**(error.extensions or {}), "code": request_error_code(original)})
     if isinstance(original, AppError):
-        return GraphQLError(
-            original.message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": original.code, **original.extensions},
-        )
+        return _reshaped(error, original.message, {"code": original.code, **original.extensions})
     if original is None:
         own_code = (error.extensions or {}).get("code")
         if own_code and own_code != "GRAPHQL_VALIDATION_FAILED":  # our limit rules set their own codes
             return error
-        return GraphQLError(
-            error.message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={**(error.extensions or {}), "code": request_error_code(error)},
-        )
+        return _reshaped(error, error.message, {**(error.extensions or {}), "code": request_error_code(error)})
     error_id = uuid.uuid4().hex
     log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
-    return GraphQLError(
-        INTERNAL_MESSAGE,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions={"code": "INTERNAL", "errorId": error_id},
-    )
+    return _reshaped(error, INTERNAL_MESSAGE, {"code": "INTERNAL", "errorId": error_id})
 
 
 class ErrorShaping(MaskErrors):
