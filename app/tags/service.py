@@ -19,6 +19,7 @@ from app.auth.principal import Principal, system
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
+from app.common.text import required_text
 from app.common.unset import UNSET, Maybe, is_set
 from app.stores import sql
 from app.tags.models import NAME_MAX
@@ -48,14 +49,7 @@ def _row(record: asyncpg.Record) -> TagRow:
 
 def validate_name(name: str, field: str = "name") -> str:
     """Trimmed name, 1..50 printable characters; raises ValidationFailed otherwise."""
-    value = name.strip() if isinstance(name, str) else ""
-    if not value:
-        raise ValidationFailed(FieldError(field, "must not be empty"))
-    if len(value) > NAME_MAX:
-        raise ValidationFailed(FieldError(field, f"must be at most {NAME_MAX} characters"))
-    if _CONTROL.search(value):
-        raise ValidationFailed(FieldError(field, "must not contain control characters"))
-    return value
+    return required_text(name, field=field, max_length=NAME_MAX, forbidden=_CONTROL)
 
 
 def validate_color(color: str, field: str = "color") -> str:

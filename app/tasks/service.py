@@ -26,6 +26,7 @@ from app.auth.principal import Principal, system
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
+from app.common.text import required_text
 from app.common.pagination import CursorPage, OffsetPage, PageResult, validate_page
 from app.common.unset import UNSET, Maybe, is_set
 from app.stores import sql
@@ -111,14 +112,7 @@ def _ensure_may_update(actor: Principal, current: asyncpg.Record, action: str) -
 
 def validate_title(title: object, field: str = "title") -> str:
     """Trimmed title of 1..200 characters without control characters."""
-    value = title.strip() if isinstance(title, str) else ""
-    if not value:
-        raise ValidationFailed(FieldError(field, "must not be empty"))
-    if len(value) > TITLE_MAX:
-        raise ValidationFailed(FieldError(field, f"must be at most {TITLE_MAX} characters"))
-    if _CONTROL.search(value):
-        raise ValidationFailed(FieldError(field, "must not contain control characters"))
-    return value
+    return required_text(title, field=field, max_length=TITLE_MAX, forbidden=_CONTROL)
 
 
 def validate_description(description: str | None, field: str = "description") -> str | None:

@@ -24,7 +24,6 @@ class ProfileType:
     settings: JSON = strawberry.field(description="Free-form JSON object of client settings.")
 
 
-_DEFAULT_PROFILE = {"bio": None, "timezone": "UTC", "settings": {}}
 
 
 @strawberry.type(name="User", description="A person who can be assigned tasks (stored in MongoDB).")
@@ -45,10 +44,9 @@ class UserType:
         # Shaped here, after loaders and the cache: cached documents are the same for every caller.
         return self.email if can_see_email(info.context.principal, self.id) else None  # type: ignore[attr-defined]
 
-    @strawberry.field(description="The embedded profile (defaults for users created before profiles).")
-    def profile(self) -> ProfileType:
-        profile = self.profile  # type: ignore[attr-defined]
-        return profile if profile is not None else ProfileType(**_DEFAULT_PROFILE)
+    profile: ProfileType = strawberry.field(
+        description="The embedded profile (defaults for users created before profiles)."
+    )
 
     @strawberry.field(
         description="Live tasks assigned to the user, newest first. For deeper paging or filters use "
