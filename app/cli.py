@@ -22,7 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         # Per-message compression costs CPU and tens of KB per socket; task events are small.
         ws_per_message_deflate=False,
         lifespan="on",

@@ -73,6 +73,11 @@ ERRORS = Counter("taskboard_graphql_errors_total", "GraphQL errors by extensions
 SQL_SECONDS = Histogram("taskboard_sql_seconds", "SQL statement duration by statement kind.", "kind", _LATENCY_BUCKETS)
 MONGO_SECONDS = Histogram("taskboard_mongo_seconds", "MongoDB command duration by command.", "command", _LATENCY_BUCKETS)
 LOADER_BATCH = Histogram("taskboard_dataloader_batch_size", "Keys per DataLoader batch.", "loader", _SIZE_BUCKETS)
+SUBSCRIPTION_RESULTS = Counter(
+    "taskboard_subscription_event_results_total",
+    "Subscription event results by source: executed for a subscriber, or shared from an identical one's.",
+    "source",
+)
 WEBSOCKETS = {"open": 0}
 
 
@@ -102,7 +107,7 @@ def _gauges(prefix: str, values: dict[str, object], help_text: str) -> Iterable[
 def render() -> str:
     """The whole exposition."""
     lines: list[str] = []
-    for metric in (OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH):
+    for metric in (OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS):
         lines.extend(metric.render())
     lines.extend(_gauges("taskboard_cache", cache.stats(), "Resolver cache counter"))
     lines.extend(_gauges("taskboard_events", events.stats(), "Task events hub and publisher counter"))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -34,15 +35,17 @@ log = logging.getLogger("taskboard.events")
 
 T = TypeVar("T")
 
-NoticeKind = Literal["DISCONNECTED", "RECONNECTED", "DROPPED"]
+NoticeKind = Literal["DISCONNECTED", "RECONNECTED", "DROPPED", "EXPIRED"]
 _BACKOFF_START_S = 0.1
+_DECODED_PAYLOADS = 64
 _END: Any = object()
 
 
 @dataclass(frozen=True)
 class SubscriberNotice:
     """Not an event. DISCONNECTED: events may be missed until RECONNECTED, after which state should be
-    re-read. DROPPED: this subscriber fell too far behind; its stream ends after this notice."""
+    re-read. DROPPED: this subscriber fell too far behind; its stream ends after this notice. EXPIRED: the
+    subscriber's own deadline passed (`Subscription.end_at`); its stream ends after this notice."""
 
     kind: NoticeKind
     message: str
@@ -64,6 +67,7 @@ class Subscription(Generic[T]):
         self._queue: deque[Any] = deque()
         self._decoded: deque[T] = deque()
         self._wakeup = asyncio.Event()
+        self._deadline: asyncio.TimerHandle | None = None
         self._ended = False
         self._entered = False
         self.in_gap = False  # told DISCONNECTED, not yet RECONNECTED
@@ -99,8 +103,16 @@ class Subscription(Generic[T]):
             self._decoded.extend(self._decode_safely(item))
         return self._decoded.popleft()
 
+    def end_at(self, when: float, notice: SubscriberNotice) -> None:
+        """End the stream with `notice` at event-loop time `when` (one timer per stream, not one per item)."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = asyncio.get_running_loop().call_at(when, self.end, notice)
+
     async def aclose(self) -> None:
         """Leave the channel (idempotent); the stream ends."""
+        if self._deadline is not None:
+            self._deadline.cancel()
         self.end()
         await self._hub._detach(self)
 
@@ -170,6 +182,7 @@ class Hub:
         self._ping_s = ping_s
         self._control = keys.control(self.db)
         self._channels: dict[str, _Channel] = {}
+        self._decoders: dict[Callable[[bytes], Iterable[Any]], Callable[[bytes], tuple[Any, ...]]] = {}
         self._subscribed: set[str] = set()
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()  # one command at a time on the PubSub connection
@@ -208,8 +221,17 @@ class Hub:
             log.warning("events: Redis pub/sub not connected yet; the hub keeps trying")
 
     def subscribe(self, channel: str, decode: Callable[[bytes], Iterable[T]] = raw) -> Subscription[T]:  # type: ignore[assignment]
-        """A subscription to use with `async with`; entering it waits until Redis confirms the channel."""
-        return Subscription(self, channel, decode, self.queue_size)
+        """A subscription to use with `async with`; entering it waits until Redis confirms the channel.
+
+        Every subscriber gets the same payload object, so each decoder runs once per payload, not once per
+        subscriber: its (immutable) result is remembered for the last few payloads.
+        """
+        shared = self._decoders.get(decode)
+        if shared is None:
+            shared = self._decoders[decode] = functools.lru_cache(maxsize=_DECODED_PAYLOADS)(
+                lambda payload: tuple(decode(payload))
+            )
+        return Subscription(self, channel, shared, self.queue_size)
 
     async def close(self) -> None:
         """End every subscription and the connection."""

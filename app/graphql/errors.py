@@ -3,6 +3,7 @@ masked as INTERNAL with an error id that is logged with the stack trace."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 
@@ -14,6 +15,7 @@ from app.common.errors import AppError
 log = logging.getLogger("taskboard.graphql")
 
 INTERNAL_MESSAGE = "Internal server error"
+_ERROR_ID = "taskboard_error_id"
 
 
 def request_error_code(error: GraphQLError) -> str:
@@ -47,8 +49,14 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         if own_code and own_code != "GRAPHQL_VALIDATION_FAILED":  # our limit rules set their own codes
             return error
         return _reshaped(error, error.message, {**(error.extensions or {}), "code": request_error_code(error)})
-    error_id = uuid.uuid4().hex
-    log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+    # One id (and one log line) per failure, even when the error reaches many subscribers of a shared
+    # subscription execution.
+    error_id = getattr(original, _ERROR_ID, None)
+    if error_id is None:
+        error_id = uuid.uuid4().hex
+        log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+        with contextlib.suppress(AttributeError):
+            setattr(original, _ERROR_ID, error_id)
     return _reshaped(error, INTERNAL_MESSAGE, {"code": "INTERNAL", "errorId": error_id})
 
 
@@ -57,3 +65,10 @@ class ErrorShaping(MaskErrors):
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [shape_error(error) for error in errors]
+
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks a runtime Protocol here, which costs more than the rest of a subscription
+        # event's delivery; an attribute lookup says the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from app.graphql.errors import ErrorShaping
 from app.graphql.limits import limit_rules
 from app.graphql.observability import OperationMetrics
 from app.graphql.scalars import SCALAR_OVERRIDES
+from app.graphql.shared_execution import SharedEventExecutor
 from app.settings import Settings, get_settings
 from app.tags.resolvers import TagMutation, TagQuery
 from app.tasks.resolvers import TaskMutation, TaskQuery
@@ -75,6 +76,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     return TaskboardSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+        execution_context_class=SharedEventExecutor,
     )
 
 

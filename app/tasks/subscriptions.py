@@ -14,13 +14,15 @@ import strawberry
 from strawberry.types import Info
 
 from app import events
-from app.auth.expiry import END, next_before, token_deadline
+from app.auth.expiry import token_deadline
+from app.auth.tokens import InvalidToken
 from app.common.changes import ChangeKind
 from app.common.errors import AppError, FieldError, ValidationFailed
 from app.events.filters import TaskFilter, matches, may_match
 from app.events.tasks import TaskEvent
 from app.tasks.models import Priority, TaskStatus
-from app.graphql.context import make_loaders
+from app.graphql.context import Context, make_loaders
+from app.graphql.shared_execution import SharedExecutions
 from app.tags.service import TagRow
 from app.tasks.service import TaskRow
 from app.users.records import UserRecord
@@ -64,6 +66,16 @@ class TaskChangeFilterInput:
         )
 
 
+@dataclass(frozen=True)
+class _TaskAfter:
+    """What every subscriber needs to know about one event's task, loaded once per process."""
+
+    row: TaskRow | None
+    tags: list[TagRow]
+    assignee: UserRecord | None
+    tag_names: frozenset[str] = frozenset()
+
+
 @strawberry.type(name="TaskChangeEvent", description="One change to one task, as committed.")
 class TaskChangeEventType:
     kind: TaskChangeKindEnum = strawberry.field(description="What happened.")
@@ -75,6 +87,22 @@ class TaskChangeEventType:
     message: str | None = strawberry.field(
         default=None, description="For RESYNC: why events may have been missed; re-read what you show."
     )
+    # Set on the one payload every local subscriber of an event shares (see app.graphql.shared_execution):
+    # subscribers with the same document, variables and rights get one execution between them.
+    shared_executions: strawberry.Private[SharedExecutions | None] = None
+    after: strawberry.Private[_TaskAfter | None] = None
+
+    def prepare(self, context: Context) -> None:
+        """Fresh loaders for this event (never what the socket saw before), primed with the shared load."""
+        after = self.after
+        loaders = context.renew_loaders()
+        if after is None or after.row is None:
+            return
+        row = after.row
+        loaders.task_by_id.prime(row.id, row)
+        loaders.tags_by_task_id.prime(row.id, after.tags)
+        if row.assignee_id is not None:
+            loaders.users_by_id.prime(row.assignee_id, after.assignee)
 
 
 class SubscriberDropped(AppError):
@@ -110,17 +138,9 @@ def row_from_snapshot(snapshot: dict[str, Any]) -> TaskRow:
     )
 
 
-@dataclass(frozen=True)
-class _TaskAfter:
-    """What every subscriber needs to know about one event's task, loaded once per process."""
-
-    row: TaskRow | None
-    tags: list[TagRow]
-    assignee: UserRecord | None
-
-
-# Recent events' loads, shared by every local subscriber: one read per event, not one per subscriber.
-_after_by_event: OrderedDict[tuple, asyncio.Future[_TaskAfter]] = OrderedDict()
+# Recent events' shared payloads: one read per event (not one per subscriber), and one payload object
+# that carries the executions its subscribers share.
+_payload_by_event: OrderedDict[tuple, asyncio.Future[TaskChangeEventType | None]] = OrderedDict()
 _SHARED_EVENTS = 256
 
 
@@ -135,42 +155,45 @@ async def _load_after(event: TaskEvent) -> _TaskAfter:
         loaders.tags_by_task_id.load(row.id),
         loaders.users_by_id.load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
     )
-    return _TaskAfter(row, tags, assignee)
+    return _TaskAfter(row, tags, assignee, frozenset(tag.name for tag in tags))
 
 
-def task_after(event: TaskEvent) -> asyncio.Future[_TaskAfter]:
-    """The shared load of an event's task (started by its first subscriber)."""
+async def _load_payload(event: TaskEvent) -> TaskChangeEventType | None:
+    after = await _load_after(event)
+    if after.row is None:
+        return None
+    return TaskChangeEventType(
+        kind=TaskChangeKindEnum(event.kind.value),
+        task=after.row,  # type: ignore[arg-type]
+        changed_fields=graphql_field_names(event.fields),
+        at=event.at,
+        shared_executions=SharedExecutions(),
+        after=after,
+    )
+
+
+def event_payload(event: TaskEvent) -> asyncio.Future[TaskChangeEventType | None]:
+    """The shared payload of an event (loaded by its first subscriber); None when the task is gone."""
     key = (event.origin, event.at, event.task_id, event.kind, event.fields)
-    future = _after_by_event.get(key)
+    future = _payload_by_event.get(key)
     if future is None:
-        future = asyncio.ensure_future(_load_after(event))
-        _after_by_event[key] = future
-        while len(_after_by_event) > _SHARED_EVENTS:
-            _after_by_event.popitem(last=False)
+        future = asyncio.ensure_future(_load_payload(event))
+        _payload_by_event[key] = future
+        while len(_payload_by_event) > _SHARED_EVENTS:
+            _payload_by_event.popitem(last=False)
     return future
 
 
-async def _resolve(info: Info, event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
+async def _resolve(event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
     """The event as a subscriber sees it, or None when it does not pass the filter."""
-    after = await asyncio.shield(task_after(event))
-    row = after.row
-    if row is None:
+    payload = await asyncio.shield(event_payload(event))
+    if payload is None or payload.after is None or payload.after.row is None:
         return None
+    row = payload.after.row
     if not matches(task_filter, task_id=row.id, assignee_id=row.assignee_id, status=row.status,
-                   tag_names=[tag.name for tag in after.tags]):
+                   tag_names=payload.after.tag_names):
         return None
-    # Fresh loaders per event (never what the socket saw before), primed with the shared load.
-    loaders = info.context.renew_loaders()
-    loaders.task_by_id.prime(row.id, row)
-    loaders.tags_by_task_id.prime(row.id, after.tags)
-    if row.assignee_id is not None:
-        loaders.users_by_id.prime(row.assignee_id, after.assignee)
-    return TaskChangeEventType(
-        kind=TaskChangeKindEnum(event.kind.value),
-        task=row,  # type: ignore[arg-type]
-        changed_fields=graphql_field_names(event.fields),
-        at=event.at,
-    )
+    return payload
 
 
 @strawberry.type
@@ -185,9 +208,12 @@ class TaskSubscription:
         # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
         deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
         async with events.task_events() as stream:
-            items = aiter(stream)
-            while (item := await next_before(items, deadline)) is not END:
+            if deadline is not None:
+                stream.end_at(deadline, events.SubscriberNotice("EXPIRED", "token expired"))
+            async for item in stream:
                 if isinstance(item, events.SubscriberNotice):
+                    if item.kind == "EXPIRED":
+                        raise InvalidToken("token expired", reason="expired")
                     if item.kind == "DROPPED":
                         raise SubscriberDropped(item.message)
                     yield TaskChangeEventType(
@@ -200,6 +226,6 @@ class TaskSubscription:
                         message="many tasks changed at once (seeding or a data migration)",
                     )
                 elif may_match(task_filter, item):
-                    resolved = await _resolve(info, item, task_filter)
+                    resolved = await _resolve(item, task_filter)
                     if resolved is not None:
                         yield resolved

@@ -81,6 +81,45 @@ async def test_one_pubsub_connection_serves_any_number_of_subscribers(make_hub: 
         await stream.aclose()
 
 
+async def test_each_payload_is_decoded_once_whatever_the_number_of_subscribers(
+    make_hub: MakeHub, redis_client: Redis
+) -> None:
+    hub = await make_hub()
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    decoded: list[bytes] = []
+
+    def decode(payload: bytes) -> list[str]:
+        decoded.append(payload)
+        return payload.decode().split(",")
+
+    streams = [hub.subscribe(channel, decode) for _ in range(10)]
+    for stream in streams:
+        await stream.__aenter__()
+    await redis_client.publish(channel, b"a,b")
+    await redis_client.publish(channel, b"c")
+
+    assert [[await next_item(stream) for _ in range(3)] for stream in streams] == [["a", "b", "c"]] * 10
+    assert decoded == [b"a,b", b"c"]
+    for stream in streams:
+        await stream.aclose()
+
+
+async def test_a_stream_given_a_deadline_ends_with_its_notice_then(make_hub: MakeHub, redis_client: Redis) -> None:
+    hub = await make_hub()
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    async with hub.subscribe(channel) as ending, hub.subscribe(channel) as staying:
+        ending.end_at(asyncio.get_running_loop().time() + 0.2, SubscriberNotice("EXPIRED", "token expired"))
+        await redis_client.publish(channel, b"before")
+        assert await next_item(ending) == b"before"
+
+        notice = await next_item(ending)  # waits: the deadline ends the wait
+        assert notice == SubscriberNotice("EXPIRED", "token expired")
+        with pytest.raises(StopAsyncIteration):
+            await next_item(ending)
+        await redis_client.publish(channel, b"after")
+        assert [await next_item(staying) for _ in range(2)] == [b"before", b"after"]
+
+
 async def test_the_redis_subscription_is_released_with_the_last_local_subscriber(
     make_hub: MakeHub, redis_client: Redis
 ) -> None:

@@ -1,0 +1,87 @@
+"""Subscribers that would get the same answer share one execution per event; the others never do."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from app.auth.principal import Role
+from tests.support.auth import admin_headers, bearer
+from tests.support.processes import app_server
+from tests.support.ws import subscription
+
+WITH_EMAIL = "subscription { taskChanged { kind task { id title assignee { id email } } } }"
+WITH_VARIABLE = "subscription($withTitle: Boolean!) { taskChanged { task { id title @include(if: $withTitle) } } }"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with app_server() as instance:
+        yield instance
+
+
+async def post(base_url: str, query: str, variables: dict | None = None) -> dict:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=admin_headers()) as http:
+        body = (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def results_by_source(base_url: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found = re.findall(r'taskboard_subscription_event_results_total\{source="(\w+)"\} (\d+)', text)
+    return {source: int(value) for source, value in found}
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {source: after.get(source, 0) - before.get(source, 0) for source in ("executed", "shared")}
+
+
+async def test_identical_subscribers_share_one_execution_and_different_rights_or_variables_do_not(server) -> None:
+    url = server.base_url
+    owner = (await post(url, 'mutation { createUser(input: {email: "owner@example.com", name: "Owner"}) { id } }'))
+    owner_id = owner["createUser"]["id"]
+    other_id = "b1b1b1b1b1b1b1b1b1b1b1b1"
+    async with AsyncExitStack() as stack:
+        # Given three admins on one document, a member who is not the assignee, the assignee herself,
+        # and two admins whose variables change the selection
+        admins = [await stack.enter_async_context(subscription(url, WITH_EMAIL)) for _ in range(3)]
+        stranger = await stack.enter_async_context(
+            subscription(url, WITH_EMAIL, init_payload=bearer(other_id, Role.MEMBER)))
+        assignee = await stack.enter_async_context(
+            subscription(url, WITH_EMAIL, init_payload=bearer(owner_id, Role.MEMBER)))
+        titled = await stack.enter_async_context(subscription(url, WITH_VARIABLE, {"withTitle": True}))
+        untitled = await stack.enter_async_context(subscription(url, WITH_VARIABLE, {"withTitle": False}))
+        before = await results_by_source(url)
+
+        # When one task is created
+        created = (await post(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                              {"i": {"title": "shared", "assigneeId": owner_id}}))["createTask"]
+        payloads = await asyncio.gather(*(s.next_payload() for s in (*admins, stranger, assignee, titled, untitled)))
+
+        # Then every subscriber sees what its own rights and variables allow
+        admin_view = {"kind": "CREATED", "task": {"id": created["id"], "title": "shared",
+                                                  "assignee": {"id": owner_id, "email": "owner@example.com"}}}
+        assert [p["data"]["taskChanged"] for p in payloads[:3]] == [admin_view] * 3
+        assert payloads[3]["data"]["taskChanged"]["task"]["assignee"] == {"id": owner_id, "email": None}
+        assert payloads[4]["data"]["taskChanged"]["task"]["assignee"] == {"id": owner_id, "email": "owner@example.com"}
+        assert payloads[5]["data"]["taskChanged"]["task"] == {"id": created["id"], "title": "shared"}
+        assert payloads[6]["data"]["taskChanged"]["task"] == {"id": created["id"]}
+        # and the three identical admins cost one execution: 5 distinct answers, 2 shared
+        assert delta(await results_by_source(url), before) == {"executed": 5, "shared": 2}
+
+        # When the task changes again, the next event executes afresh (nothing is reused across events)
+        before = await results_by_source(url)
+        await post(url, "mutation($id: ID!) { updateTask(id: $id, input: {title: \"renamed\"}) { id } }",
+                   {"id": created["id"]})
+        renamed = await asyncio.gather(*(s.next_payload() for s in admins))
+        assert {p["data"]["taskChanged"]["task"]["title"] for p in renamed} == {"renamed"}
+        assert {p["data"]["taskChanged"]["kind"] for p in renamed} == {"UPDATED"}
+        await asyncio.gather(*(s.next_payload() for s in (stranger, assignee, titled, untitled)))
+        assert delta(await results_by_source(url), before) == {"executed": 5, "shared": 2}
+
