@@ -12,8 +12,6 @@ import asyncpg.introspection
 
 log = logging.getLogger("taskboard.sql")
 
-# asyncpg sends this when a connection goes back to the pool; it is not one of our statements.
-_POOL_RESET_PREFIX = "SELECT pg_advisory_unlock_all()"
 # asyncpg's one-time type introspection (first use of a type on a connection): driver work, not ours.
 _DRIVER_QUERIES = frozenset({asyncpg.introspection.INTRO_LOOKUP_TYPES, asyncpg.introspection.INTRO_LOOKUP_TYPES_13})
 
@@ -64,7 +62,7 @@ def record_statements() -> Iterator[StatementRecorder]:
 
 def _on_query(record: asyncpg.connection.LoggedQuery) -> None:  # type: ignore[name-defined]
     query: str = record.query
-    if query.startswith(_POOL_RESET_PREFIX) or query in _DRIVER_QUERIES or "set_config('jit'" in query:
+    if query in _DRIVER_QUERIES or "set_config('jit'" in query:
         return
     elapsed_ms = record.elapsed * 1000.0
     for recorder in _config.recorders:
