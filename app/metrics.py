@@ -78,6 +78,12 @@ SUBSCRIPTION_RESULTS = Counter(
     "Subscription event results by source: executed for a subscriber, or shared from an identical one's.",
     "source",
 )
+DIRECT_EXECUTIONS = Counter(
+    "taskboard_graphql_direct_executions_total",
+    "Query executions by path: a compiled plan (direct), abandoned for graphql-core's (fallback), or no plan "
+    "for the operation (unsupported).",
+    "outcome",
+)
 WEBSOCKETS = {"open": 0}
 
 
@@ -107,7 +113,10 @@ def _gauges(prefix: str, values: dict[str, object], help_text: str) -> Iterable[
 def render() -> str:
     """The whole exposition."""
     lines: list[str] = []
-    for metric in (OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS):
+    metrics = (
+        OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS, DIRECT_EXECUTIONS
+    )
+    for metric in metrics:
         lines.extend(metric.render())
     lines.extend(_gauges("taskboard_cache", cache.stats(), "Resolver cache counter"))
     lines.extend(_gauges("taskboard_events", events.stats(), "Task events hub and publisher counter"))

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(30, ge=0, le=1000)
     graphql_max_tokens: int = Field(5000, ge=100, le=1_000_000)
     graphql_document_cache_size: int = Field(1000, ge=0, le=100_000)
+    # Queries run from a plan compiled once per operation, with graphql-core's execution as the fallback.
+    graphql_direct_execution: bool = True
 
     startup_timeout_s: float = Field(30.0, ge=0, le=600)
     health_timeout_s: float = Field(1.0, gt=0, le=30)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, cast
 
 import orjson
-from graphql import ExecutionResult
+from graphql import ExecutionResult, OperationType
 from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.graphql.direct_execution import execute_query
 from app.metrics import SUBSCRIPTION_RESULTS
 
 ShareKey = tuple[int, bytes, str]
@@ -72,7 +74,8 @@ async def _await_shared(future: asyncio.Future[ExecutionResult]) -> ExecutionRes
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's executor, executing a `SharedEvent` once per share key."""
+    """strawberry's executor, executing a `SharedEvent` once per share key; queries try their compiled plan
+    first (app.graphql.direct_execution)."""
 
     _share_key: ShareKey | None = None
 
@@ -89,6 +92,8 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         key = self._share_key
         shared = _shared(self.root_value) if key is not None else None
         if shared is None or key is None:
+            if serially is None and self.operation.operation is OperationType.QUERY:
+                return execute_query(self, partial(super().execute_operation, serially))
             return super().execute_operation(serially)
         results = shared.results
         done = results.get(key)

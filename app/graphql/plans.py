@@ -1,0 +1,230 @@
+"""Execution plans: a query operation compiled once into the fields to resolve and how to complete each value.
+
+A plan is what graphql-core's executor works out again for every row of every request: which fields a
+selection set holds after fragments and response-key merging (graphql-core's own `collect_fields` and
+`collect_subfields` build it here, so the grouping is exactly theirs), which resolver each field calls,
+and how its value completes (leaf coercion, list, object). app.graphql.direct_execution runs it.
+
+Only what the plan can run exactly like graphql-core gets one: no directives anywhere (@include/@skip
+depend on variables, others change execution), no fragment variables, no abstract types, no
+introspection beyond `__typename`, no `is_type_of` checks. Everything else gets None: normal execution.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
+from graphql.execution.executor import Executor
+from graphql.pyutils import Path
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+PLAN_CACHE_SIZE = 256
+
+
+class FieldKind(Enum):
+    ATTRIBUTE = "attribute"  # a strawberry field without resolver: the source's attribute
+    RESOLVER = "resolver"  # the graphql-core field's resolve function (strawberry's wrapper)
+    TYPENAME = "typename"  # __typename: the parent type's name
+
+
+class OutputKind(Enum):
+    LEAF = "leaf"
+    LIST = "list"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Output:
+    """How a value of one output type completes."""
+
+    kind: OutputKind
+    non_null: bool
+    coerce: Callable[[Any], Any] | None = None  # LEAF: the scalar's or enum's own coerce_output_value
+    item: Output | None = None  # LIST
+    fields: tuple[FieldPlan, ...] = ()  # OBJECT
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FieldPlan:
+    """One response key of a selection set."""
+
+    key: str
+    kind: FieldKind
+    name: str  # ATTRIBUTE: the python attribute; TYPENAME: the parent type's name; RESOLVER: the field name
+    output: Output | None = None  # None for TYPENAME
+    resolve: Callable[..., Any] | None = None
+    field_def: GraphQLField | None = None
+    details: tuple[FieldDetails, ...] = ()
+    parent_type: GraphQLObjectType | None = None
+    # The path of the field in the first row of every list above it: the resolve info is built once per
+    # field, not per row (resolvers here never read it; errors never come from a plan).
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """The root fields of one query operation."""
+
+    fields: tuple[FieldPlan, ...]
+
+
+class Unsupported(Exception):
+    """The operation uses something a plan does not run exactly like graphql-core."""
+
+
+def _check_selections(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDetails], seen: set[str]
+) -> None:
+    for selection in selection_set.selections:
+        if selection.directives:
+            raise Unsupported(f"directive @{selection.directives[0].name.value}")
+        if isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in seen:
+                continue
+            seen.add(name)
+            fragment = fragments.get(name)
+            if fragment is None:
+                raise Unsupported(f"unknown fragment {name}")
+            definition = fragment.definition
+            if definition.directives or definition.variable_definitions or fragment.variable_signatures:
+                raise Unsupported(f"fragment {name} has directives or variables")
+            _check_selections(definition.selection_set, fragments, seen)
+        elif isinstance(selection, (FieldNode, InlineFragmentNode)) and selection.selection_set is not None:
+            _check_selections(selection.selection_set, fragments, seen)
+
+
+class _Compiler:
+    def __init__(self, executor: Executor) -> None:
+        self.schema: GraphQLSchema = executor.schema
+        self.fragments = executor.fragments
+        self.variable_values = executor.variable_values
+        self.operation: OperationDefinitionNode = executor.operation
+        self.hide_suggestions = executor.hide_suggestions
+
+    def plan(self) -> Plan:
+        operation = self.operation
+        if operation.operation is not OperationType.QUERY or operation.directives:
+            raise Unsupported("not a query, or a directive on the operation")
+        _check_selections(operation.selection_set, self.fragments, set())
+        root_type = self.schema.query_type
+        if root_type is None:
+            raise Unsupported("no query type")
+        grouped = collect_fields(
+            self.schema, self.fragments, self.variable_values, root_type, operation, self.hide_suggestions
+        ).grouped_field_set
+        return Plan(self._fields(root_type, grouped, None))
+
+    def _fields(
+        self, parent_type: GraphQLObjectType, grouped: dict[str, list[FieldDetails]], path: Path | None
+    ) -> tuple[FieldPlan, ...]:
+        return tuple(self._field(parent_type, key, details, path) for key, details in grouped.items())
+
+    def _field(
+        self, parent_type: GraphQLObjectType, key: str, details: list[FieldDetails], parent_path: Path | None
+    ) -> FieldPlan:
+        name = details[0].node.name.value
+        if name == "__typename":
+            return FieldPlan(key=key, kind=FieldKind.TYPENAME, name=parent_type.name)
+        field_def = parent_type.fields.get(name)
+        if field_def is None or field_def.resolve is None:
+            raise Unsupported(f"field {parent_type.name}.{name}")
+        path = Path(parent_path, key, parent_type.name)
+        output = self._output(field_def.type, details, path)
+        attribute = _plain_attribute(field_def)
+        if attribute is not None:
+            return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=attribute, output=output)
+        return FieldPlan(
+            key=key, kind=FieldKind.RESOLVER, name=name, output=output, resolve=field_def.resolve,
+            field_def=field_def, details=tuple(details), parent_type=parent_type, path=path,
+        )
+
+    def _output(self, type_: GraphQLOutputType, details: list[FieldDetails], path: Path) -> Output:
+        non_null = is_non_null_type(type_)
+        if non_null:
+            type_ = type_.of_type  # type: ignore[union-attr]
+        if is_list_type(type_):
+            item = self._output(type_.of_type, details, path.add_key(0, None))  # type: ignore[union-attr]
+            return Output(OutputKind.LIST, non_null, item=item)
+        if is_leaf_type(type_):
+            return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value)  # type: ignore[union-attr]
+        if is_object_type(type_) and type_.is_type_of is None:  # type: ignore[union-attr]
+            grouped = collect_subfields(
+                self.schema, self.fragments, self.variable_values, self.operation, type_, details,  # type: ignore[arg-type]
+                self.hide_suggestions,
+            ).grouped_field_set
+            return Output(OutputKind.OBJECT, non_null, fields=self._fields(type_, grouped, path))  # type: ignore[arg-type]
+        raise Unsupported(f"output type {type_}")
+
+
+def _plain_attribute(field_def: GraphQLField) -> str | None:
+    """The python attribute strawberry's resolver would read, when that is all it does (no resolver, no
+    extensions, no exception handlers, the default getattr resolver)."""
+    field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        isinstance(field, StrawberryField)
+        and field.is_basic_field
+        and field.default_resolver is getattr
+        and getattr(field_def.resolve, "__name__", None) == "_get_basic_result"
+    ):
+        return field.python_name
+    return None
+
+
+def compile_plan(executor: Executor) -> Plan | None:
+    """The plan of the executor's operation; None when the operation needs graphql-core's execution."""
+    try:
+        return _Compiler(executor).plan()
+    except Unsupported:
+        return None
+
+
+class PlanCache:
+    """Plans by operation node (the parser cache hands out the same node for the same text), bounded LRU."""
+
+    def __init__(self, maxsize: int = PLAN_CACHE_SIZE) -> None:
+        self.maxsize = maxsize
+        # The node and schema are kept with the plan: their ids cannot be reused while the entry lives.
+        self._entries: OrderedDict[tuple[int, int], tuple[OperationDefinitionNode, GraphQLSchema, Plan | None]]
+        self._entries = OrderedDict()
+
+    def get(self, executor: Executor) -> Plan | None:
+        """The cached plan (compiled on a miss); None when the operation has none."""
+        key = (id(executor.operation), id(executor.schema))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is executor.operation and entry[1] is executor.schema:
+            self._entries.move_to_end(key)
+            return entry[2]
+        plan = compile_plan(executor)
+        self._entries[key] = (executor.operation, executor.schema, plan)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+PLANS = PlanCache()
