@@ -23,6 +23,7 @@ log = logging.getLogger("taskboard.migrations")
 MIGRATIONS_DIR = Path(os.environ.get("TASKBOARD_MIGRATIONS_DIR") or Path(__file__).resolve().parents[2] / "migrations")
 # Arbitrary but fixed: every replica must use the same key ("tb-migr" in ASCII).
 ADVISORY_LOCK_KEY = 0x74622D6D696772
+_LOCK_POLL_S = 0.2
 _VERSION_FILE = re.compile(r"^(\d+)_.*\.py$")
 
 
@@ -73,6 +74,21 @@ async def _connect_raw(settings: Settings) -> asyncpg.Connection:
             delay = min(delay * 2, 2.0)
 
 
+async def _take_lock(conn: asyncpg.Connection) -> None:
+    """Wait for the migration lock by polling, never by blocking in pg_advisory_lock.
+
+    A waiter blocked inside a statement holds a snapshot for as long as it waits, and CREATE INDEX
+    CONCURRENTLY (run by the replica holding the lock) waits for every older snapshot: the two would wait
+    for each other forever.
+    """
+    waiting_logged = False
+    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_LOCK_KEY):
+        if not waiting_logged:
+            log.info("another replica is migrating; waiting for the migration lock")
+            waiting_logged = True
+        await asyncio.sleep(_LOCK_POLL_S)
+
+
 async def apply_migrations(settings: Settings) -> list[str]:
     """Apply pending migrations; replicas running this at once serialise on an advisory lock."""
     from aerich import Command
@@ -81,7 +97,7 @@ async def apply_migrations(settings: Settings) -> list[str]:
     # nothing left to apply.
     lock_conn = await _connect_raw(settings)
     try:
-        await lock_conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
+        await _take_lock(lock_conn)
         log.info("migration lock acquired")
         async with Command(
             tortoise_config=tortoise_config(settings), app=APP_LABEL, location=str(MIGRATIONS_DIR)

@@ -87,7 +87,10 @@ def where_clause(filters: TaskFilters, params: Params) -> str:
         conditions.append("t.deleted_at IS NOT NULL")
     elif not filters.include_deleted:
         conditions.append("t.deleted_at IS NULL")
-    if filters.statuses:
+    if len(filters.statuses) == 1:
+        # Equality (not ANY) lets the planner walk idx_tasks_live_status_created in sort order.
+        conditions.append(f"t.status = {params.add(filters.statuses[0].value)}")
+    elif filters.statuses:
         conditions.append(f"t.status = ANY({params.add([s.value for s in filters.statuses])}::text[])")
     if filters.priorities:
         conditions.append(f"t.priority = ANY({params.add([int(p) for p in filters.priorities])}::smallint[])")

@@ -22,10 +22,10 @@ COLUMNS = (
     "t.deleted_at"
 )
 PAGE_SQL = (
-    f"SELECT {COLUMNS} FROM tasks t WHERE t.deleted_at IS NULL AND t.status = ANY($1::text[]) "
+    f"SELECT {COLUMNS} FROM tasks t WHERE t.deleted_at IS NULL AND t.status = $1 "
     "ORDER BY t.created_at DESC, t.id DESC LIMIT $2"
 )
-COUNT_SQL = "SELECT count(*) FROM tasks t WHERE t.deleted_at IS NULL AND t.status = ANY($1::text[])"
+COUNT_SQL = "SELECT count(*) FROM tasks t WHERE t.deleted_at IS NULL AND t.status = $1"
 TAGS_SQL = (
     "SELECT tt.task_id, g.id, g.name, g.color FROM task_tags tt JOIN tags g ON g.id = tt.tag_id "
     "WHERE tt.task_id = ANY($1::uuid[]) ORDER BY lower(g.name), g.id"
@@ -61,7 +61,7 @@ async def tags_by_task(ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, s
 
 async def board(variables: Body) -> Body:
     assert pool is not None
-    rows, total = await asyncio.gather(pool.fetch(PAGE_SQL, ["TODO"], 51), pool.fetchval(COUNT_SQL, ["TODO"]))
+    rows, total = await asyncio.gather(pool.fetch(PAGE_SQL, "TODO", 51), pool.fetchval(COUNT_SQL, "TODO"))
     rows = rows[:50]
     tags = await tags_by_task([r["id"] for r in rows])
     return {"tasks": {"totalCount": total, "nodes": [task_json(r, tags.get(r["id"], [])) for r in rows]}}
@@ -109,12 +109,20 @@ async def respond(send: Callable[[Body], Awaitable[None]], status: int, payload:
     await send({"type": "http.response.body", "body": body})
 
 
+class _NoResetConnection(asyncpg.Connection):
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def lifespan(receive: Callable[[], Awaitable[Body]], send: Callable[[Body], Awaitable[None]]) -> None:
     global pool
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
+            # No reset query on release, as the app does (its connections keep no session state either).
+            pool = await asyncpg.create_pool(
+                os.environ["DATABASE_URL"], min_size=1, max_size=10, connection_class=_NoResetConnection
+            )
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if pool is not None:

@@ -62,16 +62,18 @@ async def test_migrate_waits_while_another_replica_holds_the_lock(fresh_database
         await holder.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
         waiting = start_migrate(fresh_database_url)
 
-        # the replica is blocked on the lock, and has applied nothing
+        # the replica is waiting for the lock (polling it, so that it holds no snapshot a concurrent index
+        # build would wait for), and has applied nothing
         for _ in range(300):
-            blocked = await holder.fetchval(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            polling = await holder.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND query LIKE 'SELECT pg_try_advisory_lock%'"
             )
-            if blocked:
+            if polling:
                 break
             await asyncio.sleep(0.1)
-        assert blocked == 1
+        assert polling == 1
+        await asyncio.sleep(1.0)
         assert waiting.poll() is None
         assert await aerich_versions(fresh_database_url) == []
 
