@@ -84,6 +84,9 @@ DIRECT_EXECUTIONS = Counter(
     "for the operation (unsupported).",
     "outcome",
 )
+APQ = Counter(
+    "taskboard_apq_total", "Automatic persisted queries by outcome: hit, miss, registered, mismatch.", "outcome"
+)
 WEBSOCKETS = {"open": 0}
 
 
@@ -114,7 +117,7 @@ def render() -> str:
     """The whole exposition."""
     lines: list[str] = []
     metrics = (
-        OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS, DIRECT_EXECUTIONS
+        OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS, APQ, DIRECT_EXECUTIONS
     )
     for metric in metrics:
         lines.extend(metric.render())

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(30, ge=0, le=1000)
     graphql_max_tokens: int = Field(5000, ge=100, le=1_000_000)
     graphql_document_cache_size: int = Field(1000, ge=0, le=100_000)
+    # Automatic persisted queries (Apollo APQ v1): documents kept in Redis by their SHA-256.
+    apq_enabled: bool = True
+    apq_ttl_s: int = Field(7 * 86_400, ge=60, le=366 * 86_400)
+    apq_max_document_chars: int = Field(20_000, ge=100, le=1_000_000)
     # Queries run from a plan compiled once per operation, with graphql-core's execution as the fallback.
     graphql_direct_execution: bool = True
 

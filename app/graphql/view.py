@@ -7,6 +7,8 @@
 - RATE_LIMITED answers 429 with Retry-After (any media type); UNAUTHENTICATED request errors answer 401
   with `application/graphql-response+json`.
 - WebSockets sign in with their connection_init payload; a bad token there refuses the connection.
+- Automatic persisted queries (app.graphql.persisted_queries) are resolved first: the whole-response
+  cache and execution see the query text.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from strawberry.types import ExecutionResult
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token
 from app.graphql.context import Context, build_context, sign_in_connection
 from app.graphql.errors import shape_error
+from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
+from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
 from app.metrics import WEBSOCKETS
@@ -64,6 +68,7 @@ class TaskboardGraphQL(GraphQL):
         self.settings = settings
         self.verifier = TokenVerifier.from_settings(settings)
         self.response_cache = ResponseCache(settings)
+        self.persisted_queries = PersistedQueries(settings)
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
@@ -128,9 +133,18 @@ class TaskboardGraphQL(GraphQL):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        try:
+            resolved = await self.persisted_queries.resolve(request)
+        except PersistedQueryError as error:
+            media_type = negotiate(request.headers.get("accept")) or "application/json"
+            await persisted_error_response(error, media_type)(scope, receive, send)
+            return
+        request = resolved.request
         response = await self._from_cache(request)
         if response is None:
             response = await self._run_http(request)
+        if resolved.register is not None:
+            await self.persisted_queries.remember(resolved.register, response)
         await response(scope, receive, send)
 
 
