@@ -29,7 +29,7 @@ from app.metrics import DIRECT_EXECUTIONS
 
 log = logging.getLogger("taskboard.graphql.direct")
 
-_ATTRIBUTE, _RESOLVER = FieldKind.ATTRIBUTE, FieldKind.RESOLVER
+_ATTRIBUTE, _METHOD, _RESOLVER = FieldKind.ATTRIBUTE, FieldKind.METHOD, FieldKind.RESOLVER
 _LEAF, _OBJECT = OutputKind.LEAF, OutputKind.OBJECT
 
 Container = dict[str, Any] | list[Any]
@@ -66,6 +66,10 @@ class _Run:
             if field_def.args or first.node.arguments  # type: ignore[union-attr]
             else {}
         )
+        method = field.method
+        if method is not None:
+            # What strawberry's wrapper passes: its Info around graphql-core's, under the parameter's name.
+            args = {} if method.info_name is None else {method.info_name: method.info_class(_raw_info=info, _field=method.field)}
         bound = self.bound[field] = (info, args)
         return bound
 
@@ -75,6 +79,9 @@ def _execute_fields(run: _Run, fields: tuple[FieldPlan, ...], source: Any, out: 
         kind = field.kind
         if kind is _ATTRIBUTE:
             value = getattr(source, field.name)
+        elif kind is _METHOD:
+            kwargs = (run.bound.get(field) or run.bind(field))[1]
+            value = field.resolve(source, **kwargs) if field.method.takes_self else field.resolve(**kwargs)  # type: ignore[misc, union-attr]
         elif kind is _RESOLVER:
             info, args = run.bound.get(field) or run.bind(field)
             value = field.resolve(source, info, **args)  # type: ignore[misc]

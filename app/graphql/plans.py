@@ -39,12 +39,14 @@ from graphql.execution.executor import Executor
 from graphql.pyutils import Path
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+from strawberry.types.info import Info
 
 PLAN_CACHE_SIZE = 256
 
 
 class FieldKind(Enum):
     ATTRIBUTE = "attribute"  # a strawberry field without resolver: the source's attribute
+    METHOD = "method"  # a plain sync resolver, called as strawberry's wrapper would call it
     RESOLVER = "resolver"  # the graphql-core field's resolve function (strawberry's wrapper)
     TYPENAME = "typename"  # __typename: the parent type's name
 
@@ -72,15 +74,27 @@ class FieldPlan:
 
     key: str
     kind: FieldKind
-    name: str  # ATTRIBUTE: the python attribute; TYPENAME: the parent type's name; RESOLVER: the field name
+    name: str  # ATTRIBUTE: the python attribute; TYPENAME: the parent type's name; else the field name
     output: Output | None = None  # None for TYPENAME
+    # RESOLVER: graphql-core's resolve(source, info, **args); METHOD: the resolver function itself
     resolve: Callable[..., Any] | None = None
+    method: Method | None = None
     field_def: GraphQLField | None = None
     details: tuple[FieldDetails, ...] = ()
     parent_type: GraphQLObjectType | None = None
     # The path of the field in the first row of every list above it: the resolve info is built once per
     # field, not per row (resolvers here never read it; errors never come from a plan).
     path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Method:
+    """How strawberry calls a sync resolver without arguments: the source as `self`, info by name."""
+
+    takes_self: bool
+    info_name: str | None
+    info_class: type[Info]
+    field: StrawberryField
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -123,6 +137,8 @@ class _Compiler:
         self.variable_values = executor.variable_values
         self.operation: OperationDefinitionNode = executor.operation
         self.hide_suggestions = executor.hide_suggestions
+        strawberry_schema = getattr(executor.schema, "_strawberry_schema", None)
+        self.info_class: type[Info] = strawberry_schema.config.info_class if strawberry_schema else Info
 
     def plan(self) -> Plan:
         operation = self.operation
@@ -153,12 +169,39 @@ class _Compiler:
             raise Unsupported(f"field {parent_type.name}.{name}")
         path = Path(parent_path, key, parent_type.name)
         output = self._output(field_def.type, details, path)
-        attribute = _plain_attribute(field_def)
-        if attribute is not None:
-            return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=attribute, output=output)
+        field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if isinstance(field, StrawberryField) and _is_plain_attribute(field, field_def):
+            return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=field.python_name, output=output)
+        method = self._method(field, field_def)
         return FieldPlan(
-            key=key, kind=FieldKind.RESOLVER, name=name, output=output, resolve=field_def.resolve,
-            field_def=field_def, details=tuple(details), parent_type=parent_type, path=path,
+            key=key, kind=FieldKind.RESOLVER if method is None else FieldKind.METHOD, name=name, output=output,
+            resolve=field_def.resolve if method is None else method.field.base_resolver.wrapped_func,  # type: ignore[union-attr]
+            method=method, field_def=field_def, details=tuple(details), parent_type=parent_type, path=path,
+        )
+
+    def _method(self, field: object, field_def: GraphQLField) -> Method | None:
+        """The resolver to call directly when strawberry's wrapper would only add `self` and `info`: a sync
+        resolver without arguments, field extensions or exception handlers."""
+        resolve = field_def.resolve
+        resolver = field.base_resolver if isinstance(field, StrawberryField) else None
+        if (
+            resolver is None
+            or field.extensions  # type: ignore[union-attr]
+            or field.arguments  # type: ignore[union-attr]
+            or resolver.is_async
+            or resolver.root_parameter is not None
+            or resolver.parent_parameter is not None
+            or getattr(resolve, "__name__", None) != "_resolver"
+            or _closure_value(resolve, "field_exception_handlers", default=True)
+            or not callable(resolver.wrapped_func)
+        ):
+            return None
+        info = resolver.info_parameter
+        return Method(
+            takes_self=resolver.self_parameter is not None,
+            info_name=info.name if info is not None else None,
+            info_class=self.info_class,
+            field=field,  # type: ignore[arg-type]
         )
 
     def _output(self, type_: GraphQLOutputType, details: list[FieldDetails], path: Path) -> Output:
@@ -179,18 +222,22 @@ class _Compiler:
         raise Unsupported(f"output type {type_}")
 
 
-def _plain_attribute(field_def: GraphQLField) -> str | None:
-    """The python attribute strawberry's resolver would read, when that is all it does (no resolver, no
-    extensions, no exception handlers, the default getattr resolver)."""
-    field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if (
-        isinstance(field, StrawberryField)
-        and field.is_basic_field
+def _is_plain_attribute(field: StrawberryField, field_def: GraphQLField) -> bool:
+    """Whether strawberry's resolver only reads the python attribute (no resolver, no extensions, no
+    exception handlers, the default getattr resolver)."""
+    return (
+        field.is_basic_field
         and field.default_resolver is getattr
         and getattr(field_def.resolve, "__name__", None) == "_get_basic_result"
-    ):
-        return field.python_name
-    return None
+    )
+
+
+def _closure_value(function: object, name: str, *, default: object) -> object:
+    """A variable a strawberry wrapper closes over; `default` when it has none by that name."""
+    code, closure = getattr(function, "__code__", None), getattr(function, "__closure__", None)
+    if code is None or closure is None or name not in code.co_freevars:
+        return default
+    return closure[code.co_freevars.index(name)].cell_contents
 
 
 def compile_plan(executor: Executor) -> Plan | None:
