@@ -53,23 +53,21 @@ class _Run:
         self.bound: dict[FieldPlan, tuple[Any, dict[str, Any]]] = {}
 
     def bind(self, field: FieldPlan) -> tuple[Any, dict[str, Any]]:
+        """The field's resolve info and arguments for this request (the same for every row)."""
         executor = self.executor
         field_def, first = field.field_def, field.details[0]
         info = executor.build_resolve_info(
             field_def, [d.node for d in field.details], field.parent_type, field.path  # type: ignore[arg-type]
         )
-        args = (
-            get_argument_values(
-                field_def, first.node, executor.variable_values, first.fragment_variable_values,  # type: ignore[arg-type]
-                executor.hide_suggestions,
+        if field.method is not None:
+            args = field.method.keywords(info)
+        elif field_def.args or first.node.arguments:  # type: ignore[union-attr]
+            args = get_argument_values(
+                field_def, first.node, executor.variable_values,  # type: ignore[arg-type]
+                first.fragment_variable_values, executor.hide_suggestions,
             )
-            if field_def.args or first.node.arguments  # type: ignore[union-attr]
-            else {}
-        )
-        method = field.method
-        if method is not None:
-            # What strawberry's wrapper passes: its Info around graphql-core's, under the parameter's name.
-            args = {} if method.info_name is None else {method.info_name: method.info_class(_raw_info=info, _field=method.field)}
+        else:
+            args = {}
         bound = self.bound[field] = (info, args)
         return bound
 
@@ -81,7 +79,8 @@ def _execute_fields(run: _Run, fields: tuple[FieldPlan, ...], source: Any, out: 
             value = getattr(source, field.name)
         elif kind is _METHOD:
             kwargs = (run.bound.get(field) or run.bind(field))[1]
-            value = field.resolve(source, **kwargs) if field.method.takes_self else field.resolve(**kwargs)  # type: ignore[misc, union-attr]
+            call: Any = field.resolve
+            value = call(source, **kwargs) if field.method.takes_self else call(**kwargs)  # type: ignore[union-attr]
         elif kind is _RESOLVER:
             info, args = run.bound.get(field) or run.bind(field)
             value = field.resolve(source, info, **args)  # type: ignore[misc]

@@ -24,6 +24,7 @@ from graphql import (
     GraphQLField,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -95,6 +96,10 @@ class Method:
     info_name: str | None
     info_class: type[Info]
     field: StrawberryField
+
+    def keywords(self, info: GraphQLResolveInfo) -> dict[str, Any]:
+        """What strawberry's wrapper passes besides `self`: its Info around graphql-core's, by name."""
+        return {} if self.info_name is None else {self.info_name: self.info_class(_raw_info=info, _field=self.field)}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -173,10 +178,12 @@ class _Compiler:
         if isinstance(field, StrawberryField) and _is_plain_attribute(field, field_def):
             return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=field.python_name, output=output)
         method = self._method(field, field_def)
+        kind, resolve = FieldKind.RESOLVER, field_def.resolve
+        if method is not None:
+            kind, resolve = FieldKind.METHOD, method.field.base_resolver.wrapped_func  # type: ignore[union-attr]
         return FieldPlan(
-            key=key, kind=FieldKind.RESOLVER if method is None else FieldKind.METHOD, name=name, output=output,
-            resolve=field_def.resolve if method is None else method.field.base_resolver.wrapped_func,  # type: ignore[union-attr]
-            method=method, field_def=field_def, details=tuple(details), parent_type=parent_type, path=path,
+            key=key, kind=kind, name=name, output=output, resolve=resolve, method=method, field_def=field_def,
+            details=tuple(details), parent_type=parent_type, path=path,
         )
 
     def _method(self, field: object, field_def: GraphQLField) -> Method | None:
@@ -214,11 +221,12 @@ class _Compiler:
         if is_leaf_type(type_):
             return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value)  # type: ignore[union-attr]
         if is_object_type(type_) and type_.is_type_of is None:  # type: ignore[union-attr]
+            object_type: GraphQLObjectType = type_  # type: ignore[assignment]
             grouped = collect_subfields(
-                self.schema, self.fragments, self.variable_values, self.operation, type_, details,  # type: ignore[arg-type]
+                self.schema, self.fragments, self.variable_values, self.operation, object_type, details,
                 self.hide_suggestions,
             ).grouped_field_set
-            return Output(OutputKind.OBJECT, non_null, fields=self._fields(type_, grouped, path))  # type: ignore[arg-type]
+            return Output(OutputKind.OBJECT, non_null, fields=self._fields(object_type, grouped, path))
         raise Unsupported(f"output type {type_}")
 
 

@@ -33,7 +33,8 @@ from tests.support.auth import admin_headers, bearer
 BOARD = """query Board { tasks(first: 50, filter: {status: [TODO]}, sort: CREATED_AT_DESC) {
   totalCount nodes { id title status priority dueDate tags { name color } assignee { id name } } } }"""
 TASK_FIELDS = ("id title description status priority dueDate assigneeId creatorId createdAt updatedAt deletedAt "
-               "tags { id name color } assignee { id email name avatar createdAt updatedAt profile { bio timezone settings } }")
+               "tags { id name color } "
+               "assignee { id email name avatar createdAt updatedAt profile { bio timezone settings } }")
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 
@@ -100,7 +101,9 @@ async def outcomes(client: httpx.AsyncClient) -> dict[str, int]:
     return {outcome: int(value) for outcome, value in found}
 
 
-async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
     return await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
 
 
@@ -113,7 +116,7 @@ async def compare(
     classic = await post(clients.classic, query, variables or {}, headers or {})
     after = await outcomes(clients.direct)
     assert (direct.status_code, direct.text) == (classic.status_code, classic.text)
-    taken = [outcome for outcome in ("direct", "fallback", "unsupported") if after.get(outcome, 0) != before.get(outcome, 0)]
+    taken = [name for name in ("direct", "fallback", "unsupported") if after.get(name, 0) != before.get(name, 0)]
     assert len(taken) == 1, (before, after)
     assert after[taken[0]] - before.get(taken[0], 0) == 1
     return taken[0], direct.json()
@@ -124,8 +127,8 @@ DIRECT_QUERIES: list[tuple[str, str, Any]] = [
     ("board", BOARD, None),
     ("board-no-assignee", BOARD.replace("assignee { id name }", "assigneeId"), None),
     ("every-task-field", f"{{ tasks(first: 20, includeDeleted: true) {{ nodes {{ {TASK_FIELDS} }} }} }}", None),
-    ("edges-cursors-page-info", f"{{ tasks(first: 5) {{ totalCount edges {{ cursor node {{ id title }} }} {PAGE_INFO} }} }}",
-     None),
+    ("edges-cursors-page-info",
+     f"{{ tasks(first: 5) {{ totalCount edges {{ cursor node {{ id title }} }} {PAGE_INFO} }} }}", None),
     ("backwards", f"{{ tasks(last: 3, sort: TITLE_ASC) {{ edges {{ cursor node {{ title }} }} {PAGE_INFO} }} }}", None),
     ("aliases", "{ a: tasks(first: 2) { n: nodes { x: id y: title } } b: tasks(first: 3, sort: CREATED_AT_ASC) "
                 "{ total: totalCount nodes { title t: tags { c: color } } } }", None),
@@ -136,8 +139,8 @@ DIRECT_QUERIES: list[tuple[str, str, Any]] = [
     ("fragments", "query { tasks(first: 4) { ...Page } } fragment Page on TaskConnection { totalCount "
                   "nodes { ...T } } fragment T on Task { id title tags { ...Tg } assignee { ...U } } "
                   "fragment Tg on Tag { name } fragment U on User { name }", None),
-    ("inline-fragments", "{ tasks(first: 3) { nodes { ... on Task { id } ... { title tags { ... on Tag { name } } } } } }",
-     None),
+    ("inline-fragments",
+     "{ tasks(first: 3) { nodes { ... on Task { id } ... { title tags { ... on Tag { name } } } } } }", None),
     ("variables", "query($n: Int!, $f: TaskFilter, $s: TaskSort!) { tasks(first: $n, filter: $f, sort: $s) "
                   "{ totalCount nodes { id priority status } } }",
      {"n": 4, "f": {"status": ["TODO", "COMPLETED"], "tagsAny": ["ui"]}, "s": "PRIORITY_DESC"}),
@@ -150,7 +153,8 @@ DIRECT_QUERIES: list[tuple[str, str, Any]] = [
     ("empty-tags", "{ tasks(first: 12, sort: TITLE_ASC) { nodes { title tags { name } } } }", None),
     ("offset-page", f"{{ tasks(page: 2, limit: 4, sort: TITLE_DESC) {{ totalCount {PAGE_INFO} nodes {{ title }} }} }}",
      None),
-    ("offset-page-past-the-end", f"{{ tasks(page: 9, limit: 5) {{ totalCount {PAGE_INFO} nodes {{ title }} }} }}", None),
+    ("offset-page-past-the-end",
+     f"{{ tasks(page: 9, limit: 5) {{ totalCount {PAGE_INFO} nodes {{ title }} }} }}", None),
     ("task-found", f"query($id: ID!) {{ task(id: $id) {{ {TASK_FIELDS} }} }}", lambda w: {"id": w.tasks[0]}),
     ("task-not-found", "query($id: ID!) { task(id: $id) { id title } }",
      {"id": "00000000-0000-7000-8000-000000000000"}),
@@ -171,8 +175,9 @@ DIRECT_QUERIES: list[tuple[str, str, Any]] = [
     ("me-and-by-email", "{ me { id } userByEmail(email: \"ADA@example.com\") { id name } "
                         "nobody: userByEmail(email: \"nobody@example.com\") { id } }", None),
     ("user-stats", "{ userStats { userId taskCount completedCount inProgressCount user { name } } }", None),
-    ("users-with-tasks-between", "query($s: DateTime!, $e: DateTime!) { usersWithTasksCreatedBetween(start: $s, end: $e) "
-                                 "{ id name } }", {"s": "2000-01-01T00:00:00Z", "e": "2100-01-01T00:00:00Z"}),
+    ("users-with-tasks-between",
+     "query($s: DateTime!, $e: DateTime!) { usersWithTasksCreatedBetween(start: $s, end: $e) { id name } }",
+     {"s": "2000-01-01T00:00:00Z", "e": "2100-01-01T00:00:00Z"}),
     ("audit-log", "{ auditLog(first: 3) { totalCount nodes { id actorId action entity entityId changes } "
                   "edges { cursor } } }", None),
     ("several-roots", "{ apiVersion tags { tag { name } } tasks(first: 1) { totalCount } }", None),
@@ -185,7 +190,9 @@ def resolve_variables(variables: Any, world: World) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize(("query", "variables"), [(q, v) for _, q, v in DIRECT_QUERIES],
                          ids=[name for name, _, _ in DIRECT_QUERIES])
-async def test_the_direct_path_answers_like_graphql_core(clients: Clients, world: World, query: str, variables: Any) -> None:
+async def test_the_direct_path_answers_like_graphql_core(
+    clients: Clients, world: World, query: str, variables: Any
+) -> None:
     # Given real data, when the query runs with and without direct execution
     taken, body = await compare(clients, query, resolve_variables(variables, world))
 
