@@ -41,6 +41,14 @@ class RequestIdMiddleware:
             return
         request_id = request_ids.accept_or_new(_header(scope, REQUEST_ID_HEADER.encode()))
         token = request_ids.bind(request_id)
+        if scope["type"] == "websocket":
+            # Logs of the connection carry the id; its messages go straight through (a wrapper here would
+            # run for every event sent to every subscriber).
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                request_ids.unbind(token)
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

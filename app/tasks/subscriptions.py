@@ -186,7 +186,9 @@ def event_payload(event: TaskEvent) -> asyncio.Future[TaskChangeEventType | None
 
 async def _resolve(event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
     """The event as a subscriber sees it, or None when it does not pass the filter."""
-    payload = await asyncio.shield(event_payload(event))
+    shared = event_payload(event)
+    # shield: a subscriber going away must not cancel the load the others wait for (no need once done).
+    payload = shared.result() if shared.done() else await asyncio.shield(shared)
     if payload is None or payload.after is None or payload.after.row is None:
         return None
     row = payload.after.row
