@@ -252,7 +252,7 @@ def compile_plan(executor: Executor) -> Plan | None:
     """The plan of the executor's operation; None when the operation needs graphql-core's execution."""
     try:
         return _Compiler(executor).plan()
-    except Unsupported:
+    except (Unsupported, RecursionError):  # too deep: graphql-core reports it as it always does
         return None
 
 
