@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +13,7 @@ from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
 from app.logs import configure_logging
+from app.gc_tuning import tune_for_serving
 from app.metrics import install_store_observers, metrics_endpoint
 from app.settings import Settings, get_settings
 from app.runtime import running
@@ -33,10 +33,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with running(settings):
-            # Everything loaded so far (modules, schema, pools) lives as long as the process: keep it out of
-            # the cyclic collector's full passes, which otherwise pause every WebSocket fan-out for tens of ms.
-            gc.collect()
-            gc.freeze()
+            tune_for_serving()
             log.info("taskboard ready (env=%s)", settings.app_env)
             yield
         log.info("taskboard stopped")

@@ -7,6 +7,9 @@ counters are read from their owners when scraped.
 from __future__ import annotations
 
 import bisect
+import gc
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -15,6 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from app import cache, events
 from app.stores import mongo_log, query_log
+
+log = logging.getLogger("taskboard")
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -90,6 +95,32 @@ APQ = Counter(
 WEBSOCKETS = {"open": 0}
 
 
+GC_PAUSE_SECONDS = Histogram(
+    "taskboard_gc_pause_seconds", "Cyclic garbage collector pauses by generation.", "generation", _LATENCY_BUCKETS
+)
+_SLOW_GC_S = 0.05
+_gc_started: list[float] = []
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+        return
+    if not _gc_started:
+        return
+    seconds = time.perf_counter() - _gc_started[0]
+    GC_PAUSE_SECONDS.observe(str(info["generation"]), seconds)
+    if seconds >= _SLOW_GC_S:
+        log.warning("slow GC pause (%.0f ms): generation %d, %d collected", seconds * 1000, info["generation"],
+                    info["collected"])
+
+
+def install_gc_observer() -> None:
+    """Time every collection (a full one stalls the event loop, and every WebSocket with it)."""
+    if _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
+
+
 def _sql_kind(statement: str) -> str:
     head = statement.lstrip().split(None, 1)
     return head[0].upper() if head else "OTHER"
@@ -117,7 +148,8 @@ def render() -> str:
     """The whole exposition."""
     lines: list[str] = []
     metrics = (
-        OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS, APQ, DIRECT_EXECUTIONS
+        OPERATION_SECONDS, ERRORS, SQL_SECONDS, MONGO_SECONDS, LOADER_BATCH, SUBSCRIPTION_RESULTS, APQ, GC_PAUSE_SECONDS,
+        DIRECT_EXECUTIONS,
     )
     for metric in metrics:
         lines.extend(metric.render())

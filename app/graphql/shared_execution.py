@@ -11,7 +11,6 @@ its `shared_executions` is a `SharedExecutions`: the executions already done for
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, cast
@@ -22,6 +21,7 @@ from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.common.shared import SharedWork
 from app.graphql.direct_execution import execute_query
 from app.metrics import SUBSCRIPTION_RESULTS
 
@@ -32,7 +32,7 @@ ShareKey = tuple[int, bytes, str]
 class SharedExecutions:
     """The results (or the running execution) of one event's payload, by share key."""
 
-    results: dict[ShareKey, tuple[Any, ExecutionResult | asyncio.Future[ExecutionResult]]] = field(
+    results: dict[ShareKey, tuple[Any, ExecutionResult | SharedWork[ExecutionResult]]] = field(
         default_factory=dict
     )
 
@@ -68,11 +68,6 @@ def _rights_key(context: Any) -> str | None:
     return principal.rights_key() if principal is not None else None
 
 
-async def _await_shared(future: asyncio.Future[ExecutionResult]) -> ExecutionResult:
-    # shield: one subscriber going away must not cancel the execution the others wait for.
-    return await asyncio.shield(future)
-
-
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """strawberry's executor, executing a `SharedEvent` once per share key; queries try their compiled plan
     first (app.graphql.direct_execution)."""
@@ -100,14 +95,17 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if done is not None and done[0] is self.operation:
             SUBSCRIPTION_RESULTS.inc("shared")
             result = done[1]
-            return _await_shared(result) if isinstance(result, asyncio.Future) else result
+            if isinstance(result, SharedWork):
+                # One subscriber going away never cancels the execution the others wait for.
+                return result.outcome() if result.done() else result.result()
+            return result
         SUBSCRIPTION_RESULTS.inc("executed")
         cast(SharedEvent, self.root_value).prepare(self.context_value)
         result = super().execute_operation(serially)
         if is_awaitable(result):
-            future = asyncio.ensure_future(result)  # type: ignore[arg-type]
-            results[key] = (self.operation, future)
-            return _await_shared(future)
+            shared_result = SharedWork(result)
+            results[key] = (self.operation, shared_result)
+            return shared_result.result()
         results[key] = (self.operation, result)
         return result
 

@@ -18,6 +18,7 @@ from app.auth.expiry import token_deadline
 from app.auth.tokens import InvalidToken
 from app.common.changes import ChangeKind
 from app.common.errors import AppError, FieldError, ValidationFailed
+from app.common.shared import SharedWork
 from app.events.filters import TaskFilter, matches, may_match
 from app.events.tasks import TaskEvent
 from app.tasks.models import Priority, TaskStatus
@@ -140,7 +141,7 @@ def row_from_snapshot(snapshot: dict[str, Any]) -> TaskRow:
 
 # Recent events' shared payloads: one read per event (not one per subscriber), and one payload object
 # that carries the executions its subscribers share.
-_payload_by_event: OrderedDict[tuple, asyncio.Future[TaskChangeEventType | None]] = OrderedDict()
+_payload_by_event: OrderedDict[tuple, SharedWork[TaskChangeEventType | None]] = OrderedDict()
 _SHARED_EVENTS = 256
 
 
@@ -172,23 +173,21 @@ async def _load_payload(event: TaskEvent) -> TaskChangeEventType | None:
     )
 
 
-def event_payload(event: TaskEvent) -> asyncio.Future[TaskChangeEventType | None]:
+def event_payload(event: TaskEvent) -> SharedWork[TaskChangeEventType | None]:
     """The shared payload of an event (loaded by its first subscriber); None when the task is gone."""
     key = (event.origin, event.at, event.task_id, event.kind, event.fields)
-    future = _payload_by_event.get(key)
-    if future is None:
-        future = asyncio.ensure_future(_load_payload(event))
-        _payload_by_event[key] = future
+    shared = _payload_by_event.get(key)
+    if shared is None:
+        shared = _payload_by_event[key] = SharedWork(_load_payload(event))
         while len(_payload_by_event) > _SHARED_EVENTS:
             _payload_by_event.popitem(last=False)
-    return future
+    return shared
 
 
 async def _resolve(event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
     """The event as a subscriber sees it, or None when it does not pass the filter."""
     shared = event_payload(event)
-    # shield: a subscriber going away must not cancel the load the others wait for (no need once done).
-    payload = shared.result() if shared.done() else await asyncio.shield(shared)
+    payload = shared.outcome() if shared.done() else await shared.result()
     if payload is None or payload.after is None or payload.after.row is None:
         return None
     row = payload.after.row

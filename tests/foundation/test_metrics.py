@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import re
 
 import httpx
 
+from app import metrics
+from app.metrics import install_gc_observer, render
 from tests.support.data import reset_postgres
 from tests.support.graphql import gql
 
@@ -27,3 +30,16 @@ async def test_metrics_after_some_traffic(client: httpx.AsyncClient) -> None:
     assert "taskboard_events_reconnects" in text
     assert "taskboard_websocket_connections 0" in text
     assert "# TYPE taskboard_dataloader_batch_size histogram" in text
+
+
+def test_garbage_collections_are_timed_by_generation() -> None:
+    install_gc_observer()
+    try:
+        gc.collect(0)
+        gc.collect()
+        exposition = render()
+    finally:
+        gc.callbacks.remove(metrics._on_gc)
+    for generation in ("0", "2"):
+        count = re.search(rf'taskboard_gc_pause_seconds_count{{generation="{generation}"}} (\d+)', exposition)
+        assert count is not None and int(count[1]) >= 1, exposition
