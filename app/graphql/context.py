@@ -89,10 +89,17 @@ class Context:
 
 
 def build_context(
-    request: Request | WebSocket, response: Any, settings: Settings, verifier: TokenVerifier
+    request: Request | WebSocket, response: Any, settings: Settings, verifier: TokenVerifier,
+    *, known: Principal | None = None,
 ) -> Context:
-    """The context for one HTTP request or one WebSocket connection, signed in by its Authorization header."""
+    """The context for one HTTP request or one WebSocket connection, signed in by its Authorization header.
+
+    `known`: the principal this same request's header was already verified as (by the response cache).
+    """
     context = Context(request=request, response=response, settings=settings)
+    if known is not None:
+        context.principal = known
+        return context
     try:
         token = bearer_token(request.headers.get("authorization"))
     except InvalidToken as error:

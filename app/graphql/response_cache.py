@@ -81,6 +81,11 @@ class ResponseCache:
         self.settings = settings
         self.limiters = LimiterSlot(settings)
 
+    @staticmethod
+    def active() -> bool:
+        """Whether responses are served from the cache at all (CACHE_ENABLED and a usable cache)."""
+        return cache.current().enabled
+
     async def respond(
         self,
         request: Request,
@@ -90,7 +95,7 @@ class ResponseCache:
         media_type: str,
     ) -> Response | None:
         """The response for a cacheable query (from the cache, or executed and stored); None: not cacheable."""
-        if not cache.current().enabled or not can_read(principal, auth_required=self.settings.auth_required):
+        if not self.active() or not can_read(principal, auth_required=self.settings.auth_required):
             return None
         cached_request = await read_request(request)
         if cached_request is None:

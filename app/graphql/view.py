@@ -43,6 +43,7 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 _MEDIA_KEY = "taskboard.media_type"
 _STATUS_KEY = "taskboard.status"
 _RETRY_KEY = "taskboard.retry_after"
+_PRINCIPAL_KEY = "taskboard.principal"
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -83,7 +84,7 @@ class TaskboardGraphQL(GraphQL):
                     status.HTTP_406_NOT_ACCEPTABLE, "Accept application/graphql-response+json or application/json"
                 )
             request.scope[_MEDIA_KEY] = media_type or "application/json"
-        return build_context(request, response, self.settings, self.verifier)
+        return build_context(request, response, self.settings, self.verifier, known=request.scope.get(_PRINCIPAL_KEY))
 
     async def on_ws_connect(self, context: Context) -> Any:
         try:
@@ -168,13 +169,15 @@ class TaskboardGraphQL(GraphQL):
         if request.method not in ("GET", "POST"):
             return None
         media_type = negotiate(request.headers.get("accept"))
-        if media_type is None:
+        if media_type is None or not self.response_cache.active():
             return None
         try:
             token = bearer_token(request.headers.get("authorization"))
             principal = authenticate(self.verifier, token)
         except InvalidToken:
             return None  # normal execution answers UNAUTHENTICATED with the reason
+        # A miss executes the request: its context reuses this principal instead of verifying the token again.
+        request.scope[_PRINCIPAL_KEY] = principal
         client_ip = request.client.host if request.client is not None else None
         return await self.response_cache.respond(
             request, principal, client_ip, lambda: self._run_http(request), media_type

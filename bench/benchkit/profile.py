@@ -120,6 +120,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-seed", action="store_true", help="reuse the bench data set as it is")
     parser.add_argument("--cached", action="store_true", help="profile the cached board (CACHE_ENABLED=true)")
+    parser.add_argument("--no-assignee", action="store_true", help="profile board 1b (without the MongoDB assignee)")
     args = parser.parse_args(argv)
     run = RunConfig()
     (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     raw = WORK_DIR / f"profile-{stamp}.txt"
     try:
-        body = write_body("profile-board", board("app").body)
+        body = write_body("profile-board", board("app", with_assignee=not args.no_assignee).body)
         run_wrk(config.url, body, seconds=3, threads=run.wrk_threads, connections=run.wrk_connections)
         recorder = threading.Thread(target=record, args=(worker_pid(server.pids), args.seconds, raw))
         recorder.start()

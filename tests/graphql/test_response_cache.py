@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import httpx
 
+from app.auth.tokens import TokenVerifier
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
 from app.users import service as users
@@ -80,3 +83,19 @@ async def test_mutations_are_never_served_from_the_cache(client: httpx.AsyncClie
     assert "errors" not in await post(client, query)
     again = await post(client, query)
     assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+async def test_a_miss_verifies_the_bearer_token_once(client: httpx.AsyncClient) -> None:
+    await create_task(client, title="verified")
+    calls: list[str] = []
+    original = TokenVerifier.verify
+
+    def counting(self: TokenVerifier, token: str, *args: object, **kwargs: object):
+        calls.append(token)
+        return original(self, token, *args, **kwargs)
+
+    with patch.object(TokenVerifier, "verify", counting):
+        miss = await post(client, BOARD + " ")  # a document not seen before: executed
+        hit = await post(client, BOARD + " ")
+    assert miss["data"] == hit["data"]
+    assert len(calls) == 2  # one per request: the executed miss reused the cache lookup's principal
