@@ -10,7 +10,9 @@ REPO_DIR = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / ".work"
 VENV_PYTHON = REPO_DIR / ".venv" / "bin" / "python"
 
-PG_DSN = "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard_bench"
+# Plain TCP for every server: asyncpg (app, floor) would otherwise negotiate TLS with the cluster's default
+# certificate ("prefer") while node-postgres (PostGraphile) connects in plain text.
+PG_DSN = "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard_bench?sslmode=disable"
 MONGO_URL = "mongodb://127.0.0.1:27017/taskboard_bench"
 REDIS_URL = "redis://127.0.0.1:6379/7"
 
