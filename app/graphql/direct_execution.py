@@ -92,6 +92,9 @@ def _execute_fields(run: _Run, fields: tuple[FieldPlan, ...], source: Any, out: 
 
 def _complete(run: _Run, output: Output, value: Any, out: Container, key: Any) -> None:
     """Put the completed value at out[key], or a placeholder (keeping key order) and a pending awaitable."""
+    if value.__class__ is output.passthrough:
+        out[key] = value
+        return
     if value is None or value is Undefined:
         if output.non_null:
             raise Abandoned("null for a non-null field")
@@ -105,6 +108,11 @@ def _complete(run: _Run, output: Output, value: Any, out: Container, key: Any) -
         raise Abandoned("a resolver returned an error")
     kind = output.kind
     if kind is _LEAF:
+        if value.__class__ is output.enum_class:
+            name = output.enum_names.get(value.value)  # type: ignore[union-attr]
+            if name is not None:
+                out[key] = name
+                return
         coerced = output.coerce(value)  # type: ignore[misc]
         if coerced is None or coerced is Undefined:
             raise Abandoned("leaf coerced to null")

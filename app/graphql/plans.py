@@ -20,6 +20,9 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLBoolean,
+    GraphQLID,
+    GraphQLString,
     FragmentSpreadNode,
     GraphQLField,
     GraphQLObjectType,
@@ -38,7 +41,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
@@ -65,6 +68,12 @@ class Output:
     kind: OutputKind
     non_null: bool
     coerce: Callable[[Any], Any] | None = None  # LEAF: the scalar's or enum's own coerce_output_value
+    # LEAF shortcuts that give exactly what `coerce` gives: values of this exact class are their own output
+    # (String and ID: str, Boolean: bool) ...
+    passthrough: type | None = None
+    # ... and members of this exact enum class output the GraphQL name of the first value equal to theirs.
+    enum_class: type | None = None
+    enum_names: dict[Any, str] | None = None
     item: Output | None = None  # LIST
     fields: tuple[FieldPlan, ...] = ()  # OBJECT
 
@@ -219,7 +228,7 @@ class _Compiler:
             item = self._output(type_.of_type, details, path.add_key(0, None))  # type: ignore[union-attr]
             return Output(OutputKind.LIST, non_null, item=item)
         if is_leaf_type(type_):
-            return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value)  # type: ignore[union-attr]
+            return _leaf(type_, non_null)
         if is_object_type(type_) and type_.is_type_of is None:  # type: ignore[union-attr]
             object_type: GraphQLObjectType = type_  # type: ignore[assignment]
             grouped = collect_subfields(
@@ -283,3 +292,17 @@ class PlanCache:
 
 
 PLANS = PlanCache()
+
+
+_PASSTHROUGH = {id(GraphQLString): str, id(GraphQLID): str, id(GraphQLBoolean): bool}
+
+
+def _leaf(type_: Any, non_null: bool) -> Output:
+    """A scalar's or enum's completion, with the shortcuts its own coercion allows."""
+    if isinstance(type_, CustomGraphQLEnumType):
+        names: dict[Any, str] = {}
+        for name, value in type_.values.items():
+            names.setdefault(value.value, name)  # strawberry's coercion returns the first match
+        return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value, enum_class=type_.wrapped_cls,
+                      enum_names=names)
+    return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value, passthrough=_PASSTHROUGH.get(id(type_)))

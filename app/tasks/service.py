@@ -65,13 +65,18 @@ class TaskRow:
         return data
 
 
+# Plain lookups, not Enum calls: a page builds one row per task (CHECK constraints keep the values valid).
+_STATUS_BY_VALUE = {status.value: status for status in TaskStatus}
+_PRIORITY_BY_RANK = {priority.value: priority for priority in Priority}
+
+
 def _row(record: asyncpg.Record) -> TaskRow:
     return TaskRow(
         id=str(record["id"]),
         title=record["title"],
         description=record["description"],
-        status=TaskStatus(record["status"]),
-        priority=Priority(record["priority"]),
+        status=_STATUS_BY_VALUE[record["status"]],
+        priority=_PRIORITY_BY_RANK[record["priority"]],
         due_date=record["due_date"],
         assignee_id=record["assignee_id"],
         created_at=record["created_at"],

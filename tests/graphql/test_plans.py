@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from graphql import parse
+from graphql import GraphQLEnumType, GraphQLScalarType, parse
 from graphql.execution.executor import Executor
 
-from app.graphql.plans import FieldKind, PlanCache, compile_plan
+from app.graphql.plans import FieldKind, PlanCache, _leaf, compile_plan
 from app.graphql.schema import schema
 from app.graphql.shared_execution import SharedEventExecutor
 
@@ -57,3 +57,26 @@ def test_the_cache_returns_the_same_plan_for_the_same_node_and_stays_bounded() -
     assert len(cache) == 2
     # The board's entry was the least recently used: it was evicted and compiles anew.
     assert cache.get(board) is not first
+
+
+def test_leaf_shortcuts_give_what_the_types_own_coercion_gives() -> None:
+    checked = 0
+    for graphql_type in schema._schema.type_map.values():
+        if isinstance(graphql_type, GraphQLEnumType) and not graphql_type.name.startswith("__"):
+            output = _leaf(graphql_type, non_null=True)
+            assert output.enum_class is not None and output.enum_names is not None
+            for member in output.enum_class:
+                assert output.enum_names[member.value] == graphql_type.coerce_output_value(member)
+                checked += 1
+        elif isinstance(graphql_type, GraphQLScalarType):
+            output = _leaf(graphql_type, non_null=True)
+            samples = {str: "x", bool: True}
+            if output.passthrough is not None:
+                value = samples[output.passthrough]
+                assert graphql_type.coerce_output_value(value) is value
+                checked += 1
+    assert {name for name in ("String", "ID", "Boolean")} <= {
+        t.name for t in schema._schema.type_map.values()
+        if isinstance(t, GraphQLScalarType) and _leaf(t, non_null=False).passthrough is not None
+    }
+    assert checked >= 10
