@@ -18,14 +18,13 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message
 
 from app.cache.link import REDIS_ERRORS
+from app.graphql.request_params import read_params, with_query
 from app.metrics import APQ
 from app.settings import Settings
 from app.stores import redis
@@ -78,64 +77,32 @@ def _hash_of(persisted: dict[str, Any]) -> str:
     return sha256_hash
 
 
-def _with_body(request: Request, body: dict[str, Any]) -> Request:
-    raw = orjson.dumps(body)
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return Request(request.scope, receive)
-
-
-def _with_query_param(request: Request, query: str) -> Request:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "query"] + [("query", query)]
-    scope = dict(request.scope)
-    scope["query_string"] = urlencode(params).encode()
-    return Request(scope, request.receive)
-
-
 class PersistedQueries:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def resolve(self, request: Request) -> Resolved:
         """The request to run; raises PersistedQueryError when it names a hash it cannot be run by."""
-        body: dict[str, Any] | None = None
-        if request.method == "GET":
-            try:
-                extensions = orjson.loads(request.query_params.get("extensions") or "null")
-            except orjson.JSONDecodeError:
-                return Resolved(request)  # strawberry answers a malformed parameter
-            query = request.query_params.get("query")
-        elif request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                body = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                return Resolved(request)
-            if not isinstance(body, dict):
-                return Resolved(request)
-            extensions, query = body.get("extensions"), body.get("query")
-        else:
-            return Resolved(request)
-        persisted = _persisted_query(extensions)
+        params = await read_params(request)
+        if params is None:
+            return Resolved(request)  # strawberry answers what it cannot read
+        persisted = _persisted_query(params.extensions)
         if persisted is None:
             return Resolved(request)
         if not self.settings.apq_enabled:
             raise PersistedQueryError(*NOT_SUPPORTED)
         sha256_hash = _hash_of(persisted)
-        if isinstance(query, str):
-            if hashlib.sha256(query.encode()).hexdigest() != sha256_hash:
+        if isinstance(params.query, str):
+            if hashlib.sha256(params.query.encode()).hexdigest() != sha256_hash:
                 APQ.inc("mismatch")
                 raise PersistedQueryError("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH")
-            return Resolved(request, register=(sha256_hash, query))
+            return Resolved(request, register=(sha256_hash, params.query))
         stored = await self._load(sha256_hash)
         if stored is None:
             APQ.inc("miss")
             raise PersistedQueryError(*NOT_FOUND)
         APQ.inc("hit")
-        if body is not None:
-            return Resolved(_with_body(request, {**body, "query": stored}))
-        return Resolved(_with_query_param(request, stored))
+        return Resolved(with_query(request, params, stored))
 
     async def remember(self, register: tuple[str, str], response: Response) -> None:
         """Keep a query that ran (its response carries data) under its hash."""

@@ -24,6 +24,7 @@ from app.auth.permissions import can_read
 from app.auth.principal import Principal
 from app.cache.codec import JSON
 from app.graphql import keys
+from app.graphql.request_params import read_params
 from app.graphql.access import LimiterSlot
 from app.settings import Settings
 
@@ -41,23 +42,11 @@ class CachedRequest:
 
 async def read_request(request: Request) -> CachedRequest | None:
     """The GraphQL request if it can be served from the cache; None leaves it to normal execution."""
-    if request.method == "GET":
-        params = request.query_params
-        try:
-            variables = orjson.loads(params["variables"]) if params.get("variables") else {}
-        except orjson.JSONDecodeError:
-            return None
-        query, operation_name = params.get("query"), params.get("operationName")
-    elif request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(body, dict):
-            return None
-        query, variables, operation_name = body.get("query"), body.get("variables") or {}, body.get("operationName")
-    else:
+    params = await read_params(request)
+    if params is None:
         return None
+    query, operation_name = params.query, params.operation_name
+    variables = params.variables or {}
     if (
         not isinstance(query, str)
         or not isinstance(variables, dict)

@@ -108,4 +108,3 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return shared_result.result()
         results[key] = (self.operation, result)
         return result
-

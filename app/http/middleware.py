@@ -41,14 +41,6 @@ class RequestIdMiddleware:
             return
         request_id = request_ids.accept_or_new(_header(scope, REQUEST_ID_HEADER.encode()))
         token = request_ids.bind(request_id)
-        if scope["type"] == "websocket":
-            # Logs of the connection carry the id; its messages go straight through (a wrapper here would
-            # run for every event sent to every subscriber).
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                request_ids.unbind(token)
-            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -57,8 +49,11 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        # A WebSocket's logs carry the id, but its messages go straight through: a wrapper here would run
+        # for every event sent to every subscriber.
+        outgoing = send if scope["type"] == "websocket" else send_with_id
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, outgoing)
         finally:
             request_ids.unbind(token)
 

@@ -186,8 +186,7 @@ def event_payload(event: TaskEvent) -> SharedWork[TaskChangeEventType | None]:
 
 async def _resolve(event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
     """The event as a subscriber sees it, or None when it does not pass the filter."""
-    shared = event_payload(event)
-    payload = shared.outcome() if shared.done() else await shared.result()
+    payload = await event_payload(event).result()
     if payload is None or payload.after is None or payload.after.row is None:
         return None
     row = payload.after.row
