@@ -61,8 +61,8 @@ def multiprocess_registry() -> Any:
 
 
 def uses_multiprocess_mode(settings: Settings, *, workers: int) -> bool:
-    """Several workers, or a metrics port served from outside the worker's event loop."""
-    return workers > 1 or settings.metrics_port is not None
+    """Several workers, a metrics port served from outside the worker's event loop, or the operator's choice."""
+    return workers > 1 or settings.metrics_port is not None or bool(os.environ.get(MULTIPROC_ENV))
 
 
 @contextmanager
