@@ -36,7 +36,7 @@ from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
-from app.metrics import WEBSOCKETS
+from app.metrics import WEBSOCKET_CONNECTIONS
 from app.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -124,11 +124,11 @@ class TaskboardGraphQL(GraphQL):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            WEBSOCKETS["open"] += 1
+            WEBSOCKET_CONNECTIONS.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
-                WEBSOCKETS["open"] -= 1
+                WEBSOCKET_CONNECTIONS.dec()
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
