@@ -200,7 +200,8 @@ def test_with_postgres_cut_every_operation_answers_503_naming_it(postgres: Postg
     postgres.proxy.cut()
 
     for accept in (GRAPHQL_RESPONSE, "application/json"):
-        assert_nothing_answered(post(postgres.app, TASKS, {"m": marker()}, accept=accept), "postgres", media_type=accept)
+        answer = post(postgres.app, TASKS, {"m": marker()}, accept=accept)
+        assert_nothing_answered(answer, "postgres", media_type=accept)
     created = post(postgres.app, 'mutation { createTag(name: "cut", color: "#aabbcc") { id } }')
     assert_nothing_answered(created, "postgres")
     assert "postgres unavailable" in postgres.app.log()
