@@ -49,12 +49,17 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+BATCH_COMMAND_TIMEOUT_S = 3600.0
+
+
 def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     """Run work with the stores open, the cache listening and task events published, as in the app."""
     from app.logs import configure_logging
     from app.runtime import running
 
     configure_logging(settings)
+    # Batch work (a seed's COPY and commit, a data migration) is not held to a request's statement time-out.
+    settings = settings.model_copy(update={"pg_command_timeout_s": BATCH_COMMAND_TIMEOUT_S})
 
     async def run() -> int:
         # Seeding and data migrations announce their changes: caches and subscribers must hear them.

@@ -30,10 +30,15 @@ class Settings(BaseSettings):
     database_url: str = "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard"
     pg_pool_min: int = Field(1, ge=1, le=100)
     pg_pool_max: int = Field(10, ge=1, le=500)
+    # An unreachable or stalled store fails the request fast (SERVICE_UNAVAILABLE) instead of holding it.
+    pg_connect_timeout_s: float = Field(2.0, gt=0, le=60)
+    pg_command_timeout_s: float = Field(5.0, gt=0, le=3600)
     slow_query_ms: float = Field(200.0, ge=0)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/taskboard"
     mongo_pool_max: int = Field(20, ge=1, le=500)
+    mongo_timeout_s: float = Field(1.0, gt=0, le=60)  # server selection and connect
+    mongo_socket_timeout_s: float = Field(5.0, gt=0, le=3600)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_pool_max: int = Field(50, ge=1, le=1000)

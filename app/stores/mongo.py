@@ -30,8 +30,11 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         settings.mongodb_url,
         maxPoolSize=settings.mongo_pool_max,
         tz_aware=True,
-        serverSelectionTimeoutMS=int(settings.health_timeout_s * 2000),
-        connectTimeoutMS=int(settings.health_timeout_s * 2000),
+        # Without a reachable server, pymongo waits serverSelectionTimeoutMS on every operation (30 s by
+        # default): the bound on how long a request waits for a MongoDB that is down.
+        serverSelectionTimeoutMS=int(settings.mongo_timeout_s * 1000),
+        connectTimeoutMS=int(settings.mongo_timeout_s * 1000),
+        socketTimeoutMS=int(settings.mongo_socket_timeout_s * 1000),
         appname="taskboard",
         event_listeners=[CommandObserver()],
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# Built by `scripts/services up` (which every test run starts with).
+FERRETDB = Path(os.environ.get("TASKBOARD_TOOLS_DIR", Path.home() / ".cache" / "taskboard-tools")) / "ferretdb-v1.24.2"
 
 
 def free_port() -> int:
@@ -107,6 +109,37 @@ def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen]]:
         if not wait_until(lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None, 10):
             raise RuntimeError("throwaway redis did not start")
         yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def listening(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:port (raises OSError otherwise)."""
+    socket.create_connection(("127.0.0.1", port), 0.2).close()
+    return True
+
+
+@contextmanager
+def throwaway_ferretdb() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private FerretDB (SQLite handler, temporary directory) on a free port, killed at the end.
+
+    Yields the server's mongodb:// URL (database `outage`) and its process, which a test may kill.
+    """
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="taskboard-ferretdb-")
+    process = subprocess.Popen(
+        [str(FERRETDB), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
+         "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}", "--log-level=error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if not wait_until(lambda: listening(port), 15):
+            raise RuntimeError("throwaway FerretDB did not start")
+        yield f"mongodb://127.0.0.1:{port}/outage", process
     finally:
         if process.poll() is None:
             process.kill()
