@@ -9,6 +9,7 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import tracing
 from app.settings import Settings
 from app.stores.mongo_log import CommandObserver
 
@@ -33,7 +34,7 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         serverSelectionTimeoutMS=int(settings.health_timeout_s * 2000),
         connectTimeoutMS=int(settings.health_timeout_s * 2000),
         appname="taskboard",
-        event_listeners=[CommandObserver()],
+        event_listeners=[CommandObserver(), *tracing.mongo_listeners()],
     )
 
 
