@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from app.graphql.tracing import OperationTracing
 from app.main import create_app
 from app.settings import Settings
 from tests.support.auth import admin_headers
-from tests.support.processes import app_server
+from tests.support.processes import ROOT, app_server
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
@@ -65,6 +68,20 @@ async def test_without_an_endpoint_nothing_is_installed(settings: Settings, monk
     assert not RedisInstrumentor().is_instrumented_by_opentelemetry
     assert tracing.mongo_listeners() == []
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)  # the global one is never set
+
+
+def test_without_an_endpoint_the_trace_sdk_and_the_instrumentations_are_not_even_imported() -> None:
+    # (redis-py imports the metrics SDK for its own, unconfigured, metrics when the SDK is installed.)
+    env = {k: v for k, v in os.environ.items() if k not in tracing.ENDPOINT_VARIABLES}
+    script = (
+        "import sys; from app.main import create_app; create_app(); "
+        "print(sorted({m for m in sys.modules if m.startswith(('opentelemetry.sdk.trace', 'opentelemetry.exporter', "
+        "'opentelemetry.instrumentation.asyncpg', 'opentelemetry.instrumentation.redis', "
+        "'opentelemetry.instrumentation.pymongo'))}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 async def test_install_patches_and_shutdown_undoes_it(settings: Settings) -> None:

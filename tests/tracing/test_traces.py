@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from app import cache, events
 from app.main import create_app
 from app.settings import Settings
+from app.tags import loaders as tag_loaders
 from app.tags import service as tags
 from app.tasks import service as tasks
 from app.tasks.service import TaskUpsert
@@ -154,6 +155,23 @@ async def test_errors_are_reported_by_code_without_the_document(
     assert operation.attributes["taskboard.graphql.error_codes"] == ("UNAUTHENTICATED",)
     assert operation.attributes["user.roles"] == ("anonymous",)
     assert "not-a-token" not in str([dict(span.attributes or {}) for span in spans])
+
+
+async def test_an_unexpected_error_marks_the_span_failed_with_the_error_id_clients_see(
+    client: httpx.AsyncClient, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken() -> list:
+        raise RuntimeError("boom: secret detail")
+
+    monkeypatch.setattr(tag_loaders, "tag_list", broken)
+    body, spans = await traced(client, exporter, "query Tags { tags { taskCount } }", {})
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "INTERNAL"
+    operation = operation_of(spans)
+    assert operation.status.status_code is StatusCode.ERROR
+    assert operation.attributes["taskboard.graphql.error_codes"] == ("INTERNAL",)
+    assert operation.attributes["taskboard.graphql.error_ids"] == (error["extensions"]["errorId"],)
+    assert "secret detail" not in str([dict(span.attributes or {}) for span in spans] + [operation.events])
 
 
 async def test_client_chosen_operation_names_are_bounded(
