@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from httpx_ws import aconnect_ws
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
 
 from app import cache, events
 from app.main import create_app
 from app.settings import Settings
 from app.tags import loaders as tag_loaders
-from app.tags import service as tags
-from app.tasks import service as tasks
-from app.tasks.service import TaskUpsert
-from app.users import service as users
 from tests.support.auth import admin_headers
+from tests.support.data import seed_board
 
 BOARD = """query Board($n: Int!) {
   tasks(first: $n, filter: {status: [TODO]}, sort: CREATED_AT_DESC) {
@@ -37,14 +36,7 @@ TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
 
 @pytest.fixture
 async def board() -> None:
-    people = [await users.create_user(email=f"p{i}@example.com", name=f"P{i}") for i in range(7)]
-    labels = [await tags.create_tag(name=f"tag{i}", color="#123456") for i in range(4)]
-    await tasks.bulk_upsert_tasks(
-        items=[
-            TaskUpsert(title=f"task {i}", assignee_id=str(people[i % 7].id), tag_ids=[labels[i % 4].id, labels[(i + 1) % 4].id])
-            for i in range(60)
-        ]
-    )
+    await seed_board(tasks=60)
 
 
 @pytest.fixture(params=[True, False], ids=["direct", "graphql-core"])
@@ -195,20 +187,29 @@ async def test_client_chosen_operation_names_are_bounded(
 CHANGES = "subscription Changes { taskChanged { kind task { id title tags { name } assignee { name } } } }"
 
 
-async def test_a_subscription_span_covers_its_set_up_and_its_events_add_none(
-    exporter: InMemorySpanExporter, settings: Settings
-) -> None:
-    app = create_app(settings)
+@asynccontextmanager
+async def subscribed(app: Starlette, query: str) -> AsyncIterator[AsyncWebSocketSession]:
+    """An in-process graphql-transport-ws socket, opened with the caller's traceparent, subscribed to `query` as "1"."""
     async with (
         httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://testserver") as ws_http,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                          headers=admin_headers()) as http,
         aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"],
                     headers={"traceparent": TRACEPARENT}) as socket,
     ):
         await socket.send_json({"type": "connection_init", "payload": admin_headers()})
         assert (await socket.receive_json())["type"] == "connection_ack"
-        await socket.send_json({"id": "1", "type": "subscribe", "payload": {"query": CHANGES}})
+        await socket.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        yield socket
+
+
+async def test_a_subscription_span_covers_its_set_up_and_its_events_add_none(
+    exporter: InMemorySpanExporter, settings: Settings
+) -> None:
+    app = create_app(settings)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                          headers=admin_headers()) as http,
+        subscribed(app, CHANGES) as socket,
+    ):
         assert await until(lambda: events.stats()["subscribers"] >= 1 and events.stats()["channels"] >= 1)
         exporter.clear()
 
@@ -240,15 +241,7 @@ async def test_a_subscription_span_covers_its_set_up_and_its_events_add_none(
 async def test_the_subscription_operation_span_ends_once_it_is_set_up(
     exporter: InMemorySpanExporter, settings: Settings
 ) -> None:
-    app = create_app(settings)
-    async with (
-        httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://testserver") as ws_http,
-        aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"],
-                    headers={"traceparent": TRACEPARENT}) as socket,
-    ):
-        await socket.send_json({"type": "connection_init", "payload": admin_headers()})
-        assert (await socket.receive_json())["type"] == "connection_ack"
-        await socket.send_json({"id": "1", "type": "subscribe", "payload": {"query": CHANGES}})
+    async with subscribed(create_app(settings), CHANGES) as socket:
         # While the subscription is open, its span is already exported.
         assert await until(lambda: any(s.name == "subscription Changes" for s in exporter.get_finished_spans()))
         (operation,) = [s for s in exporter.get_finished_spans() if s.name == "subscription Changes"]
