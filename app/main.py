@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from app import tracing
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
@@ -29,13 +31,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
     mongo_log.configure(slow_ms=settings.slow_query_ms)
     metrics.configure(settings)
+    # Before the schema is built and the stores are opened: both look for it. None when off or already on.
+    installed_tracing = tracing.install_from_env()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with running(settings), metrics.serving():
-            tune_for_serving()
-            log.info("taskboard ready (env=%s)", settings.app_env)
-            yield
+        try:
+            async with running(settings), metrics.serving():
+                tune_for_serving()
+                log.info("taskboard ready (env=%s)", settings.app_env)
+                yield
+        finally:
+            if installed_tracing is not None:
+                # Exports what is still queued (bounded by OTEL_EXPORTER_OTLP_TIMEOUT), off the event loop.
+                await asyncio.to_thread(installed_tracing.shutdown)
         log.info("taskboard stopped")
 
     graphql_app = make_graphql_app(settings)
@@ -47,6 +56,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if settings.metrics_port is None:  # else `taskboard serve` answers it on METRICS_PORT only
         routes.append(Route("/metrics", metrics.metrics_endpoint(settings), methods=["GET"]))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=edge_middleware(settings))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[*tracing.middleware(), *edge_middleware(settings)])
     app.state.settings = settings
     return app

@@ -9,6 +9,7 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import tracing
 from app.settings import Settings
 from app.stores.mongo_log import CommandObserver
 
@@ -36,7 +37,7 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         connectTimeoutMS=int(settings.mongo_timeout_s * 1000),
         socketTimeoutMS=int(settings.mongo_socket_timeout_s * 1000),
         appname="taskboard",
-        event_listeners=[CommandObserver()],
+        event_listeners=[CommandObserver(), *tracing.mongo_listeners()],
     )
 
 
