@@ -100,31 +100,19 @@ def operation_cost(
     model: CostModel = CostModel(),
 ) -> int:
     """The static cost of the operation the request runs (0 when there is none to run)."""
-    return cost_walk(schema, document, operation_name=operation_name, variables=variables, model=model)[0]
-
-
-def cost_walk(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    *,
-    operation_name: str | None = None,
-    variables: Mapping[str, Any] | None = None,
-    model: CostModel = CostModel(),
-) -> tuple[int, DocumentWalk[Any, Figure] | None]:
-    """The operation's cost and the walk that computed it (None when there is nothing to price)."""
     operation = find_operation(document, operation_name)
     if operation is None:
-        return 0, None
+        return 0
     root = {
         OperationType.QUERY: schema.query_type,
         OperationType.MUTATION: schema.mutation_type,
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
     if root is None:
-        return 0, None
+        return 0
     walk = DocumentWalk(_Cost(schema, operation, variables or {}, model), fragments_of(document.definitions))
     base = model.mutation_cost if operation.operation is OperationType.MUTATION else 1
-    return _evaluate(walk.walk(operation.selection_set, root), base, model.default_list_size), walk
+    return _evaluate(walk.walk(operation.selection_set, root), base, model.default_list_size)
 
 
 # The cost of a selection set as a function of the two things its parent decides: the cost of each of its

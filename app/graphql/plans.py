@@ -135,11 +135,11 @@ class _PlainSelections(Visit[None]):
         _no_directives(node)
         return None, None
 
-    def enter_inline(self, node: InlineFragmentNode, context: None) -> None:
+    def enter_inline(self, node: InlineFragmentNode, context: None) -> Any:
         _no_directives(node)
         return context
 
-    def enter_spread(self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, context: None) -> None:
+    def enter_spread(self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, context: None) -> Any:
         _no_directives(node)
         name = node.name.value
         details = self.details.get(name)

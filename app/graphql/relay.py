@@ -17,8 +17,8 @@ from strawberry.types import Info
 from strawberry.types.nodes import get_variable_values
 
 from app.common.errors import FieldError, ValidationFailed
-from app.graphql.document_walk import LEAF, SKIP, DocumentWalk, Fold, skipped
 from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.graphql.document_walk import LEAF, SKIP, DocumentWalk, Fold, skipped
 
 T = TypeVar("T")
 
@@ -105,7 +105,9 @@ class _Selects(Fold[tuple[str, ...], bool]):
     def enter_inline(self, node: InlineFragmentNode, path: tuple[str, ...]) -> Any:
         return SKIP if node.directives and skipped(node.directives, self._value) else path
 
-    def enter_spread(self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, path: tuple[str, ...]) -> Any:
+    def enter_spread(
+        self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, path: tuple[str, ...]
+    ) -> Any:
         skip = fragment is None or (node.directives and skipped(node.directives, self._value))
         return SKIP if skip else path
 
