@@ -31,7 +31,7 @@ from graphql.validation import OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
-from app.graphql.document_walk import LEAF, SKIP, DocumentWalk, Fold, capped, fragments_of
+from app.graphql.document_walk import SKIP, DocumentWalk, Fold, capped, fragments_of
 
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 

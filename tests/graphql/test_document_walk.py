@@ -5,17 +5,26 @@ app, and the figures counted through fragments stay exact."""
 from __future__ import annotations
 
 import gc
+import sys
 from dataclasses import replace
 
 import httpx
+import pytest
 from graphql import (
     DocumentNode,
     FragmentSpreadNode,
     InlineFragmentNode,
     OperationDefinitionNode,
+    ParallelVisitor,
     SelectionSetNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
     parse,
+    specified_rules,
+    visit,
 )
+from graphql.validation import ASTValidationRule, OverlappingFieldsCanBeMergedRule, ValidationContext
 
 from app.abuse.cost import COST_MAX, operation_cost
 from app.abuse.inputs import literal_walk
@@ -278,3 +287,68 @@ async def test_depth_and_aliases_through_repeated_fragments_are_exact_in_the_app
     )
     body = await gql(client, deep)
     assert codes(body) == ["QUERY_TOO_DEEP"] and body["errors"][0]["extensions"]["depth"] == 11
+
+
+# graphql-core's own validation: every standard rule but field merging (bounded in app.graphql.limits) does
+# work linear in the document on the same shapes. Work is counted as Python function calls.
+
+
+def fan_out(n: int) -> str:
+    spreads = " ".join(f"...F{i}" for i in range(n))
+    return f"query {{ {spreads} }} " + " ".join(f"fragment F{i} on Query {{ apiVersion }}" for i in range(n))
+
+
+def spreading_each_other(n: int) -> str:
+    spreads = [" ".join(f"...F{j}" for j in range(i + 1, n)) for i in range(n)]
+    return "query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ apiVersion {spreads[i]} }}" for i in range(n))
+
+
+SHAPES = {
+    "doubling chain": (lambda n: chain(n, "apiVersion tasks { nodes { id } }"), 10),
+    "fan-out": (fan_out, 50),
+    "fragments spreading each other": (spreading_each_other, 8),
+    "same-named fields": (lambda n: "{ " + " ".join(["tasks { nodes { id } }"] * n) + " }", 20),
+    "introspection chain": (
+        lambda n: "{ __schema { types { ...T0 } } } " + chain(n, "fields { name }", on="__Type", root="", name="T"), 10
+    ),
+}
+
+
+def nodes(document: DocumentNode) -> int:
+    count = 0
+
+    class Counting(Visitor):
+        def enter(self, *_: object) -> None:
+            nonlocal count
+            count += 1
+
+    visit(document, Counting())
+    return count
+
+
+def calls(rule: type[ASTValidationRule], document: DocumentNode) -> int:
+    count = 0
+
+    def profile(_frame: object, event: str, _arg: object) -> None:
+        nonlocal count
+        count += event == "call"
+
+    type_info = TypeInfo(schema._schema)
+    context = ValidationContext(schema._schema, document, type_info, lambda _: None)
+    visitor = TypeInfoVisitor(type_info, ParallelVisitor([rule(context)]))
+    sys.setprofile(profile)
+    try:
+        visit(document, visitor)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_graphql_cores_other_rules_work_linearly_on_adversarial_shapes(shape: str) -> None:
+    build, n = SHAPES[shape]
+    small, large = parse(build(n)), parse(build(2 * n))
+    growth = nodes(large) / nodes(small)
+    for rule in specified_rules:
+        if rule is not OverlappingFieldsCanBeMergedRule:
+            assert calls(rule, large) <= 1.3 * growth * calls(rule, small), rule.__name__
