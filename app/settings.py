@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(10, ge=2, le=100)
     graphql_max_aliases: int = Field(30, ge=0, le=1000)
     graphql_max_tokens: int = Field(5000, ge=100, le=1_000_000)
+    # Units of graphql-core's field-merging check (graphql-core's own budget is 500,000, about 1 s of CPU).
+    graphql_max_merge_work: int = Field(50_000, ge=1_000, le=500_000)
     graphql_document_cache_size: int = Field(1000, ge=0, le=100_000)
     # Automatic persisted queries (Apollo APQ v1): documents kept in Redis by their SHA-256.
     apq_enabled: bool = True

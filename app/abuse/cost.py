@@ -5,9 +5,14 @@ Every field costs 1 (mutation root fields cost `mutation_cost`: writes are deare
 else the argument's schema default, else `default_list_size`) multiplies the cost of its subtree: for a
 list field that is its whole selection, for a connection it is the `edges`/`nodes` lists inside it (so
 `pageInfo` and `totalCount` count once). Other list fields multiply their subtree by
-`default_list_size`. Named fragments are expanded (each at most once per path, so cycles end), inline
-fragments add their selections, and `@skip`/`@include` are honoured. Introspection roots cost 1 each;
-production turns introspection off altogether.
+`default_list_size`. Named fragments count at every spread, inline fragments add their selections, and
+`@skip`/`@include` are honoured. Introspection roots cost 1 each; production turns introspection off
+altogether.
+
+One linear walk (app.graphql.document_walk) prices each fragment once and reuses the figure at every
+spread, so a fragment chain that doubles at every level costs its exact (huge) price without being
+expanded; costs saturate at COST_MAX (2^53 - 1), so they stay exact JSON numbers. A fragment cycle
+(validation rejects it before this runs) adds nothing.
 
 Variables come from the request; a variable that is missing or not an integer falls back to the
 operation's default for it, then the schema's, then the default list size. Coercion errors are reported
@@ -37,7 +42,6 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     Undefined,
     ValueNode,
     VariableNode,
@@ -45,11 +49,12 @@ from graphql import (
 )
 
 from app.common.errors import AppError
+from app.graphql.document_walk import FIGURE_MAX, LEAF, SKIP, DocumentWalk, Fold, capped, fragments_of, skipped
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
 # GraphQL's Int is 32 bits (bigger variables fail coercion later); costs stay exact JSON numbers for clients.
 SIZE_MAX = 2**31 - 1
-COST_MAX = 2**53 - 1
+COST_MAX = FIGURE_MAX
 CONNECTION_LISTS = frozenset({"edges", "nodes"})
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
@@ -105,10 +110,21 @@ def operation_cost(
     }[operation.operation]
     if root is None:
         return 0
-    walker = _Walker(schema, document, operation, variables or {}, model)
+    walk = DocumentWalk(_Cost(schema, operation, variables or {}, model), fragments_of(document.definitions))
     base = model.mutation_cost if operation.operation is OperationType.MUTATION else 1
-    cost = walker.selection_cost(operation.selection_set, root, inherited_size=None, base=base, expanding=frozenset())
-    return min(cost, COST_MAX)
+    return _evaluate(walk.walk(operation.selection_set, root), base, model.default_list_size)
+
+
+# The cost of a selection set as a function of the two things its parent decides: the cost of each of its
+# fields (`base`: the mutation cost at a mutation's root, else 1) and the size of `edges`/`nodes` lists in
+# it (the page size of the connection it belongs to). Kept as (fixed, per base, per page row), a fragment
+# is priced once, whatever it is spread into.
+Figure = tuple[int, int, int]
+_ZERO: Figure = (0, 0, 0)
+
+
+def _evaluate(figure: Figure, base: int, page_size: int) -> int:
+    return capped(figure[0] + figure[1] * base + figure[2] * page_size)
 
 
 def _schema_default(argument: GraphQLArgument) -> Any:
@@ -119,96 +135,103 @@ def _schema_default(argument: GraphQLArgument) -> Any:
     return int(literal.value) if isinstance(literal, IntValueNode) else None
 
 
-class _Walker:
+_COMPOSITE = (GraphQLObjectType, GraphQLInterfaceType)
+# Fields whose figure does not depend on selections: __typename is free, introspection roots cost 1,
+# unknown fields cost `base`.
+_OWN: Any = object()
+_FREE = (LEAF, (_OWN, _ZERO))
+_INTROSPECTION = (LEAF, (_OWN, (1, 0, 0)))
+_UNKNOWN = (LEAF, (_OWN, (0, 1, 0)))
+
+
+class _Cost(Fold[Any, Figure]):
+    """Context: the parent type of the selections."""
+
+    empty = _ZERO
+
     def __init__(
         self,
         schema: GraphQLSchema,
-        document: DocumentNode,
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
         model: CostModel,
     ) -> None:
         self.schema = schema
         self.model = model
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         defaults = {
             v.variable.name.value: v.default_value for v in operation.variable_definitions or () if v.default_value
         }
         self.variables = variables
         self.variable_defaults = defaults
 
-    def selection_cost(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: Any,
-        *,
-        inherited_size: int | None,
-        base: int,
-        expanding: frozenset[str],
-    ) -> int:
-        if selection_set is None or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-            return 0
-        total = 0
-        for selection in selection_set.selections:
-            if self._skipped(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                total += self.field_cost(
-                    selection, parent, inherited_size=inherited_size, base=base, expanding=expanding
-                )
-            elif isinstance(selection, InlineFragmentNode):
-                target = self._type(selection.type_condition.name.value) if selection.type_condition else parent
-                total += self.selection_cost(
-                    selection.selection_set, target, inherited_size=inherited_size, base=base, expanding=expanding
-                )
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in expanding:
-                    continue
-                total += self.selection_cost(
-                    fragment.selection_set,
-                    self._type(fragment.type_condition.name.value),
-                    inherited_size=inherited_size,
-                    base=base,
-                    expanding=expanding | {name},
-                )
-        return total
+    def add(self, total: Figure, part: Figure) -> Figure:
+        if part is _ZERO:
+            return total
+        fixed, per_base, per_row = total[0] + part[0], total[1] + part[1], total[2] + part[2]
+        return (
+            fixed if fixed < COST_MAX else COST_MAX,
+            per_base if per_base < COST_MAX else COST_MAX,
+            per_row if per_row < COST_MAX else COST_MAX,
+        )
 
-    def field_cost(
-        self, node: FieldNode, parent: Any, *, inherited_size: int | None, base: int, expanding: frozenset[str]
-    ) -> int:
+    def enter_inline(self, node: InlineFragmentNode, parent: Any) -> Any:
+        if node.directives and skipped(node.directives, self._value):
+            return SKIP
+        target = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
+        return target if isinstance(target, _COMPOSITE) else SKIP
+
+    def enter_spread(self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, parent: Any) -> Any:
+        if fragment is None or (node.directives and skipped(node.directives, self._value)):
+            return SKIP
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        return target if isinstance(target, _COMPOSITE) else SKIP
+
+    def enter_field(self, node: FieldNode, parent: Any) -> tuple[Any, Any]:
+        if node.directives and skipped(node.directives, self._value):
+            return SKIP
         name = node.name.value
         if name == "__typename":
-            return 0
+            return _FREE
         if name in _INTROSPECTION_ROOTS:
-            return 1
+            return _INTROSPECTION
         definition: GraphQLField | None = parent.fields.get(name)
         if definition is None:
-            return base  # validation rejects it before execution
+            return _UNKNOWN  # costs `base`; validation rejects it before execution
         field_type = definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
         is_list = isinstance(field_type, GraphQLList)
         own_size = self._size(node, definition)
+        # How many times the selections count: a number, or None for the page size the parent decides.
+        multiplier: int | None
         if own_size is not None and not is_list:
             # A connection: its page size applies to the edges/nodes lists inside.
             multiplier, child_size = 1, own_size
         elif is_list:
-            multiplier = own_size if own_size is not None else self._list_size(name, inherited_size)
+            if own_size is not None:
+                multiplier = own_size
+            else:
+                multiplier = None if name in CONNECTION_LISTS else self.model.default_list_size
             child_size = None
         else:
             multiplier, child_size = 1, None
-        children = self.selection_cost(
-            node.selection_set, get_named_type(definition.type), inherited_size=child_size, base=1, expanding=expanding
-        )
-        return base + multiplier * children
+        child_type = get_named_type(definition.type)
+        below = child_type if isinstance(child_type, _COMPOSITE) else LEAF
+        # The note: how many times the selections count (None: the page size the parent decides), and the
+        # page size of the lists inside (None: the default list size).
+        return below, (multiplier, child_size)
 
-    def _list_size(self, name: str, inherited_size: int | None) -> int:
-        if inherited_size is not None and name in CONNECTION_LISTS:
-            return inherited_size
-        return self.model.default_list_size
+    def leave_field(self, node: FieldNode, note: Any, below: Figure) -> Figure:
+        multiplier, child_size = note
+        if multiplier is _OWN:  # a figure of its own: __typename, introspection roots, unknown fields
+            return child_size  # type: ignore[no-any-return]
+        children = _evaluate(below, 1, self.model.default_list_size if child_size is None else child_size)
+        if multiplier is None:
+            return (0, 1, children)
+        return (capped(multiplier * children), 1, 0)
 
     def _size(self, node: FieldNode, definition: GraphQLField) -> int | None:
         """The page size the field asks for (largest of its size arguments), None when it has none."""
+        if not definition.args:
+            return None
         sizes: list[int] = []
         given = {argument.name.value: argument.value for argument in node.arguments or ()}
         for name in SIZE_ARGUMENTS:
@@ -238,14 +261,3 @@ class _Walker:
             return self._value(default) if default is not None else None
         return None
 
-    def _skipped(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
-        for directive in node.directives or ():
-            arguments = {a.name.value: self._value(a.value) for a in directive.arguments or ()}
-            if directive.name.value == "skip" and arguments.get("if") is True:
-                return True
-            if directive.name.value == "include" and arguments.get("if") is False:
-                return True
-        return False
-
-    def _type(self, name: str) -> Any:
-        return self.schema.get_type(name)

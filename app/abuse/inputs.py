@@ -1,6 +1,7 @@
 """Text no store can hold: NUL characters (PostgreSQL text refuses them) and unpaired UTF-16 surrogates
 (not encodable as UTF-8). Found anywhere in an operation's variables or literal arguments, they are a
 VALIDATION_FAILED naming where, before any resolver runs, instead of a driver error deep inside a query.
+Literals are found by one linear walk of the operations (app.graphql.document_walk): each fragment once.
 """
 
 from __future__ import annotations
@@ -11,17 +12,15 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
-    SelectionSetNode,
+    OperationDefinitionNode,
     StringValueNode,
     ValueNode,
 )
 
 from app.common.errors import FieldError, ValidationFailed
+from app.graphql.document_walk import DocumentWalk, PerDocument, Visit, fragments_of
 
 
 def is_storable(text: str) -> bool:
@@ -61,32 +60,35 @@ def _in_literal(node: ValueNode, path: str) -> Iterator[str]:
             yield from _in_literal(field.value, f"{path}.{field.name.value}")
 
 
-def _in_selections(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
-) -> Iterator[str]:
-    if selection_set is None:
-        return
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            for argument in selection.arguments or ():
-                yield from _in_literal(argument.value, argument.name.value)
-            yield from _in_selections(selection.selection_set, fragments, seen)
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _in_selections(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-            seen.add(selection.name.value)
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                yield from _in_selections(fragment.selection_set, fragments, seen)
+class _Literals(Visit[None]):
+    """Collects the paths of literal arguments holding unstorable text, each fragment once."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def enter_field(self, node: FieldNode, context: None) -> tuple[Any, Any]:
+        for argument in node.arguments or ():
+            self.paths += _in_literal(argument.value, argument.name.value)
+        return None, None
+
+
+def literal_walk(document: DocumentNode) -> tuple[list[str], DocumentWalk[None, None]]:
+    """The paths of unstorable literal arguments in the document's operations, and the walk that found them."""
+    literals = _Literals()
+    walk = DocumentWalk(literals, fragments_of(document.definitions))
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            walk.walk(definition.selection_set, None)
+    return literals.paths, walk
+
+
+_LITERAL_PATHS: PerDocument[None, tuple[str, ...]] = PerDocument(lambda document, _: tuple(literal_walk(document)[0]))
 
 
 def check_storable_text(document: DocumentNode, variables: Mapping[str, Any] | None) -> None:
     """VALIDATION_FAILED listing every variable or literal argument holding text no store can hold."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     paths = list(_in_value(dict(variables or {}), "$"))
-    for definition in document.definitions:
-        if not isinstance(definition, FragmentDefinitionNode):
-            paths += _in_selections(getattr(definition, "selection_set", None), fragments, set())
+    paths += _LITERAL_PATHS(document, None)
     if paths:
         message = "must not contain NUL characters or unpaired surrogates"
         raise ValidationFailed([FieldError(path.removeprefix("$."), message) for path in dict.fromkeys(paths)])

@@ -19,14 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    SelectionSetNode,
-)
+from graphql import DocumentNode, FieldNode
 from strawberry.extensions import SchemaExtension
 
 from app.abuse.cost import CostModel, check_cost, find_operation, operation_cost
@@ -36,6 +29,7 @@ from app.abuse.ratelimit import Decision, RateLimiter
 from app.auth import permissions as can
 from app.auth.tokens import InvalidToken
 from app.common.errors import Unauthenticated
+from app.graphql.document_walk import LEAF, DocumentWalk, PerDocument, Visit, fragments_of
 from app.settings import Settings
 from app.stores import redis
 
@@ -58,29 +52,28 @@ class LimiterSlot:
         return self._limiter
 
 
-def root_field_names(document: DocumentNode, operation_name: str | None) -> set[str]:
-    """The root fields the operation selects, through fragments (cycles end: each fragment once)."""
+class _RootFields(Visit[None]):
+    """Collects the names of the root fields, through fragments (each once), without descending."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def enter_field(self, node: FieldNode, context: None) -> tuple[Any, Any]:
+        self.names.add(node.name.value)
+        return LEAF, None
+
+
+def _root_field_names(document: DocumentNode, operation_name: str | None) -> frozenset[str]:
     operation = find_operation(document, operation_name)
     if operation is None:
-        return set()
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    names: set[str] = set()
-    seen: set[str] = set()
+        return frozenset()
+    fold = _RootFields()
+    DocumentWalk(fold, fragments_of(document.definitions)).walk(operation.selection_set, None)
+    return frozenset(fold.names)
 
-    def walk(selection_set: SelectionSetNode) -> None:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                seen.add(selection.name.value)
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
-                    walk(fragment.selection_set)
 
-    walk(operation.selection_set)
-    return names
+# The root fields the operation selects, through fragments (one linear walk per document; cycles end).
+root_field_names: PerDocument[str | None, frozenset[str]] = PerDocument(_root_field_names)
 
 
 class AccessControl(SchemaExtension):

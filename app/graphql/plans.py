@@ -20,6 +20,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLBoolean,
     GraphQLID,
     GraphQLString,
@@ -32,7 +33,6 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -44,6 +44,8 @@ from graphql.pyutils import Path
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
+
+from app.graphql.document_walk import DocumentWalk, Visit
 
 PLAN_CACHE_SIZE = 256
 
@@ -122,30 +124,47 @@ class Unsupported(Exception):
     """The operation uses something a plan does not run exactly like graphql-core."""
 
 
-def _check_selections(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDetails], seen: set[str]
-) -> None:
-    for selection in selection_set.selections:
-        if selection.directives:
-            raise Unsupported(f"directive @{selection.directives[0].name.value}")
-        if isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in seen:
-                continue
-            seen.add(name)
-            fragment = fragments.get(name)
-            if fragment is None:
-                raise Unsupported(f"unknown fragment {name}")
-            definition = fragment.definition
-            if definition.directives or definition.variable_definitions or fragment.variable_signatures:
-                raise Unsupported(f"fragment {name} has directives or variables")
-            _check_selections(definition.selection_set, fragments, seen)
-        elif isinstance(selection, (FieldNode, InlineFragmentNode)) and selection.selection_set is not None:
-            _check_selections(selection.selection_set, fragments, seen)
+class _PlainSelections(Visit[None]):
+    """Raises Unsupported at the first directive, unknown fragment or fragment with variables (one linear
+    walk: each fragment once)."""
+
+    def __init__(self, fragments: dict[str, FragmentDetails]) -> None:
+        self.details = fragments
+
+    def enter_field(self, node: FieldNode, context: None) -> tuple[Any, Any]:
+        _no_directives(node)
+        return None, None
+
+    def enter_inline(self, node: InlineFragmentNode, context: None) -> Any:
+        _no_directives(node)
+        return context
+
+    def enter_spread(self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, context: None) -> Any:
+        _no_directives(node)
+        name = node.name.value
+        details = self.details.get(name)
+        if fragment is None or details is None:
+            raise Unsupported(f"unknown fragment {name}")
+        if fragment.directives or fragment.variable_definitions or details.variable_signatures:
+            raise Unsupported(f"fragment {name} has directives or variables")
+        return context
+
+
+def _no_directives(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> None:
+    if node.directives:
+        raise Unsupported(f"directive @{node.directives[0].name.value}")
+
+
+def check_selections(executor: Executor) -> DocumentWalk[None, None]:
+    """Raises Unsupported when the operation's selections need graphql-core's execution; the walk it took."""
+    walk = DocumentWalk(_PlainSelections(executor.fragments), executor.fragment_definitions)
+    walk.walk(executor.operation.selection_set, None)
+    return walk
 
 
 class _Compiler:
     def __init__(self, executor: Executor) -> None:
+        self.executor = executor
         self.schema: GraphQLSchema = executor.schema
         self.fragments = executor.fragments
         self.variable_values = executor.variable_values
@@ -158,7 +177,7 @@ class _Compiler:
         operation = self.operation
         if operation.operation is not OperationType.QUERY or operation.directives:
             raise Unsupported("not a query, or a directive on the operation")
-        _check_selections(operation.selection_set, self.fragments, set())
+        check_selections(self.executor)
         root_type = self.schema.query_type
         if root_type is None:
             raise Unsupported("no query type")

@@ -1,17 +1,24 @@
-"""Relay-style connections shared by every list, page-argument parsing, and selection checks."""
+"""Relay-style connections shared by every list, page-argument parsing, and selection checks.
+
+Selection checks read the resolver's field nodes with one linear walk (app.graphql.document_walk), not
+strawberry's `info.selected_fields`, which expands every fragment at every spread (exponential in a
+chain of fragments that each spread the next one twice).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, ValueNode, VariableNode
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from strawberry.types.nodes import get_variable_values
 
 from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.graphql.document_walk import LEAF, SKIP, DocumentWalk, Fold, skipped
 
 T = TypeVar("T")
 
@@ -71,26 +78,56 @@ class ConnectionView:
         return self._page.total_count
 
 
-def _included(directives: dict) -> bool:
-    """False when @skip(if: true) or @include(if: false) removes the selection (variables already applied)."""
-    if directives.get("skip", {}).get("if") is True:
-        return False
-    return directives.get("include", {}).get("if", True) is not False
+class _Selects(Fold[tuple[str, ...], bool]):
+    """Whether selections select the field `target` at the end of a path of field names (context: the
+    names still to follow), through fragments, leaving out what @skip/@include remove."""
+
+    empty = False
+
+    def __init__(self, target: str, variables: Mapping[str, Any]) -> None:
+        self.target = target
+        self.variables = variables
+
+    def add(self, total: bool, part: bool) -> bool:
+        return total or part
+
+    def enter_field(self, node: FieldNode, path: tuple[str, ...]) -> tuple[Any, Any]:
+        if node.directives and skipped(node.directives, self._value):
+            return SKIP
+        name = node.name.value
+        if not path:
+            return LEAF, name == self.target
+        return (path[1:], False) if name == path[0] else (LEAF, False)
+
+    def leave_field(self, node: FieldNode, found: bool, below: bool) -> bool:
+        return found or below
+
+    def enter_inline(self, node: InlineFragmentNode, path: tuple[str, ...]) -> Any:
+        return SKIP if node.directives and skipped(node.directives, self._value) else path
+
+    def enter_spread(
+        self, node: FragmentSpreadNode, fragment: FragmentDefinitionNode | None, path: tuple[str, ...]
+    ) -> Any:
+        skip = fragment is None or (node.directives and skipped(node.directives, self._value))
+        return SKIP if skip else path
+
+    def _value(self, node: ValueNode) -> Any:
+        # As strawberry reads directive arguments: variables already coerced (defaults applied).
+        return self.variables.get(node.name.value) if isinstance(node, VariableNode) else getattr(node, "value", None)
 
 
-def _names(selections: Iterable[object]) -> Iterable[str]:
-    for selection in selections:
-        if not _included(getattr(selection, "directives", None) or {}):
-            continue
-        if isinstance(selection, SelectedField):
-            yield selection.name
-        elif isinstance(selection, (FragmentSpread, InlineFragment)):
-            yield from _names(selection.selections)
+def _selects_along(info: Info, name: str, paths: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether the field being resolved selects `name` at the end of one of the paths (one linear walk)."""
+    raw = info._raw_info
+    walk = DocumentWalk(_Selects(name, get_variable_values(raw)), raw.fragments)
+    return any(
+        walk.walk(node.selection_set, path) for node in raw.field_nodes if node.selection_set for path in paths
+    )
 
 
 def selects(info: Info, name: str) -> bool:
     """Whether the field being resolved selects `name` directly (fragments included)."""
-    return any(name in _names(field.selections) for field in info.selected_fields)
+    return _selects_along(info, name, ((),))
 
 
 def value_or_future(future: asyncio.Future) -> Any:
@@ -102,25 +139,7 @@ def value_or_future(future: asyncio.Future) -> Any:
 
 def node_selects(info: Info, name: str) -> bool:
     """Whether a connection field selects `name` on its rows (`nodes { name }` or `edges { node { name } }`)."""
-    for field in info.selected_fields:
-        for child in _fields(field.selections):
-            if child.name == "nodes" and name in _names(child.selections):
-                return True
-            if child.name == "edges":
-                for edge_child in _fields(child.selections):
-                    if edge_child.name == "node" and name in _names(edge_child.selections):
-                        return True
-    return False
-
-
-def _fields(selections: Iterable[object]) -> Iterable[SelectedField]:
-    for selection in selections:
-        if not _included(getattr(selection, "directives", None) or {}):
-            continue
-        if isinstance(selection, SelectedField):
-            yield selection
-        elif isinstance(selection, (FragmentSpread, InlineFragment)):
-            yield from _fields(selection.selections)
+    return _selects_along(info, name, (("nodes",), ("edges", "node")))
 
 
 def page_from_args(

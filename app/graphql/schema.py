@@ -7,7 +7,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
@@ -19,7 +18,7 @@ import app
 from app.audit.resolvers import AuditQuery
 from app.graphql.access import AccessControl, LimiterSlot
 from app.graphql.errors import ErrorShaping
-from app.graphql.limits import limit_rules
+from app.graphql.limits import document_rules
 from app.graphql.observability import OperationMetrics
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.shared_execution import SharedEventExecutor
@@ -57,7 +56,11 @@ class TaskboardSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> TaskboardSchema:
     """The schema with its extensions: error shaping, document caches, limits, access control, prod hardening."""
-    rules = limit_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    rules = document_rules(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        merge_budget=settings.graphql_max_merge_work,
+    )
     cache_size = settings.graphql_document_cache_size
     # Factories, not instances: strawberry builds fresh extensions per operation.
     extensions: list[Any] = [
@@ -65,7 +68,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
         OperationMetrics,
         ErrorShaping,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: AddValidationRules(rules),
+        rules,
     ]
     if cache_size:
         # strawberry keeps these LRU caches at module level, keyed by size: every operation shares them.

@@ -75,3 +75,26 @@ async def test_a_repeated_board_is_served_from_the_cache_until_a_write(client: h
     assert after[2]["data"]["tasks"]["totalCount"] == 119
     assert task_id not in [e["node"]["id"] for e in after[2]["data"]["tasks"]["edges"]]
     assert after[0] >= 2  # the page and the count were read again
+
+
+FRAGMENTED = """query($n: Int!, $withTotal: Boolean!) {
+  tasks(first: $n, filter: {status: [TODO]}) {
+    ...Total @include(if: $withTotal)
+    ... on TaskConnection { nodes { ...Row } }
+  }
+}
+fragment Total on TaskConnection { totalCount }
+fragment Row on Task { id ... { tags { name } } ...Person }
+fragment Person on Task { assignee { id } }"""
+
+
+@pytest.mark.usefixtures("board", "uncached")
+async def test_selections_through_fragments_and_directives_decide_the_round_trips(client: httpx.AsyncClient) -> None:
+    for with_total, expected in ((True, (3, 1)), (False, (2, 1))):
+        with record_statements() as statements, record_commands() as commands:
+            body = await gql(client, FRAGMENTED, {"n": 10, "withTotal": with_total})
+        assert "errors" not in body, body
+        assert ("totalCount" in body["data"]["tasks"]) is with_total
+        node = body["data"]["tasks"]["nodes"][0]
+        assert len(node["tags"]) == 2 and node["assignee"]["id"]
+        assert (statements.count, commands.count) == expected
