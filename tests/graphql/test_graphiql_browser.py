@@ -5,6 +5,7 @@ pane. The page may reach 127.0.0.1 only (tests.support.browser), so a CDN asset 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -22,9 +23,9 @@ from tests.support.processes import ROOT, ServerProcess, app_server
 
 # Generous: the first paint parses 3.5 MB of GraphiQL on a busy 2-core machine.
 DEADLINE_MS = 60_000
-# Named: the explorer shows an operation by name once GraphiQL has parsed the editor (see replace_query).
-BOARD = ("query TestBoard { tasks(first: 50) { totalCount nodes { title } } }", "#query-TestBoard")
-SUBSCRIPTION = ("subscription Changes { taskChanged { kind task { title } } }", "#subscription-Changes")
+# (text, operation name): replace_query waits for GraphiQL to have parsed the name.
+BOARD = ("query TestBoard { tasks(first: 50) { totalCount nodes { title } } }", "TestBoard")
+SUBSCRIPTION = ("subscription Changes { taskChanged { kind task { title } } }", "Changes")
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 HEADERS_EDITOR = ".graphiql-editor-tool .CodeMirror"
 RESULT = ".result-window"
@@ -66,15 +67,22 @@ async def paste_headers(page: Page, headers: dict[str, str]) -> None:
 async def replace_query(page: Page, operation: tuple[str, str]) -> None:
     """Type the operation over the editor's text and wait until GraphiQL has parsed it.
 
-    GraphiQL parses the editor a moment after each change (debounced) and sends the operation name and
-    transport of that parse: a run before it would send the old name. The explorer draws the same parse.
+    GraphiQL parses the editor 100 ms after the last change (debounced) and a run sends the operation name
+    and picks the transport (HTTP or WebSocket) from that parse, which it keeps on the CodeMirror instance:
+    a run before it sends the previous name. So wait for the parse to name this operation.
     """
-    query, explorer_id = operation
+    query, name = operation
     await page.locator(QUERY_EDITOR).click()
     await page.keyboard.press("Control+A")
     await page.keyboard.insert_text(query)
     await page.wait_for_function(f"q => {editor_value(QUERY_EDITOR)} === q", arg=query, timeout=DEADLINE_MS)
-    await expect(page.locator(explorer_id)).to_be_visible(timeout=DEADLINE_MS)
+    parsed = (
+        f"name => {{ const editor = document.querySelector({json.dumps(QUERY_EDITOR)}).CodeMirror;"
+        " return editor.operationName === name && (editor.operations || []).some(op => op.name?.value === name); }"
+    )
+    await page.wait_for_function(parsed, arg=name, timeout=DEADLINE_MS)
+    # The explorer plugin draws the same operation.
+    await expect(page.locator(f"[id$='-{name}']")).to_be_visible(timeout=DEADLINE_MS)
 
 
 def editor_value(selector: str) -> str:
@@ -86,26 +94,38 @@ async def result_json(page: Page) -> dict:
     return json.loads(await page.evaluate(editor_value(f"{RESULT} .CodeMirror")))
 
 
-def assert_stayed_local(record: BrowserRecord) -> None:
+async def run_through_the_ui(page: Page, server: ServerProcess, operation: tuple[str, str]) -> None:
+    """Open GraphiQL, paste the dev token into Headers, type the operation and press the run button."""
+    await open_graphiql(page, server)
+    await paste_headers(page, {"Authorization": f"Bearer {dev_token()}"})
+    await replace_query(page, operation)
+    await page.locator(".graphiql-execute-button").click()
+
+
+async def shows(page: Page, text: str, timeout_ms: int) -> bool:
+    try:
+        await expect(page.locator(RESULT)).to_contain_text(text, timeout=timeout_ms)
+    except AssertionError:
+        return False
+    return True
+
+
+def assert_offline_and_clean(record: BrowserRecord, violations: list[str]) -> None:
     assert record.non_local() == [] and record.blocked == []
     assert any("/graphql/static/" in url for url in record.requests)  # the assets came from the app
+    assert violations == []
+    assert record.console_errors == []
 
 
 async def test_graphiql_runs_the_board_query_offline_with_the_dev_token(server, tmp_path: Path) -> None:
     titles = {f"browser task {i}" for i in range(3)}
     for title in titles:
         await create_task(server.base_url, title=title)
-    token = dev_token()
 
     async with local_only_page(tmp_path / "profile") as (page, record):
-        await open_graphiql(page, server)
-        await paste_headers(page, {"Authorization": f"Bearer {token}"})
-        await replace_query(page, BOARD)
-        await page.locator(".graphiql-execute-button").click()
-
-        result = page.locator(RESULT)
+        await run_through_the_ui(page, server, BOARD)
         for title in titles:
-            await expect(result).to_contain_text(title, timeout=DEADLINE_MS)
+            assert await shows(page, title, DEADLINE_MS), await page.locator(RESULT).inner_text()
         await page.screenshot(path=tmp_path / "graphiql.png")
         body = await result_json(page)
         # Dialogs add a <style> element: the CSP lets it in only with the page's nonce.
@@ -117,43 +137,28 @@ async def test_graphiql_runs_the_board_query_offline_with_the_dev_token(server, 
 
     assert "errors" not in body, body
     assert {node["title"] for node in body["data"]["tasks"]["nodes"]} == titles
-    assert violations == []
-    assert record.console_errors == []
-    assert_stayed_local(record)
+    assert_offline_and_clean(record, violations)
     assert (tmp_path / "graphiql.png").stat().st_size > 0
 
 
 async def test_graphiql_subscribes_over_the_websocket_with_the_headers_tab_as_connection_params(
     server, tmp_path: Path
 ) -> None:
-    token = dev_token()
     async with local_only_page(tmp_path / "profile") as (page, record):
-        await open_graphiql(page, server)
-        await paste_headers(page, {"Authorization": f"Bearer {token}"})
-        await replace_query(page, SUBSCRIPTION)
-        await page.locator(".graphiql-execute-button").click()
-
-        # The subscription is live once the server has it; until then a created task goes unseen, so
+        await run_through_the_ui(page, server, SUBSCRIPTION)
+        # The subscription is live once the server has it; a task created before that goes unseen, so
         # create one per attempt until one reaches the result pane.
-        result = page.locator(RESULT)
         deadline = time.monotonic() + DEADLINE_MS / 1000
-        seen = None
-        for attempt in range(1000):
-            title = f"pushed {attempt}"
+        for attempt in itertools.count():
+            title = f"pushed {attempt}."  # the dot: "pushed 1." is not part of "pushed 10."
             await create_task(server.base_url, title=title)
-            try:
-                await expect(result).to_contain_text(title, timeout=1_000)
-            except AssertionError:
-                assert time.monotonic() < deadline, await result.inner_text()
-                continue
-            seen = title
-            break
+            if await shows(page, title, 1_000):
+                break
+            assert time.monotonic() < deadline, await page.locator(RESULT).inner_text()
         await page.screenshot(path=tmp_path / "graphiql-subscription.png")
         body = await result_json(page)
         violations = await csp_violations(page)
 
-    assert body["data"]["taskChanged"] == {"kind": "CREATED", "task": {"title": seen}}
+    assert body["data"]["taskChanged"] == {"kind": "CREATED", "task": {"title": title}}
     assert record.websockets == [server.base_url.replace("http://", "ws://") + "/graphql"]
-    assert violations == []
-    assert record.console_errors == []
-    assert_stayed_local(record)
+    assert_offline_and_clean(record, violations)
