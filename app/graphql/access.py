@@ -40,6 +40,8 @@ from app.settings import Settings
 from app.stores import redis
 
 PUBLIC_ROOT_FIELDS = frozenset({"apiVersion", "__typename", "__schema", "__type"})
+# The operation's cost is also left on strawberry's ExecutionContext under this name (traces report it).
+COST_ATTRIBUTE = "taskboard_cost"
 
 
 class LimiterSlot:
@@ -102,6 +104,7 @@ class AccessControl(SchemaExtension):
                 variables=self.execution_context.variables,
                 model=self.model,
             )
+            setattr(self.execution_context, COST_ATTRIBUTE, self.cost)
             check_cost(self.cost, self.settings.query_max_cost)
             if self.settings.rate_limit_enabled:
                 key = rate_limit_key(context.principal, context.client_ip)
