@@ -1,4 +1,12 @@
 # syntax=docker/dockerfile:1
+# GraphiQL's browser bundles: `npm ci` of the pinned packages (the lockfile's integrity hashes), copied into
+# app/graphql/static/vendor/ by the same script as dev set-up. Only the copied files reach the image.
+FROM node:20-bookworm-slim AS graphiql
+WORKDIR /src
+COPY graphiql/package.json graphiql/package-lock.json ./graphiql/
+COPY scripts/graphiql-assets ./scripts/graphiql-assets
+RUN scripts/graphiql-assets
+
 # Build stage: install the pinned dependencies into a virtualenv.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -7,6 +15,8 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
+# Package data of app.graphql (pyproject): installed into the venv with the code.
+COPY --from=graphiql /src/app/graphql/static/vendor ./app/graphql/static/vendor
 RUN pip install --upgrade pip && pip install .
 
 # Runtime stage: slim, non-root, only the venv, the migrations and the entrypoint.

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from app import tracing
+from app.graphql.graphiql import graphiql_asset
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
+    if not settings.is_prod:  # GraphiQL's assets, like GraphiQL itself, only outside prod
+        routes.append(Route("/graphql/static/{version}/{name:path}", graphiql_asset, methods=["GET"]))
     if settings.metrics_port is None:  # else `taskboard serve` answers it on METRICS_PORT only
         routes.append(Route("/metrics", metrics.metrics_endpoint(settings), methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[*tracing.middleware(), *edge_middleware(settings)])

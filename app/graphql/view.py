@@ -34,6 +34,7 @@ from strawberry.types import ExecutionResult
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token
 from app.graphql.context import Context, build_context, sign_in_connection
 from app.graphql.errors import shape_error
+from app.graphql.graphiql import graphiql_page
 from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
@@ -87,6 +88,10 @@ class TaskboardGraphQL(GraphQL):
                 )
             request.scope[_MEDIA_KEY] = media_type or "application/json"
         return build_context(request, response, self.settings, self.verifier, known=request.scope.get(_PRINCIPAL_KEY))
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page with assets served by the app (strawberry's loads them from a CDN).
+        return graphiql_page(request)
 
     async def on_ws_connect(self, context: Context) -> Any:
         try:
