@@ -13,25 +13,31 @@ from app.settings import Settings, get_settings
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.logs import configure_logging
+    from app.metrics_supervisor import serving_metrics
+
     settings = get_settings()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        # Per-message compression costs CPU and tens of KB per socket; task events are small.
-        ws_per_message_deflate=False,
-        # A WebSocket message may be as large as an HTTP body, not uvicorn's 16 MiB: larger ones close the
-        # socket with 1009 (message too big).
-        ws_max_size=settings.max_body_bytes,
-        lifespan="on",
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    configure_logging(settings)
+    # Before uvicorn starts its workers: they must import prometheus_client in multiprocess mode.
+    with serving_metrics(settings, workers=args.workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            # Per-message compression costs CPU and tens of KB per socket; task events are small.
+            ws_per_message_deflate=False,
+            # A WebSocket message may be as large as an HTTP body, not uvicorn's 16 MiB: larger ones close
+            # the socket with 1009 (message too big).
+            ws_max_size=settings.max_body_bytes,
+            lifespan="on",
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
     return 0
 
 

@@ -14,7 +14,7 @@ from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
 from app.logs import configure_logging
 from app.gc_tuning import tune_for_serving
-from app.metrics import install_store_observers, metrics_endpoint
+from app import metrics
 from app.settings import Settings, get_settings
 from app.runtime import running
 from app.stores import mongo_log, query_log
@@ -28,11 +28,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings)
     query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
     mongo_log.configure(slow_ms=settings.slow_query_ms)
-    install_store_observers()
+    metrics.configure(settings)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with running(settings):
+        async with running(settings), metrics.serving():
             tune_for_serving()
             log.info("taskboard ready (env=%s)", settings.app_env)
             yield
@@ -42,10 +42,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready_endpoint(settings), methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
+    if settings.metrics_port is None:  # else `taskboard serve` answers it on METRICS_PORT only
+        routes.append(Route("/metrics", metrics.metrics_endpoint(settings), methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=edge_middleware(settings))
     app.state.settings = settings
     return app

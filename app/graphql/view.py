@@ -46,7 +46,7 @@ from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
 from app.graphql.ws_protocols import LegacyWSHandler, TransportWSHandler
 from app.graphql.ws_slots import SocketSlots, TooManySockets
-from app.metrics import WEBSOCKETS
+from app.metrics import WEBSOCKET_CONNECTIONS
 from app.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -153,11 +153,11 @@ class TaskboardGraphQL(GraphQL):
             except TooManySockets as refused:
                 await self._refuse_socket(WebSocket(scope, receive, send), refused)
                 return
-            WEBSOCKETS["open"] += 1
+            WEBSOCKET_CONNECTIONS.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
-                WEBSOCKETS["open"] -= 1
+                WEBSOCKET_CONNECTIONS.dec()
                 self.sockets.close(scope)
             return
         if scope["type"] != "http":

@@ -61,13 +61,13 @@ class ServerProcess:
         return self.process.returncode
 
 
-def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True) -> ServerProcess:
+def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True, workers: int = 1) -> ServerProcess:
     """Run the app under uvicorn on a free port, as `taskboard serve` does."""
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="taskboard-app-", suffix=".log", delete=False)
     full_env = {**os.environ, **(env or {}), "PORT": str(port), "HOST": "127.0.0.1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=full_env,
         stdout=log_file,
@@ -83,9 +83,9 @@ def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True) -> 
 
 
 @contextmanager
-def app_server(env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def app_server(env: dict[str, str] | None = None, *, workers: int = 1) -> Iterator[ServerProcess]:
     """An app instance for the duration of the block."""
-    server = start_app(env)
+    server = start_app(env, workers=workers)
     try:
         yield server
     finally:
