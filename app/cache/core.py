@@ -272,7 +272,10 @@ class Cache:
                     self.fills_awaited += 1
                     return value, False
                 if await self._try_lock(lock):
-                    return await self._peek(key, codec), True  # the holder may have stored just before
+                    value = await self._peek(key, codec)  # the holder may have stored just before
+                    if value is not _MISS:
+                        self.fills_awaited += 1
+                    return value, True
             except Unavailable:
                 return _MISS, False
         return _MISS, False

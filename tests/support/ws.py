@@ -30,7 +30,10 @@ _LIVE_WAIT_S = 30.0
 async def _hub_gauges(base_url: str) -> dict[str, int]:
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         text = (await http.get("/metrics")).text
-    return {name: int(value) for name, value in re.findall(r"^taskboard_events_(subscribers|channels) (\d+)$", text, re.M)}
+    gauges: Counter[str] = Counter()  # summed over worker processes' samples, if labelled per worker
+    for name, value in re.findall(r"^taskboard_events_(subscribers|channels)(?:\{[^}]*\})? (\S+)$", text, re.M):
+        gauges[name] += int(float(value))
+    return dict(gauges)
 
 
 async def until_live(base_url: str, subscribers: int) -> None:
