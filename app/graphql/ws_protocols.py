@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from app.abuse.ratelimit import Decision
 from app.graphql.access import MIN_COST, LimiterSlot, rate_limited_error
 from app.graphql.ws_slots import TooManySockets
 
@@ -43,11 +44,23 @@ class _ChargesRefusedMessages:
     view: Any
     context: Any
     websocket: Any
-    connection_acknowledged: bool
+    send_message: Callable[[Any], Awaitable[None]]  # the handler's own
 
-    async def _charge_refused(self) -> Decision | None:
+    async def _refuse(self, message: dict[str, Any], *, can_answer: bool) -> bool:
+        """Charge a subscribe/start message the handler refuses itself. True when it is answered here
+        (closed as malformed, or RATE_LIMITED when `can_answer`), False when the handler refuses it its way."""
         limiters: LimiterSlot = self.view.limiters
-        return await limiters.charge(self.context.principal, self.context.client_ip, MIN_COST)
+        decision = await limiters.charge(self.context.principal, self.context.client_ip, MIN_COST)
+        if not _well_formed(message):
+            await self._close_invalid()
+            return True
+        if decision is not None and not decision.allowed and can_answer:
+            await self.send_message(self._error_message(message["id"], rate_limited_error(decision)))
+            return True
+        return False
+
+    def _error_message(self, operation_id: str, error: GraphQLError) -> dict[str, Any]:
+        raise NotImplementedError
 
     async def _close_invalid(self) -> None:
         await self.websocket.close(code=INVALID_MESSAGE_CODE, reason=INVALID_MESSAGE_REASON)
@@ -78,16 +91,11 @@ class TransportWSHandler(_ChargesRefusedMessages, BaseGraphQLTransportWSHandler)
         under_limit = limit is None or len(self.operations) < limit
         if new_id and self.connection_acknowledged and under_limit:
             await super().handle_subscribe(message)  # AccessControl charges it
-            return
-        decision = await self._charge_refused()
-        if not well_formed:
-            await self._close_invalid()
-            return
-        if decision is not None and not decision.allowed and new_id and self.connection_acknowledged:
-            error = rate_limited_error(decision)
-            await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
-            return
-        await super().handle_subscribe(message)  # refuses it: 4401, 4409 or "Subscription limit reached"
+        elif not await self._refuse(message, can_answer=new_id and self.connection_acknowledged):
+            await super().handle_subscribe(message)  # refuses it: 4401, 4409 or "Subscription limit reached"
+
+    def _error_message(self, operation_id: str, error: GraphQLError) -> dict[str, Any]:
+        return {"id": operation_id, "type": "error", "payload": [error.formatted]}
 
 
 class LegacyWSHandler(_ChargesRefusedMessages, BaseGraphQLWSHandler):
@@ -134,13 +142,8 @@ class LegacyWSHandler(_ChargesRefusedMessages, BaseGraphQLWSHandler):
         under_limit = limit is None or running < limit
         if well_formed and self.connection_acknowledged and under_limit:
             await super().handle_start(message)  # AccessControl charges it
-            return
-        decision = await self._charge_refused()
-        if not well_formed:
-            await self._close_invalid()
-            return
-        if decision is not None and not decision.allowed and self.connection_acknowledged:
-            error = rate_limited_error(decision)
-            await self.send_message({"type": "error", "id": message["id"], "payload": error.formatted})
-            return
-        await super().handle_start(message)  # refuses it: 4401 or "Subscription limit reached"
+        elif not await self._refuse(message, can_answer=self.connection_acknowledged):
+            await super().handle_start(message)  # refuses it: 4401 or "Subscription limit reached"
+
+    def _error_message(self, operation_id: str, error: GraphQLError) -> dict[str, Any]:
+        return {"type": "error", "id": operation_id, "payload": error.formatted}
