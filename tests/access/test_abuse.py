@@ -20,6 +20,7 @@ PAGE = "{ tasks(first: 3) { nodes { id title } } }"  # 1 + 1 + 3 x 2 = 8
 
 async def test_every_response_reports_its_cost(client: httpx.AsyncClient) -> None:
     assert (await gql(client, "{ apiVersion }"))["extensions"]["cost"] == 1
+    assert (await gql(client, "{ __typename }"))["extensions"]["cost"] == 1  # selects nothing costly: still 1
     assert (await gql(client, BOARD, {"first": 50}))["extensions"]["cost"] == 3556
     assert (await gql(client, BOARD))["extensions"]["cost"] == 1426  # default page of 20
     created = await gql(client, 'mutation { createTask(input: {title: "c"}) { id title } }')
