@@ -31,6 +31,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws="websockets-sansio",
             # Per-message compression costs CPU and tens of KB per socket; task events are small.
             ws_per_message_deflate=False,
+            # A WebSocket message may be as large as an HTTP body, not uvicorn's 16 MiB: larger ones close
+            # the socket with 1009 (message too big).
+            ws_max_size=settings.max_body_bytes,
             lifespan="on",
             log_level=settings.log_level.lower(),
             proxy_headers=False,

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     events_ping_s: float = Field(5.0, gt=0, le=300)
     ws_connection_init_timeout_s: float = Field(10.0, gt=0, le=300)
     ws_max_subscriptions: int = Field(20, ge=1, le=1000)
+    # Open WebSockets per process: per signed-in principal, and per client address until a socket signs in.
+    ws_max_connections_per_principal: int = Field(20, ge=1, le=100_000)
+    ws_max_connections_per_address: int = Field(100, ge=1, le=100_000)
 
     # Access control and abuse protection (README: Authentication, Abuse protection).
     auth_required: bool = True

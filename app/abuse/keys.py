@@ -6,7 +6,16 @@ import ipaddress
 
 from app.auth.principal import Principal
 
-PREFIX = "tb:rl:v1"
+PREFIX = "tb:rl:v2"  # v2: every bucket in one sorted set (v1 kept one string key per bucket)
+
+
+def buckets() -> str:
+    """The one sorted set that holds every bucket (member: the caller's key, score: its TAT in ms).
+
+    It has no TTL, so an eviction policy that only evicts keys with a TTL (volatile-*) never drops it, and
+    it stays small: the limiter removes buckets that are full again (see app.abuse.ratelimit).
+    """
+    return f"{PREFIX}:buckets"
 
 
 def client_ip_bucket(ip: str | None) -> str:
@@ -25,9 +34,9 @@ def client_ip_bucket(ip: str | None) -> str:
 
 
 def rate_limit_key(principal: Principal, client_ip: str | None) -> str:
-    """Per user when authenticated (whatever the address), per client address when anonymous."""
+    """The caller's bucket: per user when authenticated (whatever the address), per address when anonymous."""
     if principal.user_id is not None:
-        return f"{PREFIX}:user:{principal.user_id}"
+        return f"user:{principal.user_id}"
     if principal.system_name is not None:
-        return f"{PREFIX}:system:{principal.system_name}"
-    return f"{PREFIX}:ip:{client_ip_bucket(client_ip)}"
+        return f"system:{principal.system_name}"
+    return f"ip:{client_ip_bucket(client_ip)}"

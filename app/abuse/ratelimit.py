@@ -1,10 +1,16 @@
 """A rate limit charged by query cost, kept in Redis so every instance shares it (GCRA, one Lua script).
 
-Each key holds one number: the theoretical arrival time (TAT, ms) of the next request. A request of
-cost c moves it c * (window / points) ms forward; it is allowed while the new TAT stays within one
+Each caller's bucket is one number: the theoretical arrival time (TAT, ms) of its next request. A request
+of cost c moves it c * (window / points) ms forward; it is allowed while the new TAT stays within one
 window of now, i.e. a caller may spend `points` in a burst and then `points` per window. The script runs
 atomically in Redis with Redis' own clock (instances' clocks may differ), via EVALSHA (redis-py falls
-back to EVAL when the script cache was flushed). The key expires when the bucket is full again.
+back to EVAL when the script cache was flushed).
+
+Every bucket lives in one sorted set (app.abuse.keys.buckets: member = caller, score = TAT) that has no
+TTL, so Redis' `volatile-*` eviction never drops a bucket (an evicted bucket would hand its caller a fresh
+budget). A bucket whose TAT has passed is full, the same as an absent one, so each allowed charge removes
+those (ZREMRANGEBYSCORE: amortised O(log n) per charge, each bucket removed once): the set holds only the
+callers that spent something within the last window.
 
 When Redis fails or is slower than `timeout_s`, the limiter fails open (allows, marks the decision
 degraded) or closed (denies with a short retry hint), per RATE_LIMIT_FAIL_OPEN.
@@ -20,21 +26,23 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.abuse import keys
 from app.cache.link import RateLimitedWarning
 from app.common.errors import RateLimited
 from app.settings import Settings
 
 log = logging.getLogger("taskboard.ratelimit")
 
-# KEYS[1] bucket; ARGV: emission interval ms (float), burst ms (window), cost.
-# Returns {allowed 0/1, retry_after_ms, remaining points}.
+# KEYS[1] the sorted set of buckets; ARGV: caller (member), emission interval ms (float), burst ms
+# (window), cost. Returns {allowed 0/1, retry_after_ms, remaining points}. Scores are integral ms
+# (13 digits: exact in a double), written with %.0f so Lua never formats them in exponent notation.
 GCRA_LUA = """
-local emission = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+local emission = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local tat = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + math.ceil(cost * emission)
 local allow_at = new_tat - burst
@@ -43,7 +51,8 @@ if allow_at > now then
   if remaining < 0 then remaining = 0 end
   return {0, allow_at - now, remaining}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+redis.call('ZADD', KEYS[1], string.format('%.0f', new_tat), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now))
 return {1, 0, math.floor((burst - (new_tat - now)) / emission)}
 """
 
@@ -74,9 +83,11 @@ class RateLimiter:
     """Charges costs against per-key budgets shared by every instance on the same Redis."""
 
     def __init__(
-        self, redis: Redis, *, points: int, window_s: float, fail_open: bool, timeout_s: float
+        self, redis: Redis, *, points: int, window_s: float, fail_open: bool, timeout_s: float,
+        buckets: str | None = None,
     ) -> None:
         self.redis = redis
+        self.buckets = buckets or keys.buckets()
         self.points = points
         self.window_s = window_s
         self.fail_open = fail_open
@@ -96,13 +107,13 @@ class RateLimiter:
         )
 
     async def charge(self, key: str, cost: int) -> Decision:
-        """Spend `cost` points of the key's budget if it has them; never raises for Redis trouble."""
-        cost = max(int(cost), 0)
+        """Spend `cost` points (at least 1) of the key's budget if it has them; never raises for Redis trouble."""
+        cost = max(int(cost), 1)
         window_ms = self.window_s * 1000.0
         emission_ms = window_ms / self.points
         try:
             allowed, retry_ms, remaining = await asyncio.wait_for(
-                self._script(keys=[key], args=[repr(emission_ms), repr(window_ms), cost]), self.timeout_s
+                self._script(keys=[self.buckets], args=[key, repr(emission_ms), repr(window_ms), cost]), self.timeout_s
             )
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             self.failures += 1

@@ -68,7 +68,8 @@ class Cache:
         self.redis = redis
         self.enabled = enabled
         self.ttl_s = ttl_s
-        # Stamps only need to outlive the entries filled under them; a lost stamp just means misses.
+        # Per-row stamps only need to outlive the entries filled under them; a lost stamp just means misses
+        # (the epoch and per-entity stamps keep no TTL: keys.stamp_expires).
         self.stamp_ttl_s = max(86_400, 2 * ttl_s)
         self.lock_ms = lock_ms
         self.lock_wait_s = lock_wait_s
@@ -183,7 +184,7 @@ class Cache:
         token = new_token()
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.set(name, token, nx=True, get=True, ex=None if name == keys.epoch() else self.stamp_ttl_s)
+            pipe.set(name, token, nx=True, get=True, ex=self._stamp_ttl(name))
         previous = await pipe.execute()
         return {name: token if old is None else old.decode() for name, old in zip(names, previous, strict=True)}
 
@@ -271,7 +272,10 @@ class Cache:
                     self.fills_awaited += 1
                     return value, False
                 if await self._try_lock(lock):
-                    return await self._peek(key, codec), True  # the holder may have stored just before
+                    value = await self._peek(key, codec)  # the holder may have stored just before
+                    if value is not _MISS:
+                        self.fills_awaited += 1
+                    return value, True
             except Unavailable:
                 return _MISS, False
         return _MISS, False
@@ -311,11 +315,14 @@ class Cache:
         token = new_token()
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.set(name, token, ex=self.stamp_ttl_s)
+            pipe.set(name, token, ex=self._stamp_ttl(name))
         try:
             await self._link.call("invalidate", pipe.execute)
         except Unavailable:
             self._link.missed_invalidation()
+
+    def _stamp_ttl(self, name: str) -> int | None:
+        return self.stamp_ttl_s if keys.stamp_expires(name) else None
 
     async def _bump_epoch(self) -> None:
         await self.redis.set(keys.epoch(), new_token())

@@ -54,6 +54,16 @@ def row_stamp(entity: Entity | str, entity_id: object) -> str:
     return f"{PREFIX}:gen:{_name(entity)}:id:{entity_id}"
 
 
+def stamp_expires(stamp: str) -> bool:
+    """Whether a stamp carries a TTL, which also makes it evictable under Redis' volatile-* policies.
+
+    Only per-row stamps do (one per row ever written: unbounded). The epoch and the per-entity collection
+    and bulk stamps (a handful) have none: evicting one would make every entry of an entity a miss at once.
+    Losing any stamp only ever causes misses: the next reader creates a fresh value no entry was filled under.
+    """
+    return ":id:" in stamp.removeprefix(f"{PREFIX}:gen:")
+
+
 def row(entity: Entity | str, entity_id: object, *, part: str = "", also: Iterable[str] = ()) -> CacheKey:
     """An entry about one row (`part` names a view of it, e.g. its tags); `also` adds other stamps."""
     suffix = f":{part}" if part else ""

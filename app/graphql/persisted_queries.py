@@ -7,8 +7,12 @@ query has run, remembers it for APQ_TTL_S. From then on the hash alone is enough
 is a short, fixed URL for a cacheable query. Request errors follow the GraphQL-over-HTTP rules of
 app.graphql.view (400 with `application/graphql-response+json`, 200 with `data: null` otherwise).
 
-Only queries that ran (the response has data) are remembered, so a client cannot fill Redis with
-documents that do not even parse; a Redis outage degrades to "not found", never to a failure.
+Only queries that ran (the response has data) for a signed-in caller are remembered (the view checks
+who called), so a stranger cannot fill Redis, and nobody with documents that do not even parse: an
+anonymous caller's query with its hash simply runs, unremembered. Every APQ request is charged to its
+caller's budget like any other (a miss or a refusal 1 point; a registration what its operation costs, the
+SET included). Documents keep their TTL (APQ_TTL_S), so Redis may evict them under memory pressure: the
+client then sends the query again. A Redis outage degrades to "not found", never to a failure.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import cache
-from app.abuse.keys import rate_limit_key
 from app.auth.permissions import can_read
 from app.auth.principal import Principal
 from app.cache.codec import JSON
@@ -110,8 +109,8 @@ class ResponseCache:
         if entry is None:
             return None  # known not cacheable (it failed when it ran): execute normally
         extensions: dict[str, Any] = {"cost": entry["cost"]}
-        if self.settings.rate_limit_enabled:
-            decision = await self.limiters.get().charge(rate_limit_key(principal, client_ip), entry["cost"])
+        decision = await self.limiters.charge(principal, client_ip, entry["cost"])
+        if decision is not None:
             if not decision.allowed:
                 return None  # normal execution answers RATE_LIMITED (a denial consumes nothing)
             if not decision.degraded:

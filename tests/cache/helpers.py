@@ -87,8 +87,9 @@ def paused(process: subprocess.Popen) -> Iterator[None]:
         os.kill(process.pid, signal.SIGCONT)
 
 
-async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0, interval_s: float = 0.02) -> bool:
-    """Poll predicate on the event loop until it holds or timeout_s passes."""
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 30.0, interval_s: float = 0.02) -> bool:
+    """Poll predicate on the event loop until it holds or timeout_s passes (a bound against hanging, long
+    enough for a busy machine: it returns as soon as the predicate holds)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
         if predicate():

@@ -27,11 +27,16 @@ async def test_fifty_concurrent_misses_on_one_key_load_once(make_cache: MakeCach
 
 
 async def test_concurrent_misses_on_two_instances_load_once(make_cache: MakeCache) -> None:
-    first, second = make_cache(), make_cache()
+    # Locks and waits far longer than the test: the outcome cannot depend on how fast the machine is.
+    first, second = (make_cache(lock_ms=60_000, lock_wait_s=60) for _ in range(2))
     key = keys.task(new_id())
-    load = CountingLoader("loaded once", delay_s=0.2)
+    load = CountingLoader("loaded once", gate=asyncio.Event())
 
-    values = await asyncio.gather(*(cache.get(key, load) for cache in (first, second) for _ in range(25)))
+    reads = asyncio.gather(*(cache.get(key, load) for cache in (first, second) for _ in range(25)))
+    # Every read has missed while the one load is still running
+    assert await eventually(lambda: first.stats()["misses"] + second.stats()["misses"] == 50)
+    load.gate.set()
+    values = await reads
 
     assert values == ["loaded once"] * 50
     assert load.calls == 1
@@ -39,14 +44,16 @@ async def test_concurrent_misses_on_two_instances_load_once(make_cache: MakeCach
 
 
 async def test_an_instance_stops_waiting_for_a_fill_that_never_comes_and_loads_itself(make_cache: MakeCache) -> None:
-    stuck, waiting = make_cache(), make_cache(lock_wait_s=0.2)
+    # The stuck fill's lock outlives the test (60 s): only giving up after lock_wait_s ends the wait, well
+    # within the 30 s bound below.
+    stuck, waiting = make_cache(lock_ms=60_000), make_cache(lock_wait_s=0.2)
     key = keys.task(new_id())
     never = CountingLoader("never", gate=asyncio.Event())
     stuck_fill = asyncio.create_task(stuck.get(key, never))
     assert await eventually(lambda: never.calls == 1)
 
     own = CountingLoader("loaded after waiting")
-    assert await asyncio.wait_for(waiting.get(key, own), 2) == "loaded after waiting"
+    assert await asyncio.wait_for(waiting.get(key, own), 30) == "loaded after waiting"
     assert own.calls == 1
 
     stuck_fill.cancel()
@@ -56,11 +63,16 @@ async def test_a_failing_load_fails_every_waiter_and_the_next_read_loads_again(m
     cache = make_cache()
     key = keys.task(new_id())
 
+    gate = asyncio.Event()
+
     async def broken() -> str:
-        await asyncio.sleep(0.05)
+        await gate.wait()
         raise RuntimeError("database said no")
 
-    results = await asyncio.gather(*(cache.get(key, broken) for _ in range(5)), return_exceptions=True)
+    reads = asyncio.gather(*(cache.get(key, broken) for _ in range(5)), return_exceptions=True)
+    assert await eventually(lambda: cache.stats()["flights_joined"] == 4)  # all wait on one load
+    gate.set()
+    results = await reads
 
     assert [str(result) for result in results] == ["database said no"] * 5
     assert cache.stats()["loads"] == 1
@@ -101,7 +113,9 @@ async def test_overlapping_concurrent_batches_load_each_key_once(make_cache: Mak
 
 
 async def test_an_instance_whose_load_fails_hands_the_fill_to_a_waiting_one_at_once(make_cache: MakeCache) -> None:
-    failing, waiting = make_cache(), make_cache(lock_wait_s=30)
+    # The failing fill's lock outlives the test, and the waiter would wait 120 s on its own: only the
+    # hand-over can end its wait within the 30 s bound below.
+    failing, waiting = make_cache(lock_ms=120_000), make_cache(lock_wait_s=120)
     key = keys.task(new_id())
     gate = asyncio.Event()
 
@@ -113,10 +127,10 @@ async def test_an_instance_whose_load_fails_hands_the_fill_to_a_waiting_one_at_o
     assert await eventually(lambda: failing.stats()["loads"] == 1)
     own = CountingLoader("loaded by the waiter")
     waiter = asyncio.create_task(waiting.get(key, own))
-    await asyncio.sleep(0.1)  # the waiter is polling for the other instance's fill
+    assert await eventually(lambda: waiting.stats()["misses"] == 1)  # it missed, and waits
     assert own.calls == 0
 
     gate.set()
     with pytest.raises(RuntimeError):
         await failed
-    assert await asyncio.wait_for(waiter, 2) == "loaded by the waiter"  # not after lock_wait_s=30
+    assert await asyncio.wait_for(waiter, 30) == "loaded by the waiter"  # not after lock_wait_s=120

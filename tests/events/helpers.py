@@ -9,8 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 
-async def next_item(stream: Any, timeout_s: float = 5.0) -> Any:
-    """The next item of a subscription, failing the test instead of hanging."""
+async def next_item(stream: Any, timeout_s: float = 15.0) -> Any:
+    """The next item of a subscription, failing the test instead of hanging (a bound, not a speed test)."""
     return await asyncio.wait_for(anext(stream), timeout_s)
 
 
@@ -25,7 +25,7 @@ async def connections_named(redis: Redis, name: str) -> int:
     return sum(1 for client in await redis.client_list() if client.get("name") == name)
 
 
-async def eventually_async(read: Callable[[], Awaitable[Any]], expected: object, timeout_s: float = 5.0) -> bool:
+async def eventually_async(read: Callable[[], Awaitable[Any]], expected: object, timeout_s: float = 30.0) -> bool:
     """Poll an async read until it returns expected."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:

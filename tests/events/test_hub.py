@@ -108,9 +108,10 @@ async def test_a_stream_given_a_deadline_ends_with_its_notice_then(make_hub: Mak
     hub = await make_hub()
     channel = channel_keys.channel(hub.db, f"test-{new_id()}")
     async with hub.subscribe(channel) as ending, hub.subscribe(channel) as staying:
-        ending.end_at(asyncio.get_running_loop().time() + 0.2, SubscriberNotice("EXPIRED", "token expired"))
         await redis_client.publish(channel, b"before")
         assert await next_item(ending) == b"before"
+        # (set after the first item arrived: a deadline set before could pass while a busy machine delivers it)
+        ending.end_at(asyncio.get_running_loop().time() + 0.2, SubscriberNotice("EXPIRED", "token expired"))
 
         notice = await next_item(ending)  # waits: the deadline ends the wait
         assert notice == SubscriberNotice("EXPIRED", "token expired")
@@ -174,8 +175,9 @@ async def test_a_slow_subscriber_is_dropped_without_holding_up_a_fast_one(
         with caplog.at_level(logging.WARNING, logger="taskboard.events"):
             for n in range(20):
                 await redis_client.publish(channel, str(n).encode())
-                await asyncio.sleep(0.005)  # the fast one keeps up; the slow one never reads
-            await asyncio.wait_for(reader, 5)
+                # the fast one keeps up (it has read this one before the next is sent); the slow one never reads
+                assert await eventually(lambda: len(received) == n + 1)
+            await asyncio.wait_for(reader, 15)
 
         assert received == [str(n).encode() for n in range(20)]
         notice = await next_item(slow)

@@ -14,7 +14,7 @@ from app.graphql.persisted_queries import document_key
 from app.main import create_app
 from app.settings import Settings
 from app.stores import redis
-from tests.support.auth import admin_headers
+from tests.support.auth import admin_headers, bearer
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -109,6 +109,31 @@ async def test_a_query_that_does_not_run_is_not_remembered(client: httpx.AsyncCl
 
     again = await client.post("/graphql", json={"extensions": persisted(sha(broken))})
     assert codes(again.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer garbage"], ids=["anonymous", "bad token"])
+async def test_only_signed_in_callers_register_queries(client: httpx.AsyncClient, authorization: str | None) -> None:
+    # Given a caller who is not signed in sends a (public) query with its hash
+    query = f"query Version_{uuid4().hex} {{ apiVersion }}"
+    headers = {} if authorization is None else {"authorization": authorization}
+    client.headers.pop("authorization")
+    response = await client.post("/graphql", json={"query": query, "extensions": persisted(sha(query))}, headers=headers)
+
+    # Then the query is answered as it would be without the hash (it runs for an anonymous caller; a bad
+    # token is refused), and nothing is stored
+    expected = ["UNAUTHENTICATED"] if authorization else []
+    assert codes(response.json()) == expected
+    assert await redis.client().exists(document_key(sha(query))) == 0
+    again = await client.post("/graphql", json={"extensions": persisted(sha(query))})
+    assert codes(again.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_a_member_registers_queries(client: httpx.AsyncClient) -> None:
+    query = f"query Version_{uuid4().hex} {{ apiVersion }}"
+    client.headers.update(bearer("b2b2b2b2b2b2b2b2b2b2b2b2"))
+    assert "errors" not in (await client.post("/graphql", json={"query": query, "extensions": persisted(sha(query))})).json()
+    assert await redis.client().exists(document_key(sha(query))) == 1
 
 
 @pytest.mark.parametrize(

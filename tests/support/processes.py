@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -145,3 +146,24 @@ def throwaway_ferretdb() -> Iterator[tuple[str, subprocess.Popen]]:
             process.kill()
             process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def services_redis(maxmemory: str | None = None) -> Iterator[str]:
+    """A Redis started by `scripts/services up redis` itself (its settings exactly), on a free port and a
+    private state directory (never the shared one); killed by its own pid file at the end."""
+    port = free_port()
+    state = tempfile.mkdtemp(prefix="taskboard-services-")
+    env = {**os.environ, "TASKBOARD_REDIS_PORT": str(port), "TASKBOARD_STATE_DIR": state}
+    if maxmemory is not None:
+        env["TASKBOARD_REDIS_MAXMEMORY"] = maxmemory
+    pidfile = Path(state) / "redis" / "redis.pid"
+    try:
+        subprocess.run([str(ROOT / "scripts" / "services"), "up", "redis"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+        shutil.rmtree(state, ignore_errors=True)

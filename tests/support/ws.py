@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import websockets
 
 from tests.support.auth import admin_headers
@@ -18,6 +21,35 @@ _DATA = {TRANSPORT_WS: "next", LEGACY_WS: "data"}
 _START = {TRANSPORT_WS: "subscribe", LEGACY_WS: "start"}
 _STOP = {TRANSPORT_WS: "complete", LEGACY_WS: "stop"}
 _KEEPALIVE = {"ping", "pong", "ka"}
+# Live subscriptions this test process holds through `subscription`, per server.
+_LIVE: Counter[str] = Counter()
+# How long to wait for a server to take a subscription (a bound against hanging, not a measure of speed).
+_LIVE_WAIT_S = 30.0
+
+
+async def _hub_gauges(base_url: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    gauges: Counter[str] = Counter()  # summed over worker processes' samples, if labelled per worker
+    for name, value in re.findall(r"^taskboard_events_(subscribers|channels)(?:\{[^}]*\})? (\S+)$", text, re.M):
+        gauges[name] += int(float(value))
+    return dict(gauges)
+
+
+async def until_live(base_url: str, subscribers: int) -> None:
+    """Wait until the server's events hub holds exactly `subscribers` subscribers on a subscribed channel.
+
+    A subscribe message is processed asynchronously: a test that writes right after sending one could
+    publish before the server subscribed (on a busy machine it does). From here on, a write reaches them.
+    """
+    deadline = asyncio.get_running_loop().time() + _LIVE_WAIT_S
+    while True:
+        gauges = await _hub_gauges(base_url)
+        if gauges.get("subscribers") == subscribers and gauges.get("channels", 0) >= 1:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the server never held {subscribers} live subscriber(s): {gauges}")
+        await asyncio.sleep(0.02)
 
 
 class Subscriber:
@@ -52,9 +84,10 @@ class Subscriber:
 @asynccontextmanager
 async def subscription(
     base_url: str, query: str, variables: dict[str, Any] | None = None, *, protocol: str = TRANSPORT_WS,
-    init_payload: dict[str, Any] | None = None,
+    init_payload: dict[str, Any] | None = None, live: bool = True,
 ) -> AsyncIterator[Subscriber]:
-    """Connect, initialise, subscribe; stop and close at the end."""
+    """Connect, initialise, subscribe, and (unless `live=False`: a subscription the server refuses) wait
+    until the server holds it; stop and close at the end."""
     url = base_url.replace("http://", "ws://") + "/graphql"
     if init_payload is None:
         init_payload = admin_headers()  # signed in as an admin unless the test says otherwise
@@ -65,7 +98,15 @@ async def subscription(
         assert ack["type"] == "connection_ack", ack
         await socket.send(json.dumps({"id": "1", "type": _START[protocol],
                                       "payload": {"query": query, "variables": variables or {}}}))
-        yield subscriber
+        if live:
+            _LIVE[base_url] += 1
+        try:
+            if live:
+                await until_live(base_url, _LIVE[base_url])
+            yield subscriber
+        finally:
+            if live:
+                _LIVE[base_url] -= 1
         try:
             await socket.send(json.dumps({"id": "1", "type": _STOP[protocol]}))
         except websockets.ConnectionClosed:
