@@ -42,7 +42,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from app.audit import writer as audit
 from app.audit.writer import Action, AuditItem, Changes, created, removed
 from app.auth import permissions as can
-from app.auth.principal import Principal, system
+from app.auth.principal import Principal
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed, invalid
@@ -78,7 +78,6 @@ from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
 from app.users.records import UserRecord, record_from_document
 
 log = logging.getLogger("taskboard.users")
-SYSTEM = system("internal")
 _ENTITY = Entity.USER.value
 
 # Input paths as clients see them in errors; they are also the documents' field paths, so a validated
@@ -222,7 +221,7 @@ async def create_user(
     bio: str | None = None,
     timezone: str = "UTC",
     settings: dict[str, Any] | None = None,
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> User:
     """Create a user; VALIDATION_FAILED lists every invalid field, CONFLICT when the email is taken."""
     can.ensure(actor, can.can_manage_users(actor), "create users")
@@ -260,7 +259,7 @@ async def update_user(
     avatar: Maybe[str | None] = UNSET,
     bio: Maybe[str | None] = UNSET,
     timezone: Maybe[str] = UNSET,
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> User:
     """Change the given fields (UNSET = keep, None = clear); NOT_FOUND, VALIDATION_FAILED or CONFLICT.
 
@@ -282,7 +281,7 @@ async def update_user(
 
 
 async def update_settings(
-    *, user_id: str, settings: dict[str, Any], mode: SettingsMode, actor: Principal = SYSTEM
+    *, user_id: str, settings: dict[str, Any], mode: SettingsMode, actor: Principal
 ) -> User:
     """Write the user's free-form settings; NOT_FOUND or VALIDATION_FAILED.
 
@@ -318,7 +317,7 @@ async def update_settings(
     return user
 
 
-async def delete_user(*, user_id: str, actor: Principal = SYSTEM) -> bool:
+async def delete_user(*, user_id: str, actor: Principal) -> bool:
     """Delete the user, then unassign their tasks; False when there was no such user.
 
     The unassigning runs even when the document is already gone, so repeating a delete that died half-way

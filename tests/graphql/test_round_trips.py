@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from app import cache
+from app.auth.principal import SYSTEM
 from app.stores import sql
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
@@ -25,13 +26,13 @@ BOARD = """query($n: Int!, $withTotal: Boolean!) {
 
 @pytest.fixture
 async def board() -> None:
-    people = [await users.create_user(email=f"p{i}@example.com", name=f"P{i}") for i in range(7)]
-    labels = [await tags.create_tag(name=f"tag{i}", color="#123456") for i in range(4)]
+    people = [await users.create_user(email=f"p{i}@example.com", name=f"P{i}", actor=SYSTEM) for i in range(7)]
+    labels = [await tags.create_tag(name=f"tag{i}", color="#123456", actor=SYSTEM) for i in range(4)]
     await tasks.bulk_upsert_tasks(
         items=[
             TaskUpsert(title=f"task {i}", assignee_id=str(people[i % 7].id), tag_ids=[labels[i % 4].id, labels[(i + 1) % 4].id])
             for i in range(120)
-        ]
+        ], actor=SYSTEM
     )
 
 
