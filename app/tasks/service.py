@@ -354,7 +354,8 @@ async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> T
         await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
                      entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
         if deleted:
-            await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",), snapshot=task.snapshot()))
+            await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",),
+                              snapshot=_row(current).snapshot()))
         else:
             await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
     return task
