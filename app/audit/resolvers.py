@@ -13,6 +13,11 @@ from app.audit.service import AuditFilters, find_audit_entries
 from app.auth import permissions as can
 from app.graphql.arguments import After, First
 from app.graphql.relay import Connection, ConnectionView, selects
+from app.graphql.response_cache import never_store
+
+# Every committed row at once, on every instance: audit rows bump no cache stamp (some writes record a row and
+# change nothing else; a user write's row lands after its change notice), so answers are never cached.
+never_store("auditLog")
 
 
 @strawberry.type(name="AuditEntry", description="One recorded write: who changed what, when, and how.")
