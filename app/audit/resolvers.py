@@ -30,7 +30,8 @@ class AuditEntryType:
     actor_role: str | None = strawberry.field(description="`member` or `admin` when the write was made.")
     action: str = strawberry.field(
         description="create, update, soft_delete, restore, hard_delete, add_tags, remove_tags, bulk_create, "
-        "bulk_replace, delete, update_settings or data_migration."
+        "bulk_replace, delete, update_settings, data_migration or email_change_attempt (changes: `{outcome: "
+        "{old: null, new: OK|CONFLICT|VALIDATION_FAILED|FORBIDDEN|NOT_FOUND|...}}`, never the address tried)."
     )
     entity: str = strawberry.field(description="task, tag, user or data_migration.")
     entity_id: str | None = strawberry.field(description="Id of the object written.")

@@ -36,6 +36,7 @@ from app.abuse.ratelimit import Decision, RateLimiter
 from app.auth import permissions as can
 from app.auth.tokens import InvalidToken
 from app.common.errors import Unauthenticated
+from app.graphql.surcharges import surcharge
 from app.settings import Settings
 from app.stores import redis
 
@@ -103,6 +104,10 @@ class AccessControl(SchemaExtension):
                 model=self.model,
             )
             check_cost(self.cost, self.settings.query_max_cost)
+            # Surcharges price an answer, not work: charged and reported with the cost, not held to the maximum.
+            self.cost += surcharge(document=document, operation_name=self.execution_context.operation_name,
+                                   variables=self.execution_context.variables, principal=context.principal,
+                                   settings=self.settings)
             if self.settings.rate_limit_enabled:
                 key = rate_limit_key(context.principal, context.client_ip)
                 self.decision = await self.limiters.get().charge(key, self.cost)

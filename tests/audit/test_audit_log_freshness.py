@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
+from tests.access.transport import error_codes, over_http
 from tests.graphql.test_subscriptions import create_task, post
+from tests.support.auth import token_for
 from tests.support.processes import app_server
 
 # Aliased and through a fragment: the cache must recognise the field however the document selects it.
@@ -95,6 +97,20 @@ async def test_a_user_write_on_a_is_in_the_audit_log_on_b_at_once(two_instances)
     await audit_rows(b.base_url)
     user_id = await create_user(a.base_url)
     assert ("create", "user", user_id) in await audit_rows(b.base_url)
+
+
+async def test_a_refused_email_change_on_a_is_in_the_audit_log_on_b_at_once(two_instances) -> None:
+    # A write that changes nothing but the audit log: no cache stamp moves at all.
+    a, b = two_instances
+    member, other = await create_user(a.base_url), await create_user(a.base_url)
+    taken = (await post(a.base_url, "query($id: ID!) { user(id: $id) { email } }", {"id": other}))["user"]["email"]
+    await audit_rows(b.base_url)
+
+    body = await over_http(a.base_url, "mutation($id: ID!, $e: String!) { updateUser(id: $id, input: {email: $e}) "
+                           "{ id } }", {"id": member, "e": taken}, token_for(member))
+
+    assert error_codes(body) == ["CONFLICT"]
+    assert ("email_change_attempt", "user", member) in await audit_rows(b.base_url)
 
 
 @pytest.mark.parametrize("entity", ["task", "user"])

@@ -1,0 +1,122 @@
+"""Surcharges: points an operation costs on top of its static cost, because its answer is worth more than
+the work behind it (an email change answers CONFLICT when the address is taken: a probe of who is
+registered).
+
+A domain registers a rule for one root field; the rule sees the caller and each selection of that field
+(by response key: aliases are separate executions, so each pays) with its arguments resolved against the
+request's variables, and returns the extra points. AccessControl adds the total to the operation's cost
+after the QUERY_MAX_COST check (a surcharge prices an answer, not work), so it is charged with the rest to
+the caller's rate-limit budget in one step, before anything runs, and reported in `extensions.cost`.
+
+Only the operation's root selections are walked (through fragments, each once): linear in the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Undefined,
+    value_from_ast_untyped,
+)
+
+from app.auth.principal import Principal
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class RootSelection:
+    """One root field as the operation selects it: its arguments as given (Undefined values left out)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
+Rule = Callable[[Principal, RootSelection, Settings], int]
+
+_rules: dict[str, Rule] = {}
+
+
+def register(field_name: str, rule: Rule) -> None:
+    """Price each selection of root field `field_name` with `rule` (one rule per field)."""
+    _rules[field_name] = rule
+
+
+def surcharge(
+    *,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    principal: Principal,
+    settings: Settings,
+) -> int:
+    """The extra points the operation costs this caller (0 when no registered field is selected)."""
+    if not _rules:
+        return 0
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return 0
+    values = _variable_values(operation, variables or {})
+    return sum(
+        _rules[node.name.value](principal, _selection(node, values), settings)
+        for node in _root_fields(document, operation)
+    )
+
+
+def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == operation_name), None)
+
+
+def _variable_values(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's variables, plus the operation's defaults for those it left out."""
+    values = dict(variables)
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in values and definition.default_value is not None:
+            values[name] = value_from_ast_untyped(definition.default_value)
+    return values
+
+
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[FieldNode]:
+    """The priced root fields, one per response key (fields sharing a key merge into one execution)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    found: dict[str, FieldNode] = {}
+    seen: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in _rules:
+                    key = selection.alias.value if selection.alias is not None else selection.name.value
+                    found.setdefault(key, selection)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set)
+
+    walk(operation.selection_set)
+    return list(found.values())
+
+
+def _selection(node: FieldNode, variables: Mapping[str, Any]) -> RootSelection:
+    arguments = {}
+    for argument in node.arguments or ():
+        value = value_from_ast_untyped(argument.value, variables)
+        if value is not Undefined:
+            arguments[argument.name.value] = value
+    return RootSelection(node.name.value, arguments)
