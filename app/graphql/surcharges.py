@@ -9,6 +9,7 @@ after the QUERY_MAX_COST check (a surcharge prices an answer, not work), so it i
 the caller's rate-limit budget in one step, before anything runs, and reported in `extensions.cost`.
 
 Only the operation's root selections are walked (through fragments, each once): linear in the document.
+(The same root walk as AccessControl's root field names; both belong on the one document walker.)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from app.abuse.cost import find_operation
 from app.auth.principal import Principal
 from app.settings import Settings
 
@@ -62,7 +64,7 @@ def surcharge(
     """The extra points the operation costs this caller (0 when no registered field is selected)."""
     if not _rules:
         return 0
-    operation = _operation(document, operation_name)
+    operation = find_operation(document, operation_name)
     if operation is None:
         return 0
     values = _variable_values(operation, variables or {})
@@ -70,13 +72,6 @@ def surcharge(
         _rules[node.name.value](principal, _selection(node, values), settings)
         for node in _root_fields(document, operation)
     )
-
-
-def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((o for o in operations if o.name is not None and o.name.value == operation_name), None)
 
 
 def _variable_values(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> dict[str, Any]:
