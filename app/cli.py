@@ -13,22 +13,28 @@ from app.settings import Settings, get_settings
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.logs import configure_logging
+    from app.metrics_supervisor import serving_metrics
+
     settings = get_settings()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        # Per-message compression costs CPU and tens of KB per socket; task events are small.
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    configure_logging(settings)
+    # Before uvicorn starts its workers: they must import prometheus_client in multiprocess mode.
+    with serving_metrics(settings, workers=args.workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            # Per-message compression costs CPU and tens of KB per socket; task events are small.
+            ws_per_message_deflate=False,
+            lifespan="on",
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
     return 0
 
 
@@ -43,12 +49,17 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+BATCH_COMMAND_TIMEOUT_S = 3600.0
+
+
 def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     """Run work with the stores open, the cache listening and task events published, as in the app."""
     from app.logs import configure_logging
     from app.runtime import running
 
     configure_logging(settings)
+    # Batch work (a seed's COPY and commit, a data migration) is not held to a request's statement time-out.
+    settings = settings.model_copy(update={"pg_command_timeout_s": BATCH_COMMAND_TIMEOUT_S})
 
     async def run() -> int:
         # Seeding and data migrations announce their changes: caches and subscribers must hear them.

@@ -1,8 +1,16 @@
-"""/health/live and /health/ready: liveness of the process, readiness of every store and the schema."""
+"""/health/live and /health/ready: liveness of the process, readiness of every store and the schema.
+
+Readiness decides whether a load balancer sends this instance traffic. Every instance shares the stores, so a
+store whose loss the app survives must not take the whole fleet out: MongoDB down (tasks still answer, their
+assignees are SERVICE_UNAVAILABLE) or Redis down (the cache bypasses, rate limits fail open) is `degraded`
+and still 200; PostgreSQL down or migrations pending is `not_ready`, 503. Reasons are short words; the
+drivers' text (hosts, ports) goes to the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -10,6 +18,29 @@ from starlette.responses import JSONResponse, Response
 
 from app.settings import Settings
 from app.stores import migrations, mongo, postgres, redis
+from app.stores.outages import reason_of
+
+log = logging.getLogger("taskboard.health")
+
+# Stores the app answers without (partially, for MongoDB): down means degraded, not unready.
+OPTIONAL = frozenset({"mongodb", "redis"})
+
+# The last failure logged per check: a probe every few seconds logs a store going down once, not each time.
+_logged: dict[str, str] = {}
+
+
+def _failed(name: str, exc: BaseException) -> str:
+    reason = reason_of(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if _logged.get(name) != text:
+        _logged[name] = text
+        log.warning("health: %s %s (%s)", name, reason, text)
+    return reason
+
+
+def _passed(name: str) -> None:
+    if _logged.pop(name, None) is not None:
+        log.warning("health: %s is back", name)
 
 
 async def live(_: Request) -> Response:
@@ -17,12 +48,12 @@ async def live(_: Request) -> Response:
     return JSONResponse({"status": "live"})
 
 
-async def _check(ping: Callable[[float], Awaitable[float]], timeout: float) -> dict[str, object]:
+async def _check(name: str, ping: Callable[[float], Awaitable[float]], timeout: float) -> dict[str, object]:
     try:
         latency = await asyncio.wait_for(ping(timeout), timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means the store is down
-        reason = str(exc) or type(exc).__name__
-        return {"status": "down", "error": reason[:300]}
+        return {"status": "down", "error": _failed(name, exc)}
+    _passed(name)
     return {"status": "up", "latency_ms": round(latency, 2)}
 
 
@@ -30,7 +61,8 @@ async def _check_migrations(timeout: float) -> dict[str, object]:
     try:
         pending = await asyncio.wait_for(migrations.pending_migrations(), timeout)
     except Exception as exc:  # noqa: BLE001
-        return {"status": "unknown", "error": (str(exc) or type(exc).__name__)[:300]}
+        return {"status": "unknown", "error": _failed("migrations", exc)}
+    _passed("migrations")
     if pending:
         return {"status": "pending", "pending": pending}
     return {"status": "up", "pending": []}
@@ -40,18 +72,21 @@ async def readiness(settings: Settings) -> tuple[bool, dict[str, object]]:
     """Check every store (each with a short time-out) and the migrations; return (ready, report)."""
     timeout = settings.health_timeout_s
     pg, mg, rd, mig = await asyncio.gather(
-        _check(postgres.ping, timeout),
-        _check(mongo.ping, timeout),
-        _check(redis.ping, timeout),
+        _check("postgres", postgres.ping, timeout),
+        _check("mongodb", mongo.ping, timeout),
+        _check("redis", redis.ping, timeout),
         _check_migrations(timeout),
     )
     checks = {"postgres": pg, "mongodb": mg, "redis": rd, "migrations": mig}
-    failing = [name for name, check in checks.items() if check["status"] != "up"]
-    return not failing, {"status": "ready" if not failing else "not_ready", "failing": failing, "checks": checks}
+    down = [name for name, check in checks.items() if check["status"] != "up"]
+    failing = [name for name in down if name not in OPTIONAL]
+    degraded = [name for name in down if name in OPTIONAL]
+    status = "not_ready" if failing else "degraded" if degraded else "ready"
+    return not failing, {"status": status, "failing": failing, "degraded": degraded, "checks": checks}
 
 
 def ready_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
-    """The /health/ready handler: 200 when everything is up, 503 naming what is not."""
+    """The /health/ready handler: 200 when the app can answer (ready or degraded), 503 naming what it needs."""
 
     async def ready(_: Request) -> Response:
         ok, report = await readiness(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,12 +10,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from app import tracing
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
 from app.logs import configure_logging
 from app.gc_tuning import tune_for_serving
-from app.metrics import install_store_observers, metrics_endpoint
+from app import metrics
 from app.settings import Settings, get_settings
 from app.runtime import running
 from app.stores import mongo_log, query_log
@@ -28,24 +30,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings)
     query_log.configure(log_all=settings.app_env == "dev", slow_ms=settings.slow_query_ms)
     mongo_log.configure(slow_ms=settings.slow_query_ms)
-    install_store_observers()
+    metrics.configure(settings)
+    # Before the schema is built and the stores are opened: both look for it. None when off or already on.
+    installed_tracing = tracing.install_from_env()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with running(settings):
-            tune_for_serving()
-            log.info("taskboard ready (env=%s)", settings.app_env)
-            yield
+        try:
+            async with running(settings), metrics.serving():
+                tune_for_serving()
+                log.info("taskboard ready (env=%s)", settings.app_env)
+                yield
+        finally:
+            if installed_tracing is not None:
+                # Exports what is still queued (bounded by OTEL_EXPORTER_OTLP_TIMEOUT), off the event loop.
+                await asyncio.to_thread(installed_tracing.shutdown)
         log.info("taskboard stopped")
 
     graphql_app = make_graphql_app(settings)
     routes = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready_endpoint(settings), methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=edge_middleware(settings))
+    if settings.metrics_port is None:  # else `taskboard serve` answers it on METRICS_PORT only
+        routes.append(Route("/metrics", metrics.metrics_endpoint(settings), methods=["GET"]))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[*tracing.middleware(), *edge_middleware(settings)])
     app.state.settings = settings
     return app

@@ -30,10 +30,15 @@ class Settings(BaseSettings):
     database_url: str = "postgres://taskboard:taskboard@127.0.0.1:5432/taskboard"
     pg_pool_min: int = Field(1, ge=1, le=100)
     pg_pool_max: int = Field(10, ge=1, le=500)
+    # An unreachable or stalled store fails the request fast (SERVICE_UNAVAILABLE) instead of holding it.
+    pg_connect_timeout_s: float = Field(2.0, gt=0, le=60)
+    pg_command_timeout_s: float = Field(5.0, gt=0, le=3600)
     slow_query_ms: float = Field(200.0, ge=0)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/taskboard"
     mongo_pool_max: int = Field(20, ge=1, le=500)
+    mongo_timeout_s: float = Field(1.0, gt=0, le=60)  # server selection and connect
+    mongo_socket_timeout_s: float = Field(5.0, gt=0, le=3600)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_pool_max: int = Field(50, ge=1, le=1000)
@@ -84,6 +89,11 @@ class Settings(BaseSettings):
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_000_000, ge=1024, le=1_000_000_000)
 
+    # /metrics (README: Metrics): a bearer token, or a loopback-only port of its own; open when neither is set.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_max_operation_names: int = Field(200, ge=0, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: str) -> str:
@@ -118,6 +128,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("metrics_token", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _metrics_port(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT")
+        return self
 
     @field_validator("jwt_rs256_public_key", mode="before")
     @classmethod

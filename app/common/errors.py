@@ -57,6 +57,17 @@ class RateLimited(AppError):
         self.retry_after_s = retry_after_s
 
 
+class ServiceUnavailable(AppError):
+    """A store is down or too slow to answer in time: the request may succeed when retried."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, store: str, *, reason: str) -> None:
+        super().__init__(f"{store} is unavailable; retry later", extensions={"store": store, "retryable": True})
+        self.store = store
+        self.reason = reason
+
+
 def invalid(field: str, message: str) -> ValidationFailed:
     """Shorthand for a one-field validation error."""
     return ValidationFailed(FieldError(field, message))

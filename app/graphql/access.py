@@ -41,6 +41,8 @@ from app.settings import Settings
 from app.stores import redis
 
 PUBLIC_ROOT_FIELDS = frozenset({"apiVersion", "__typename", "__schema", "__type"})
+# The operation's cost is also left on strawberry's ExecutionContext under this name (traces report it).
+COST_ATTRIBUTE = "taskboard_cost"
 
 
 class LimiterSlot:
@@ -103,6 +105,7 @@ class AccessControl(SchemaExtension):
                 variables=self.execution_context.variables,
                 model=self.model,
             )
+            setattr(self.execution_context, COST_ATTRIBUTE, self.cost)
             check_cost(self.cost, self.settings.query_max_cost)
             # Surcharges price an answer, not work: charged and reported with the cost, not held to the maximum.
             self.cost += surcharge(document=document, operation_name=self.execution_context.operation_name,

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from app import tracing
 from app.auth.principal import ANONYMOUS, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token, token_from_payload
+from app.graphql.tracing import loader_batch_span
 from app.metrics import LOADER_BATCH
 from app.settings import Settings
 from app.tags.loaders import tag_by_id, tags_by_task_id
@@ -39,7 +41,10 @@ class Loaders:
 def _observed(name: str, load_fn: Callable[[list[Any]], Awaitable[Any]]) -> DataLoader:
     async def load(keys: list[Any]) -> Any:
         LOADER_BATCH.observe(name, len(keys))
-        return await load_fn(keys)
+        if not tracing.enabled:
+            return await load_fn(keys)
+        with loader_batch_span(name, len(keys)):
+            return await load_fn(keys)
 
     return DataLoader(load_fn=load)
 

@@ -6,7 +6,8 @@ variables) and every answer that is not a plain success. The plan never produces
 a resolver raises, a non-null field gets null, a value is not what its type expects, or anything else is
 unexpected, the plan is abandoned and graphql-core executes the operation from the start, so errors,
 partial data and paths are exactly its own. Queries have no side effects; the rate limit was charged
-before execution, so nothing is charged twice.
+before execution, so nothing is charged twice. A root field whose resolver already failed is not run
+again: the fallback answers it with the same error (a store that is down is waited for once, not twice).
 
 Awaitables (DataLoader futures, async resolvers) are collected per level and gathered together, as
 graphql-core does, so DataLoader batches stay one batch.
@@ -21,6 +22,7 @@ from typing import Any
 
 from graphql import ExecutionResult
 from graphql.execution.executor import Executor
+from graphql.execution.middleware import MiddlewareManager
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Undefined
 
@@ -44,13 +46,15 @@ class _Run:
     """One execution of a plan: the executor's request state, the resolve info and arguments of each
     resolver field (built once, not per row), and the awaitables of the current level."""
 
-    __slots__ = ("bound", "executor", "is_awaitable", "pending")
+    __slots__ = ("bound", "executor", "is_awaitable", "pending", "root_failures")
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self.is_awaitable = executor.is_awaitable
         self.pending: list[Pending] = []
         self.bound: dict[FieldPlan, tuple[Any, dict[str, Any]]] = {}
+        # Root fields whose resolver failed, by response key: the fallback answers them with the same error.
+        self.root_failures: dict[str, Exception] = {}
 
     def bind(self, field: FieldPlan) -> tuple[Any, dict[str, Any]]:
         """The field's resolve info and arguments for this request (the same for every row)."""
@@ -141,24 +145,53 @@ def _discard(pending: list[Pending]) -> None:
     pending.clear()
 
 
+def _replaying(failures: dict[str, Exception]) -> MiddlewareManager:
+    """Resolver middleware for the fallback: a root field that already failed fails again with the same error
+    instead of running again (a store that is down would otherwise make the request wait for it twice)."""
+
+    async def fail(error: Exception) -> Any:
+        raise error
+
+    def replay(next_: Callable[..., Any], root: Any, info: Any, **args: Any) -> Any:
+        if info.path.prev is None and info.path.key in failures:
+            return fail(failures[info.path.key])
+        return next_(root, info, **args)
+
+    return MiddlewareManager(replay)
+
+
 def _fell_back(run: _Run, error: Exception, fallback: Callable[[], Any]) -> Any:
     _discard(run.pending)
     DIRECT_EXECUTIONS.inc("fallback")
     log.debug("direct execution abandoned, graphql-core executes the operation: %r", error)
+    if run.root_failures:
+        run.executor.middleware_manager = _replaying(run.root_failures)
     return fallback()
+
+
+async def _gathered(pending: list[Pending]) -> list[Any]:
+    """The settled values of a level's awaitables, exceptions included (the first one awaited alone)."""
+    if len(pending) == 1:
+        try:
+            return [await pending[0][0]]
+        except Exception as error:  # noqa: BLE001 - judged with the others below
+            return [error]
+    return await asyncio.gather(*(entry[0] for entry in pending), return_exceptions=True)
 
 
 async def _settle(run: _Run, data: dict[str, Any], fallback: Callable[[], Any]) -> Any:
     try:
         while run.pending:
             pending, run.pending = run.pending, []
-            if len(pending) == 1:
-                values = [await pending[0][0]]
-            else:
-                values = await asyncio.gather(*(entry[0] for entry in pending), return_exceptions=True)
+            values = await _gathered(pending)
+            failed = [(out, key, value) for (_, _, out, key), value in zip(pending, values, strict=True)
+                      if isinstance(value, BaseException)]
+            if failed:
+                run.root_failures.update(
+                    {key: value for out, key, value in failed if out is data and isinstance(value, Exception)}
+                )
+                raise Abandoned("an awaited resolver failed") from failed[0][2]
             for (_, output, out, key), value in zip(pending, values, strict=True):
-                if isinstance(value, BaseException):
-                    raise Abandoned("an awaited resolver failed") from value
                 _complete(run, output, value, out, key)
     except Exception as error:
         result = _fell_back(run, error, fallback)

@@ -1,5 +1,6 @@
-"""Error shaping: domain errors keep their message and code, limit errors get theirs, anything else is
-masked as INTERNAL with an error id that is logged with the stack trace."""
+"""Error shaping: domain errors keep their message and code, limit errors get theirs, a store outage becomes
+SERVICE_UNAVAILABLE (app.stores.outages), anything else is masked as INTERNAL with an error id that is logged
+with the stack trace."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from app.common.errors import AppError
+from app.stores.outages import as_service_unavailable
 
 log = logging.getLogger("taskboard.graphql")
 
@@ -42,6 +44,9 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, GraphQLError):
         # graphql-core wraps syntax and variable-coercion errors; they are the client's, not ours.
         return _reshaped(error, error.message, {**(error.extensions or {}), "code": request_error_code(original)})
+    if original is not None and not isinstance(original, AppError):
+        # A store outage is the client's to retry, not a bug of ours to hide.
+        original = as_service_unavailable(original) or original
     if isinstance(original, AppError):
         return _reshaped(error, original.message, {"code": original.code, **original.extensions})
     if original is None:

@@ -17,7 +17,12 @@ class OperationMetrics(SchemaExtension):
         started = time.perf_counter()
         yield
         context = self.execution_context
-        OPERATION_SECONDS.observe(context.operation_name or "anonymous", time.perf_counter() - started)
         result = context.result
-        for error in getattr(result, "errors", None) or ():
+        errors = getattr(result, "errors", None)
+        # The operation name is the client's: only one that ran without errors may become a label (a bounded
+        # number of them, see app.metrics); until then it is counted as `other`.
+        succeeded = result is not None and not errors
+        name = context.operation_name or "anonymous"
+        OPERATION_SECONDS.child(name, admit=succeeded).observe(time.perf_counter() - started)
+        for error in errors or ():
             ERRORS.inc(str((error.extensions or {}).get("code", "INTERNAL")))

@@ -23,6 +23,7 @@ from app.graphql.limits import limit_rules
 from app.graphql.observability import OperationMetrics
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.shared_execution import SharedEventExecutor
+from app.graphql.tracing import schema_extensions as tracing_extensions
 from app.settings import Settings, get_settings
 from app.tags.resolvers import TagMutation, TagQuery
 from app.tasks.resolvers import TaskMutation, TaskQuery
@@ -60,6 +61,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     cache_size = settings.graphql_document_cache_size
     # Factories, not instances: strawberry builds fresh extensions per operation.
     extensions: list[Any] = [
+        *tracing_extensions(),  # empty unless tracing is installed: no per-operation cost when off
         OperationMetrics,
         ErrorShaping,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),

@@ -6,6 +6,8 @@
 - GET runs queries only (a mutation over GET is 405); POST runs everything; no multipart uploads.
 - RATE_LIMITED answers 429 with Retry-After (any media type); UNAUTHENTICATED request errors answer 401
   with `application/graphql-response+json`.
+- SERVICE_UNAVAILABLE (a store is down) with no data at all answers 503 (any media type); partial data
+  answers as usual.
 - WebSockets sign in with their connection_init payload; a bad token there refuses the connection.
 - Automatic persisted queries (app.graphql.persisted_queries) are resolved first: the whole-response
   cache and execution see the query text.
@@ -36,7 +38,7 @@ from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import build_schema
-from app.metrics import WEBSOCKETS
+from app.metrics import WEBSOCKET_CONNECTIONS
 from app.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -107,13 +109,19 @@ class TaskboardGraphQL(GraphQL):
         if result.errors:
             result.errors = [shape_error(error) for error in result.errors]
         data = process_result(result)
+        if result.data is None and any(
+            (error.extensions or {}).get("code") == "SERVICE_UNAVAILABLE" for error in result.errors or ()
+        ):
+            # Nothing could be answered because a store is down: a retryable server-side failure.
+            request.scope[_STATUS_KEY] = status.HTTP_503_SERVICE_UNAVAILABLE
         if not is_request_error(result):
             return data
         by_code = {(error.extensions or {}).get("code"): error for error in result.errors or ()}
         graphql_response = request.scope.get(_MEDIA_KEY) == GRAPHQL_RESPONSE_JSON
         if graphql_response:
             data.pop("data", None)
-            request.scope[_STATUS_KEY] = status.HTTP_400_BAD_REQUEST
+            if "SERVICE_UNAVAILABLE" not in by_code:
+                request.scope[_STATUS_KEY] = status.HTTP_400_BAD_REQUEST
             if "UNAUTHENTICATED" in by_code:
                 request.scope[_STATUS_KEY] = status.HTTP_401_UNAUTHORIZED
         if "RATE_LIMITED" in by_code:
@@ -124,11 +132,11 @@ class TaskboardGraphQL(GraphQL):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            WEBSOCKETS["open"] += 1
+            WEBSOCKET_CONNECTIONS.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
-                WEBSOCKETS["open"] -= 1
+                WEBSOCKET_CONNECTIONS.dec()
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)

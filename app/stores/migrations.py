@@ -100,7 +100,7 @@ async def apply_migrations(settings: Settings) -> list[str]:
         await _take_lock(lock_conn)
         log.info("migration lock acquired")
         async with Command(
-            tortoise_config=tortoise_config(settings), app=APP_LABEL, location=str(MIGRATIONS_DIR)
+            tortoise_config=tortoise_config(settings, bounded=False), app=APP_LABEL, location=str(MIGRATIONS_DIR)
         ) as command:
             await command.init()
             applied = await command.upgrade(run_in_transaction=True)

@@ -9,6 +9,7 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import tracing
 from app.settings import Settings
 from app.stores.mongo_log import CommandObserver
 
@@ -30,10 +31,13 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         settings.mongodb_url,
         maxPoolSize=settings.mongo_pool_max,
         tz_aware=True,
-        serverSelectionTimeoutMS=int(settings.health_timeout_s * 2000),
-        connectTimeoutMS=int(settings.health_timeout_s * 2000),
+        # Without a reachable server, pymongo waits serverSelectionTimeoutMS on every operation (30 s by
+        # default): the bound on how long a request waits for a MongoDB that is down.
+        serverSelectionTimeoutMS=int(settings.mongo_timeout_s * 1000),
+        connectTimeoutMS=int(settings.mongo_timeout_s * 1000),
+        socketTimeoutMS=int(settings.mongo_socket_timeout_s * 1000),
         appname="taskboard",
-        event_listeners=[CommandObserver()],
+        event_listeners=[CommandObserver(), *tracing.mongo_listeners()],
     )
 
 

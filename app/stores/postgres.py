@@ -59,17 +59,20 @@ def credentials_from_url(url: str, *, pool_min: int, pool_max: int) -> dict[str,
     return credentials
 
 
-def tortoise_config(settings: Settings) -> dict[str, Any]:
-    """The Tortoise config dict (also what aerich reads)."""
+def tortoise_config(settings: Settings, *, bounded: bool = True) -> dict[str, Any]:
+    """The Tortoise config dict (also what aerich reads).
+
+    `bounded`: every statement times out after PG_COMMAND_TIMEOUT_S (serving); migrations run unbounded.
+    """
+    credentials = credentials_from_url(
+        settings.database_url, pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max
+    )
+    # asyncpg's own time-outs: connecting (default 60 s) and each statement (default none).
+    credentials["timeout"] = settings.pg_connect_timeout_s
+    if bounded:
+        credentials["command_timeout"] = settings.pg_command_timeout_s
     return {
-        "connections": {
-            "default": {
-                "engine": "tortoise.backends.asyncpg",
-                "credentials": credentials_from_url(
-                    settings.database_url, pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max
-                ),
-            }
-        },
+        "connections": {"default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}},
         "apps": {APP_LABEL: {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
@@ -79,7 +82,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 def __getattr__(name: str) -> Any:
     # aerich imports TORTOISE_ORM from here; build it lazily so importing this module reads no env.
     if name == "TORTOISE_ORM":
-        return tortoise_config(get_settings())
+        return tortoise_config(get_settings(), bounded=False)
     raise AttributeError(name)
 
 

@@ -64,4 +64,6 @@ async def prefetch_relations(loaders: Any, rows: Sequence[TaskRow], *, tags: boo
     if assignee_ids:
         work.append(loaders.users_by_id.load_many(assignee_ids))
     if work:
-        await asyncio.gather(*work)
+        # A failed batch stays in its loader: each row's field then answers the error at its own path (the
+        # assignees of a page while MongoDB is down) instead of the whole page failing here.
+        await asyncio.gather(*work, return_exceptions=True)

@@ -74,7 +74,9 @@ class _TaskAfter:
 
     row: TaskRow | None
     tags: list[TagRow]
-    assignee: UserRecord | None
+    # The error when the assignee could not be read (MongoDB down): the event still goes out, with the
+    # assignee answered as that error at its path.
+    assignee: UserRecord | Exception | None
     tag_names: frozenset[str] = frozenset()
 
 
@@ -103,7 +105,14 @@ class TaskChangeEventType:
         row = after.row
         loaders.task_by_id.prime(row.id, row)
         loaders.tags_by_task_id.prime(row.id, after.tags)
-        if row.assignee_id is not None:
+        if row.assignee_id is None:
+            return
+        if isinstance(after.assignee, Exception):
+            failed: asyncio.Future[UserRecord | None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(after.assignee)
+            failed.exception()  # marks it retrieved: a subscriber that does not select the assignee never awaits it
+            loaders.users_by_id.cache_map.set(row.assignee_id, failed)  # prime() only takes values
+        else:
             loaders.users_by_id.prime(row.assignee_id, after.assignee)
 
 
@@ -156,7 +165,12 @@ async def _load_after(event: TaskEvent) -> _TaskAfter:
     tags, assignee = await asyncio.gather(
         loaders.tags_by_task_id.load(row.id),
         loaders.users_by_id.load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
+        return_exceptions=True,
     )
+    if isinstance(tags, BaseException):
+        raise tags
+    if isinstance(assignee, BaseException) and not isinstance(assignee, Exception):
+        raise assignee  # cancellation
     return _TaskAfter(row, tags, assignee, frozenset(tag.name for tag in tags))
 
 

@@ -20,10 +20,7 @@ from app.stores import mongo as mongo_store
 from app.stores.postgres import credentials_from_url
 from app.stores.redis import make_client
 from tests.access.tls import write_certificates
-from tests.support.processes import free_port, wait_until
-
-# Built by `scripts/services up` (which every test run starts with).
-FERRETDB = Path(os.environ.get("TASKBOARD_TOOLS_DIR", Path.home() / ".cache" / "taskboard-tools")) / "ferretdb-v1.24.2"
+from tests.support.processes import FERRETDB, free_port, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -57,3 +57,18 @@ def test_mask_url_hides_only_the_password() -> None:
     assert mask_url("postgres://bob:s3cret@db:5432/x") == "postgres://bob:***@db:5432/x"
     assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert "s3cret" not in mask_url("mongodb://u:s3cret@h/db?tls=true")
+
+
+def test_metrics_settings_empty_means_unset_and_the_port_must_differ(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("METRICS_TOKEN", "")
+    monkeypatch.setenv("METRICS_PORT", "")
+    settings = load_settings()
+    assert settings.metrics_token is None and settings.metrics_port is None
+    assert "s3cret" not in repr(Settings(_env_file=None, metrics_token="s3cret"))  # type: ignore[call-arg]
+    monkeypatch.setenv("PORT", "9100")
+    monkeypatch.setenv("METRICS_PORT", "9100")
+    with pytest.raises(SystemExit):
+        load_settings()
+    assert "METRICS_PORT must differ from PORT" in capsys.readouterr().err

@@ -6,14 +6,10 @@ import httpx
 import pytest
 
 from app import cache
-from app.auth.principal import SYSTEM
 from app.stores import sql
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
-from app.tags import service as tags
-from app.tasks import service as tasks
-from app.tasks.service import TaskUpsert
-from app.users import service as users
+from tests.support.data import seed_board
 from tests.support.graphql import gql
 
 BOARD = """query($n: Int!, $withTotal: Boolean!) {
@@ -26,14 +22,7 @@ BOARD = """query($n: Int!, $withTotal: Boolean!) {
 
 @pytest.fixture
 async def board() -> None:
-    people = [await users.create_user(email=f"p{i}@example.com", name=f"P{i}", actor=SYSTEM) for i in range(7)]
-    labels = [await tags.create_tag(name=f"tag{i}", color="#123456", actor=SYSTEM) for i in range(4)]
-    await tasks.bulk_upsert_tasks(
-        items=[
-            TaskUpsert(title=f"task {i}", assignee_id=str(people[i % 7].id), tag_ids=[labels[i % 4].id, labels[(i + 1) % 4].id])
-            for i in range(120)
-        ], actor=SYSTEM
-    )
+    await seed_board(tasks=120)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# Built by `scripts/services up` (which every test run starts with).
+FERRETDB = Path(os.environ.get("TASKBOARD_TOOLS_DIR", Path.home() / ".cache" / "taskboard-tools")) / "ferretdb-v1.24.2"
 
 
 def free_port() -> int:
@@ -60,13 +62,13 @@ class ServerProcess:
         return self.process.returncode
 
 
-def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True) -> ServerProcess:
+def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True, workers: int = 1) -> ServerProcess:
     """Run the app under uvicorn on a free port, as `taskboard serve` does."""
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="taskboard-app-", suffix=".log", delete=False)
     full_env = {**os.environ, **(env or {}), "PORT": str(port), "HOST": "127.0.0.1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=full_env,
         stdout=log_file,
@@ -82,9 +84,9 @@ def start_app(env: dict[str, str] | None = None, *, wait_ready: bool = True) -> 
 
 
 @contextmanager
-def app_server(env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def app_server(env: dict[str, str] | None = None, *, workers: int = 1) -> Iterator[ServerProcess]:
     """An app instance for the duration of the block."""
-    server = start_app(env)
+    server = start_app(env, workers=workers)
     try:
         yield server
     finally:
@@ -107,6 +109,37 @@ def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen]]:
         if not wait_until(lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None, 10):
             raise RuntimeError("throwaway redis did not start")
         yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def listening(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:port (raises OSError otherwise)."""
+    socket.create_connection(("127.0.0.1", port), 0.2).close()
+    return True
+
+
+@contextmanager
+def throwaway_ferretdb() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private FerretDB (SQLite handler, temporary directory) on a free port, killed at the end.
+
+    Yields the server's mongodb:// URL (database `outage`) and its process, which a test may kill.
+    """
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="taskboard-ferretdb-")
+    process = subprocess.Popen(
+        [str(FERRETDB), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
+         "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}", "--log-level=error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if not wait_until(lambda: listening(port), 15):
+            raise RuntimeError("throwaway FerretDB did not start")
+        yield f"mongodb://127.0.0.1:{port}/outage", process
     finally:
         if process.poll() is None:
             process.kill()

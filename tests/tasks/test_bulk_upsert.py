@@ -22,7 +22,8 @@ async def test_creates_and_replaces_and_sets_tags() -> None:
         items=[
             TaskUpsert(id=existing.id, title="renamed", status=TaskStatus.COMPLETED, tag_ids=[]),
             TaskUpsert(title="new one", priority=Priority.HIGH, tag_ids=[bug.id]),
-        ], actor=SYSTEM
+        ],
+        actor=SYSTEM,
     )
 
     assert result.updated_ids == [existing.id]
