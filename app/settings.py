@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     rate_limit_window_s: float = Field(60.0, gt=0, le=86_400)
     rate_limit_fail_open: bool = True
     rate_limit_timeout_s: float = Field(0.2, gt=0, le=10)
+    # A member's updateUser that gives an email pays this on top of its cost (its answer can reveal an address).
+    email_change_cost: int = Field(10_000, ge=0, le=100_000_000)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_000_000, ge=1024, le=1_000_000_000)
 

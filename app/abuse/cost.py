@@ -49,7 +49,17 @@ from graphql import (
 )
 
 from app.common.errors import AppError
-from app.graphql.document_walk import FIGURE_MAX, LEAF, SKIP, DocumentWalk, Fold, capped, fragments_of, skipped
+from app.graphql.document_walk import (
+    FIGURE_MAX,
+    LEAF,
+    SKIP,
+    DocumentWalk,
+    Fold,
+    capped,
+    find_operation,
+    fragments_of,
+    skipped,
+)
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
 # GraphQL's Int is 32 bits (bigger variables fail coercion later); costs stay exact JSON numbers for clients.
@@ -81,14 +91,6 @@ def check_cost(cost: int, max_cost: int) -> None:
     """QUERY_TOO_COMPLEX when cost exceeds max_cost."""
     if cost > max_cost:
         raise QueryTooComplex(cost, max_cost)
-
-
-def find_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    """The operation the request runs (None when the name matches none, or several exist without a name)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name is not None and op.name.value == operation_name), None)
 
 
 def operation_cost(

@@ -13,6 +13,11 @@ from app.audit.service import AuditFilters, find_audit_entries
 from app.auth import permissions as can
 from app.graphql.arguments import After, First
 from app.graphql.relay import Connection, ConnectionView, selects
+from app.graphql.response_cache import never_store
+
+# Every committed row at once, on every instance: audit rows bump no cache stamp (some writes record a row and
+# change nothing else; a user write's row lands after its change notice), so answers are never cached.
+never_store("auditLog")
 
 
 @strawberry.type(name="AuditEntry", description="One recorded write: who changed what, when, and how.")
@@ -25,7 +30,8 @@ class AuditEntryType:
     actor_role: str | None = strawberry.field(description="`member` or `admin` when the write was made.")
     action: str = strawberry.field(
         description="create, update, soft_delete, restore, hard_delete, add_tags, remove_tags, bulk_create, "
-        "bulk_replace, delete, update_settings or data_migration."
+        "bulk_replace, delete, update_settings, data_migration or email_change_attempt (changes: `{outcome: "
+        "{old: null, new: OK|CONFLICT|VALIDATION_FAILED|FORBIDDEN|NOT_FOUND|...}}`, never the address tried)."
     )
     entity: str = strawberry.field(description="task, tag, user or data_migration.")
     entity_id: str | None = strawberry.field(description="Id of the object written.")

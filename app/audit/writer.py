@@ -35,6 +35,8 @@ class Action(str, Enum):
     DELETE = "delete"
     UPDATE_SETTINGS = "update_settings"
     DATA_MIGRATION = "data_migration"
+    # Every try to change a user's email, whatever its outcome (a refused one is a probe of who is registered).
+    EMAIL_CHANGE_ATTEMPT = "email_change_attempt"
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,8 @@ ANONYMOUS = Principal(user_id=None, role=None)
 def system(name: str) -> Principal:
     """An admin-level actor for work no user started (CLI, data migrations, seeding)."""
     return Principal(user_id=None, role=Role.ADMIN, system_name=f"system:{name}")
+
+
+# Who writes when no request does and no more specific name fits (tests of the service layer, scripts).
+# Services never default to it: every caller passes `actor=` explicitly.
+SYSTEM = system("internal")

@@ -41,7 +41,8 @@ class Change:
     kind: ChangeKind
     ids: tuple[str, ...]
     fields: tuple[str, ...] = ()
-    # Hard deletes: the task is gone, so subscribers get its last state from here.
+    # DELETED: the task's state just before the deletion (soft or hard), so subscribers get its last state
+    # from here once it is gone, and can tell a live task's deletion (no deleted_at) from a purge.
     snapshot: dict[str, object] | None = field(default=None, compare=False)
 
 

@@ -3,6 +3,9 @@
 Each given criterion must hold (AND); within one criterion any listed value matches (OR). Tag names
 compare case-insensitively (tag names are unique that way). An empty or missing criterion does not
 narrow. Filters see the task as it is after the change (for hard deletes: the event's snapshot).
+
+Visibility comes before any filter: a subscriber who may not read soft-deleted tasks (a member) hears of a
+task only while it is live, plus the one DELETED event that ended its life.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from app.common.changes import ChangeKind
 from app.events.tasks import TaskEvent
 
 
@@ -45,6 +49,20 @@ def may_match(task_filter: TaskFilter, event: TaskEvent) -> bool:
     if task_filter.task_ids is None or event.task_id is None:
         return True
     return event.task_id in task_filter.task_ids
+
+
+def visible_without_deleted(event: TaskEvent, *, deleted_after: bool) -> bool:
+    """Whether a subscriber who may not read soft-deleted tasks hears of this event.
+
+    A DELETED event is news when the task was live before it (its snapshot, the state just before the
+    deletion, has no `deleted_at`): a soft delete, or the hard delete of a live task. Purging a task that was
+    already soft-deleted is not, and neither is any other change to a task that is deleted afterwards (an
+    assignee unassigned by a user delete, a bulk upsert of its id, a tag renamed or deleted): whatever the
+    writer, the task as loaded decides. Without a snapshot nothing says the task was live: not visible.
+    """
+    if event.kind is ChangeKind.DELETED:
+        return event.snapshot is not None and event.snapshot.get("deleted_at") is None
+    return not deleted_after
 
 
 def matches(

@@ -27,7 +27,7 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from app.abuse.cost import CostModel, check_cost, find_operation, operation_cost
+from app.abuse.cost import CostModel, check_cost, operation_cost
 from app.abuse.inputs import check_storable_text
 from app.abuse.keys import rate_limit_key
 from app.abuse.ratelimit import Decision, RateLimiter
@@ -35,8 +35,9 @@ from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken
 from app.common.errors import RateLimited, Unauthenticated
-from app.graphql.document_walk import LEAF, DocumentWalk, PerDocument, Visit, fragments_of
+from app.graphql.document_walk import PerDocument, find_operation, root_fields
 from app.graphql.errors import shape_error
+from app.graphql.surcharges import surcharge
 from app.settings import Settings
 from app.stores import redis
 
@@ -76,27 +77,11 @@ def rate_limited_error(decision: Decision) -> GraphQLError:
     raise ValueError("the decision allowed the request")
 
 
-class _RootFields(Visit[None]):
-    """Collects the names of the root fields, through fragments (each once), without descending."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def enter_field(self, node: FieldNode, context: None) -> tuple[Any, Any]:
-        self.names.add(node.name.value)
-        return LEAF, None
-
-
 def _root_field_names(document: DocumentNode, operation_name: str | None) -> frozenset[str]:
-    operation = find_operation(document, operation_name)
-    if operation is None:
-        return frozenset()
-    fold = _RootFields()
-    DocumentWalk(fold, fragments_of(document.definitions)).walk(operation.selection_set, None)
-    return frozenset(fold.names)
+    return frozenset(node.name.value for node in root_fields(document, operation_name))
 
 
-# The root fields the operation selects, through fragments (one linear walk per document; cycles end).
+# The names of the root fields the operation selects, through fragments (kept per document).
 root_field_names: PerDocument[str | None, frozenset[str]] = PerDocument(_root_field_names)
 
 
@@ -127,6 +112,11 @@ class AccessControl(SchemaExtension):
             self.cost = max(cost, MIN_COST)  # `{ __typename }` selects nothing that costs, yet it is a request
             setattr(self.execution_context, COST_ATTRIBUTE, self.cost)
             check_cost(self.cost, self.settings.query_max_cost)
+            # Surcharges price an answer, not work: charged and reported with the cost, not held to the maximum.
+            self.cost += surcharge(document=document, operation_name=self.execution_context.operation_name,
+                                   variables=self.execution_context.variables, principal=context.principal,
+                                   settings=self.settings)
+            setattr(self.execution_context, COST_ATTRIBUTE, self.cost)
             await self._charge(context, self.cost)
             if self.decision is not None:
                 self.decision.raise_if_denied()

@@ -28,6 +28,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
 )
@@ -210,3 +211,35 @@ class DocumentWalk(Generic[C, R]):
                 elif name not in folding:  # a spread inside its own fragment (a cycle) adds nothing
                     folding.add(name)
                     stack.append([iter(fragment.selection_set.selections), below, empty, _FRAGMENT, key])
+
+
+def find_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation the request runs (None when the name matches none, or several exist without a name)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name is not None and op.name.value == operation_name), None)
+
+
+class _RootFields(Visit[None]):
+    """Collects the root fields in document order, through fragments (each once), without descending."""
+
+    def __init__(self) -> None:
+        self.fields: list[FieldNode] = []
+
+    def enter_field(self, node: FieldNode, context: None) -> tuple[Any, Any]:
+        self.fields.append(node)
+        return LEAF, None
+
+
+def _root_fields(document: DocumentNode, operation_name: str | None) -> tuple[FieldNode, ...]:
+    operation = find_operation(document, operation_name)
+    if operation is None:
+        return ()
+    fold = _RootFields()
+    DocumentWalk(fold, fragments_of(document.definitions)).walk(operation.selection_set, None)
+    return tuple(fold.fields)
+
+
+# The root field nodes the operation selects, through fragments (one linear walk per document; cycles end).
+root_fields: PerDocument[str | None, tuple[FieldNode, ...]] = PerDocument(_root_fields)

@@ -4,7 +4,8 @@ An entry is keyed by the document, the variables, the operation name and the cal
 (role; plus the user id when the document may show per-caller data: emails, `me`). It stores the
 response's `data` as JSON text and the operation's cost, so a hit costs one Redis round trip, is still
 charged against the caller's rate limit, and reports `extensions.cost` like an executed request. Only
-successful query responses are stored; documents naming a mutation or subscription are never looked up.
+successful query responses are stored; documents naming a mutation or subscription are never looked up,
+nor documents naming a field registered with `never_store` (data whose writes bump no stamp).
 """
 
 from __future__ import annotations
@@ -31,6 +32,26 @@ _NOT_CACHEABLE = re.compile(r"\b(mutation|subscription)\b")
 _PER_CALLER = re.compile(r"email|\bme\b", re.IGNORECASE)
 MAX_DOCUMENT_CHARS = 20_000
 
+_never_stored: set[str] = set()
+_never_stored_pattern: re.Pattern[str] | None = None
+
+
+def never_store(*field_names: str) -> None:
+    """Documents naming any of these fields are never stored nor served: their answers must be fresh on
+    every instance at once, and no stamp follows their writes (e.g. `auditLog`: audit rows are also written
+    by writes that change nothing else, and a user write's row lands after its change notice).
+
+    A field can only be selected by its name (aliases and fragments still spell it), so a word match on the
+    document finds every selection; a match in a comment or string merely skips the cache."""
+    global _never_stored_pattern
+    _never_stored.update(field_names)
+    names = "|".join(sorted(map(re.escape, _never_stored)))
+    _never_stored_pattern = re.compile(rf"(?<![_0-9A-Za-z])(?:{names})(?![_0-9A-Za-z])")
+
+
+def _names_never_stored_field(query: str) -> bool:
+    return _never_stored_pattern is not None and _never_stored_pattern.search(query) is not None
+
 
 @dataclass(frozen=True)
 class CachedRequest:
@@ -52,6 +73,7 @@ async def read_request(request: Request) -> CachedRequest | None:
         or not isinstance(operation_name, str | None)
         or len(query) > MAX_DOCUMENT_CHARS
         or _NOT_CACHEABLE.search(query)
+        or _names_never_stored_field(query)
     ):
         return None
     return CachedRequest(query, variables, operation_name)

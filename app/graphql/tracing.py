@@ -26,7 +26,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app import tracing
-from app.abuse.cost import find_operation
+from app.graphql.document_walk import find_operation
 from app.common.errors import AppError
 from app.graphql.access import COST_ATTRIBUTE
 from app.graphql.errors import shape_error

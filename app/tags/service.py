@@ -15,7 +15,7 @@ import asyncpg
 from app.audit import writer as audit
 from app.audit.writer import Action, created, diff, removed
 from app.auth import permissions as can
-from app.auth.principal import Principal, system
+from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
@@ -26,7 +26,6 @@ from app.tags.models import NAME_MAX
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-SYSTEM = system("internal")
 _ENTITY = Entity.TAG.value
 
 
@@ -131,7 +130,7 @@ def _values(tag: TagRow) -> dict[str, str]:
     return {"name": tag.name, "color": tag.color}
 
 
-async def create_tag(*, name: str, color: str, actor: Principal = SYSTEM) -> TagRow:
+async def create_tag(*, name: str, color: str, actor: Principal) -> TagRow:
     """Create a tag; a name taken case-insensitively raises Conflict."""
     can.ensure(actor, can.can_write_tags(actor), "create tags")
     clean_name = validate_name(name)
@@ -152,7 +151,7 @@ async def create_tag(*, name: str, color: str, actor: Principal = SYSTEM) -> Tag
 
 
 async def update_tag(
-    *, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str] = UNSET, actor: Principal = SYSTEM
+    *, tag_id: str, name: Maybe[str] = UNSET, color: Maybe[str] = UNSET, actor: Principal
 ) -> TagRow:
     """Rename and/or recolor a tag."""
     can.ensure(actor, can.can_write_tags(actor), "change tags")
@@ -197,7 +196,7 @@ async def _task_ids_with_tag(tag_id: UUID) -> tuple[str, ...]:
     return tuple(str(r["task_id"]) for r in await sql.fetch("SELECT task_id FROM task_tags WHERE tag_id = $1", tag_id))
 
 
-async def delete_tag(*, tag_id: str, actor: Principal = SYSTEM) -> bool:
+async def delete_tag(*, tag_id: str, actor: Principal) -> bool:
     """Delete a tag (its task links go with it); False when it did not exist."""
     can.ensure(actor, can.can_write_tags(actor), "delete tags")
     uuid = parse_uuid(tag_id)

@@ -2,10 +2,10 @@
 tag links, and bulk upsert. Every multi-statement write runs in one transaction; change notices go out
 after commit (app.common.changes).
 
-Writes take the acting `Principal` (`actor`, default: the internal system actor for code outside the API)
-and check the permission matrix (app.auth.permissions) against the row as locked inside the transaction,
-so a denial raises FORBIDDEN before anything is written. Each write records its audit rows in the same
-transaction."""
+Writes take the acting `Principal` (`actor`, required: code outside the API names a system actor such as
+`app.auth.principal.SYSTEM`, so a caller that forgot it fails instead of running as admin) and check the
+permission matrix (app.auth.permissions) against the row as locked inside the transaction, so a denial
+raises FORBIDDEN before anything is written. Each write records its audit rows in the same transaction."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import asyncpg
 from app.audit import writer as audit
 from app.audit.writer import Action, AuditItem, created, diff, removed
 from app.auth import permissions as can
-from app.auth.principal import Principal, system
+from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
@@ -38,8 +38,6 @@ _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BULK_MAX = 1000
 TAGS_PER_TASK_MAX = 50
-# Who writes when no request does (CLI, seeding helpers, tests of the service layer).
-SYSTEM = system("internal")
 _ENTITY = Entity.TASK.value
 
 
@@ -250,7 +248,7 @@ async def create_task(
     due_date: datetime | None = None,
     assignee_id: str | None = None,
     tag_ids: Sequence[str] = (),
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> TaskRow:
     """Create a task with its tags in one transaction; input is validated before anything is written."""
     can.ensure(actor, can.can_create_task(actor), "create tasks")
@@ -300,7 +298,7 @@ async def update_task(
     priority: Maybe[Priority] = UNSET,
     due_date: Maybe[datetime | None] = UNSET,
     assignee_id: Maybe[str | None] = UNSET,
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> TaskRow:
     """Partial update: UNSET leaves a field alone, None clears an optional one. Soft-deleted tasks are not found."""
     updates: dict[str, Any] = {}
@@ -356,23 +354,24 @@ async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> T
         await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
                      entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
         if deleted:
-            await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",), snapshot=task.snapshot()))
+            await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",),
+                              snapshot=_row(current).snapshot()))
         else:
             await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
     return task
 
 
-async def soft_delete_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow:
+async def soft_delete_task(*, task_id: str, actor: Principal) -> TaskRow:
     """Hide a task (deleted_at = now); NotFound when missing or already deleted."""
     return await _set_deleted_at(task_id=task_id, deleted=True, actor=actor)
 
 
-async def restore_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow:
+async def restore_task(*, task_id: str, actor: Principal) -> TaskRow:
     """Bring back a soft-deleted task; NotFound when it is missing or not deleted."""
     return await _set_deleted_at(task_id=task_id, deleted=False, actor=actor)
 
 
-async def delete_task(*, task_id: str, actor: Principal = SYSTEM) -> TaskRow | None:
+async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
     """Delete a task for good (its tag links cascade); returns its last state, None when it did not exist."""
     can.ensure(actor, can.can_hard_delete_task(actor), "delete tasks for good")
     uuid = parse_uuid(task_id)
@@ -398,7 +397,7 @@ async def _tags_changed(
     await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
 
 
-async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal = SYSTEM) -> TaskRow:
+async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) -> TaskRow:
     """Link tags to a task (already linked ones are ignored); an unknown tag writes nothing."""
     uuid = _task_uuid(task_id)
     async with sql.transaction() as conn:
@@ -419,7 +418,7 @@ async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal = S
     return _row(current)
 
 
-async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal = SYSTEM) -> TaskRow:
+async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) -> TaskRow:
     """Unlink tags from a task (tags it does not carry are ignored)."""
     uuid = _task_uuid(task_id)
     tag_uuids = [u for i in tag_ids if (u := parse_uuid(i)) is not None]
@@ -482,7 +481,7 @@ def _validate_upsert(index: int, item: TaskUpsert, errors: list[FieldError]) -> 
         return None
 
 
-async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal = SYSTEM) -> BulkUpsertResult:
+async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) -> BulkUpsertResult:
     """Create or replace many tasks in one transaction with a fixed number of statements, whatever the count."""
     can.ensure(actor, can.can_bulk_upsert_tasks(actor), "bulk upsert tasks")
     if not items:

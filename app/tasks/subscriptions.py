@@ -14,12 +14,13 @@ import strawberry
 from strawberry.types import Info
 
 from app import events
+from app.auth import permissions as can
 from app.auth.expiry import token_deadline
 from app.auth.tokens import InvalidToken
 from app.common.changes import ChangeKind
 from app.common.errors import AppError, FieldError, ValidationFailed
 from app.common.shared import SharedWork
-from app.events.filters import TaskFilter, matches, may_match
+from app.events.filters import TaskFilter, matches, may_match, visible_without_deleted
 from app.events.tasks import TaskEvent
 from app.tasks.models import Priority, TaskStatus
 from app.graphql.context import Context, make_loaders
@@ -198,12 +199,17 @@ def event_payload(event: TaskEvent) -> SharedWork[TaskChangeEventType | None]:
     return shared
 
 
-async def _resolve(event: TaskEvent, task_filter: TaskFilter) -> TaskChangeEventType | None:
-    """The event as a subscriber sees it, or None when it does not pass the filter."""
+async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: bool) -> TaskChangeEventType | None:
+    """The event as a subscriber sees it, or None when it may not see it or it does not pass the filter.
+
+    Every subscriber shares one payload; what each may see is decided here, per subscriber, before anything
+    is executed for it (executions are then shared only between subscribers with the same rights)."""
     payload = await event_payload(event).result()
     if payload is None or payload.after is None or payload.after.row is None:
         return None
     row = payload.after.row
+    if not sees_deleted and not visible_without_deleted(event, deleted_after=row.deleted_at is not None):
+        return None
     if not matches(task_filter, task_id=row.id, assignee_id=row.assignee_id, status=row.status,
                    tag_names=payload.after.tag_names):
         return None
@@ -219,6 +225,7 @@ class TaskSubscription:
         filter: Annotated[TaskChangeFilterInput | None, strawberry.argument(description="Conditions.")] = None,
     ) -> AsyncGenerator[TaskChangeEventType, None]:
         task_filter = (filter or TaskChangeFilterInput()).to_filter()
+        sees_deleted = can.can_read_deleted_tasks(info.context.principal)
         # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
         deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
         async with events.task_events() as stream:
@@ -240,6 +247,6 @@ class TaskSubscription:
                         message="many tasks changed at once (seeding or a data migration)",
                     )
                 elif may_match(task_filter, item):
-                    resolved = await _resolve(item, task_filter)
+                    resolved = await _resolve(item, task_filter, sees_deleted=sees_deleted)
                     if resolved is not None:
                         yield resolved

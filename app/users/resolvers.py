@@ -15,11 +15,16 @@ from app.auth import permissions as can
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber, maybe
 from app.graphql.relay import ConnectionView, page_from_args, selects
+from app.graphql.surcharges import register as register_surcharge
 from app.users import loaders, service
 from app.users.filters import SEARCH_MAX, SortDirection, UserFilters, UserSort, UserSortField
+from app.users.surcharges import email_change_surcharge
 from app.users.types import UserConnection, UserStatsType, UserType
 
 IDS_MAX = 100
+
+# Each email change a member tries costs EMAIL_CHANGE_COST extra (its CONFLICT would otherwise be a free probe).
+register_surcharge("updateUser", email_change_surcharge)
 
 
 @strawberry.enum(name="UserSort", description="Whitelisted user orders; ties are broken by id.")
@@ -173,7 +178,10 @@ class UserMutation:
             settings=input.settings,
         )
 
-    @strawberry.mutation(description="Change some fields of a user.")
+    @strawberry.mutation(
+        description="Change some fields of a user. For members, giving an email costs EMAIL_CHANGE_COST extra "
+        "points (reported in extensions.cost), and every try is audited."
+    )
     async def update_user(
         self,
         info: Info,

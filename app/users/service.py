@@ -42,10 +42,10 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from app.audit import writer as audit
 from app.audit.writer import Action, AuditItem, Changes, created, removed
 from app.auth import permissions as can
-from app.auth.principal import Principal, system
+from app.auth.principal import Principal
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
-from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed, invalid
+from app.common.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed, invalid
 from app.common.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorPage,
@@ -78,7 +78,6 @@ from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
 from app.users.records import UserRecord, record_from_document
 
 log = logging.getLogger("taskboard.users")
-SYSTEM = system("internal")
 _ENTITY = Entity.USER.value
 
 # Input paths as clients see them in errors; they are also the documents' field paths, so a validated
@@ -222,7 +221,7 @@ async def create_user(
     bio: str | None = None,
     timezone: str = "UTC",
     settings: dict[str, Any] | None = None,
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> User:
     """Create a user; VALIDATION_FAILED lists every invalid field, CONFLICT when the email is taken."""
     can.ensure(actor, can.can_manage_users(actor), "create users")
@@ -260,14 +259,27 @@ async def update_user(
     avatar: Maybe[str | None] = UNSET,
     bio: Maybe[str | None] = UNSET,
     timezone: Maybe[str] = UNSET,
-    actor: Principal = SYSTEM,
+    actor: Principal,
 ) -> User:
     """Change the given fields (UNSET = keep, None = clear); NOT_FOUND, VALIDATION_FAILED or CONFLICT.
 
-    Values equal to the stored ones are no change: when nothing changes, nothing is written.
+    Values equal to the stored ones are no change: when nothing changes, nothing is written. A call that
+    gives an email records an `email_change_attempt` audit row whatever happens (see `_audit_email_attempt`).
     """
-    can.ensure(actor, can.can_update_user(actor, user_id), "change this user")
     given = {"email": email, "name": name, "avatar": avatar, "profile.bio": bio, "profile.timezone": timezone}
+    if not is_set(email):
+        return await _update_user(actor=actor, user_id=user_id, given=given)
+    try:
+        user = await _update_user(actor=actor, user_id=user_id, given=given)
+    except Exception as exc:
+        await _audit_email_attempt(actor, user_id, exc.code if isinstance(exc, AppError) else "ERROR")
+        raise
+    await _audit_email_attempt(actor, user_id, "OK")
+    return user
+
+
+async def _update_user(*, actor: Principal, user_id: str, given: dict[str, Any]) -> User:
+    can.ensure(actor, can.can_update_user(actor, user_id), "change this user")
     values = _validated({path: value for path, value in given.items() if is_set(value)})
     current = await _require(user_id)
     stored = _stored_values(current)
@@ -282,7 +294,7 @@ async def update_user(
 
 
 async def update_settings(
-    *, user_id: str, settings: dict[str, Any], mode: SettingsMode, actor: Principal = SYSTEM
+    *, user_id: str, settings: dict[str, Any], mode: SettingsMode, actor: Principal
 ) -> User:
     """Write the user's free-form settings; NOT_FOUND or VALIDATION_FAILED.
 
@@ -318,7 +330,7 @@ async def update_settings(
     return user
 
 
-async def delete_user(*, user_id: str, actor: Principal = SYSTEM) -> bool:
+async def delete_user(*, user_id: str, actor: Principal) -> bool:
     """Delete the user, then unassign their tasks; False when there was no such user.
 
     The unassigning runs even when the document is already gone, so repeating a delete that died half-way
@@ -382,13 +394,24 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-async def _audit(actor: Principal, action: Action, user_id: str, changed: Changes) -> None:
+async def _audit(actor: Principal, action: Action, user_id: str | None, changed: Changes) -> None:
     """The audit row of a MongoDB write, in PostgreSQL right after it (no shared transaction: see the docstring)."""
     try:
         async with sql.transaction() as conn:
             await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=user_id, changes=changed)
     except Exception:  # noqa: BLE001 - the user write already happened; losing its audit row must be loud, not fatal
         log.exception("audit row lost: %s of user %s by %s", action.value, user_id, actor.actor_id)
+
+
+async def _audit_email_attempt(actor: Principal, user_id: str, outcome: str) -> None:
+    """One row per try to change an email: who tried, on which user, and the outcome code.
+
+    The address tried is never recorded (a refused one may be someone else's); a change that went through
+    also has its `update` row with the old and new address. Tries are bounded by their surcharge
+    (app.users.surcharges): one refused by the rate limit never runs, so it leaves no row here."""
+    oid = _object_id(user_id)
+    await _audit(actor, Action.EMAIL_CHANGE_ATTEMPT, str(oid) if oid is not None else None,
+                 {"outcome": {"old": None, "new": outcome}})
 
 
 def _raw_values(document: dict[str, Any]) -> dict[str, Any]:

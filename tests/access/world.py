@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from app.auth.principal import Principal, Role
+from app.auth.principal import SYSTEM, Principal, Role
 from app.auth.tokens import mint_token
 from app.settings import load_settings
 from app.stores import sql
@@ -65,10 +65,10 @@ async def build_world() -> World:
     people = {}
     for name, role in (("alice", Role.MEMBER), ("bob", Role.MEMBER), ("root", Role.ADMIN)):
         user = await users.create_user(email=f"{name}-{suffix}@example.com", name=f"{name.title()} {suffix}",
-                                       settings={"theme": "light"})
+                                       settings={"theme": "light"}, actor=SYSTEM)
         people[name] = Member(str(user.id), user.email, role)
     alice, bob, root = people["alice"], people["bob"], people["root"]
-    tag = await tags.create_tag(name=f"tag-{suffix}", color="#123456")
+    tag = await tags.create_tag(name=f"tag-{suffix}", color="#123456", actor=SYSTEM)
     alices = await tasks.create_task(title="alice's", actor=alice.principal, tag_ids=[tag.id])
     bobs = await tasks.create_task(title="bob's", assignee_id=bob.id, actor=root.principal)
     roots = await tasks.create_task(title="root's", actor=root.principal, tag_ids=[tag.id])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import uuid
 
-from app.auth.principal import Role
+from app.auth.principal import SYSTEM, Role
 from app.auth.tokens import TokenVerifier
 from app.settings import Settings
 from app.users.service import delete_user, get_user_by_email
@@ -54,4 +54,4 @@ async def test_token_by_email_looks_the_user_up_or_creates_it(stores: None, sett
     finally:
         user = await get_user_by_email(email=email)
         if user is not None:
-            await delete_user(user_id=str(user.id))
+            await delete_user(user_id=str(user.id), actor=SYSTEM)

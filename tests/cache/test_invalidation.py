@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from app.auth.principal import SYSTEM
 from app.cache import typed
 from app.common.changes import Change, ChangeKind, Entity, dispatch
 from app.common.pagination import OffsetPage, PageResult
@@ -128,8 +129,8 @@ async def test_a_page_on_one_instance_follows_tasks_moved_in_and_out_by_writes_o
 ) -> None:
     reader, writer = make_cache(), make_cache()
     marker = f"cachecheck{new_id().replace('-', '')}"
-    leaving = await tasks.create_task(title=f"{marker} leaving", status=TaskStatus.TODO)
-    arriving = await tasks.create_task(title=f"{marker} arriving", status=TaskStatus.COMPLETED)
+    leaving = await tasks.create_task(title=f"{marker} leaving", status=TaskStatus.TODO, actor=SYSTEM)
+    arriving = await tasks.create_task(title=f"{marker} arriving", status=TaskStatus.COMPLETED, actor=SYSTEM)
     filters = TaskFilters(statuses=(TaskStatus.TODO,), search=marker)
     sort, page = TaskSort(), OffsetPage(page=1, limit=10)
 
@@ -146,8 +147,8 @@ async def test_a_page_on_one_instance_follows_tasks_moved_in_and_out_by_writes_o
     assert reader.stats()["hits"] == 1
 
     async with listening(writer.invalidate):
-        await tasks.update_task(task_id=leaving.id, status=TaskStatus.COMPLETED)
-        await tasks.update_task(task_id=arriving.id, status=TaskStatus.TODO)
+        await tasks.update_task(task_id=leaving.id, status=TaskStatus.COMPLETED, actor=SYSTEM)
+        await tasks.update_task(task_id=arriving.id, status=TaskStatus.TODO, actor=SYSTEM)
 
     assert await todo_page() == [arriving.id]
 

@@ -13,6 +13,7 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
+from app.auth.principal import SYSTEM
 from app.cache import typed
 from app.common.changes import dispatch
 from app.tasks import keys
@@ -117,13 +118,13 @@ async def test_reads_during_the_outage_go_to_the_database_and_writes_still_succe
 ) -> None:
     cache = make_cache(private_redis.url, timeout_s=TIMEOUT_S, probe_s=0.05)
     marker = f"outage{new_id().replace('-', '')}"
-    task = await tasks.create_task(title=f"{marker} before")
+    task = await tasks.create_task(title=f"{marker} before", actor=SYSTEM)
     load = lambda: tasks.get_task(task_id=task.id)  # noqa: E731
     assert (await cache.get(keys.task(task.id), load, ROW)).title == f"{marker} before"
 
     with paused(private_redis.process):
         async with listening(cache.invalidate):
-            renamed = await tasks.update_task(task_id=task.id, title=f"{marker} after")
+            renamed = await tasks.update_task(task_id=task.id, title=f"{marker} after", actor=SYSTEM)
         assert renamed.title == f"{marker} after"
         assert (await cache.get(keys.task(task.id), load, ROW)).title == f"{marker} after"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.auth.principal import SYSTEM
 from app.cache import typed
 from app.stores.query_log import record_statements
 from app.tasks import keys
@@ -17,7 +18,7 @@ async def test_a_cached_dataloader_batch_costs_one_query_then_none_and_reloads_o
     make_cache: MakeCache, stores: None
 ) -> None:
     cache = make_cache()
-    created = [await tasks.create_task(title=f"batch {n}") for n in range(3)]
+    created = [await tasks.create_task(title=f"batch {n}", actor=SYSTEM) for n in range(3)]
     ids = [task.id for task in created] + [new_id()]  # the last one does not exist
 
     async def task_by_id(batch: list[str]) -> list[TaskRow | None]:  # what the Loaders container would hold
@@ -33,7 +34,7 @@ async def test_a_cached_dataloader_batch_costs_one_query_then_none_and_reloads_o
     assert warm.count == 0
 
     async with listening(cache.invalidate):
-        renamed = await tasks.update_task(task_id=created[1].id, title="renamed")
+        renamed = await tasks.update_task(task_id=created[1].id, title="renamed", actor=SYSTEM)
     with record_statements() as after_write:
         third = await task_by_id(ids)
 

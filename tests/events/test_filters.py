@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.common.changes import ChangeKind
-from app.events.filters import TaskFilter, matches, may_match, snapshot_matches
+from app.events.filters import TaskFilter, matches, may_match, snapshot_matches, visible_without_deleted
 from app.events.tasks import TaskEvent
 from app.tasks.models import TaskStatus
 
@@ -48,3 +48,19 @@ def test_a_deleted_tasks_snapshot_is_matched_like_a_task() -> None:
     assert snapshot_matches(TaskFilter.of(statuses=["TODO"], assignee_ids=["u1"]), snapshot)
     assert not snapshot_matches(TaskFilter.of(statuses=["COMPLETED"]), snapshot)
     assert snapshot_matches(TaskFilter.of(tag_names=["x"]), snapshot, tag_names=["X"])
+
+
+def kind_event(kind: ChangeKind, snapshot: dict | None = None) -> TaskEvent:
+    return TaskEvent(kind, "t1", (), snapshot, "origin", datetime.now(UTC))
+
+
+def test_without_deleted_rights_only_live_tasks_and_the_deletion_of_a_live_one_are_visible() -> None:
+    for kind in (ChangeKind.CREATED, ChangeKind.UPDATED, ChangeKind.RESTORED, ChangeKind.TAGS_CHANGED):
+        assert visible_without_deleted(kind_event(kind), deleted_after=False)
+        assert not visible_without_deleted(kind_event(kind), deleted_after=True)
+    live_before = {"id": "t1", "deleted_at": None}
+    deleted_before = {"id": "t1", "deleted_at": "2026-01-01T00:00:00+00:00"}
+    assert visible_without_deleted(kind_event(ChangeKind.DELETED, live_before), deleted_after=True)
+    assert not visible_without_deleted(kind_event(ChangeKind.DELETED, deleted_before), deleted_after=True)
+    # Nothing says the task was live: not visible
+    assert not visible_without_deleted(kind_event(ChangeKind.DELETED, None), deleted_after=True)

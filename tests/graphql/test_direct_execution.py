@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from app import cache
-from app.auth.principal import Role
+from app.auth.principal import SYSTEM, Role
 from app.main import create_app
 from app.settings import Settings
 from app.stores.mongo_log import record_commands
@@ -56,11 +56,12 @@ class Clients:
 @pytest.fixture
 async def world() -> World:
     ada = await users.create_user(email="ada@example.com", name="Ada", avatar="https://example.com/ada.png",
-                                  bio="counts things", timezone="Europe/London", settings={"theme": "dark"})
-    bob = await users.create_user(email="bob@example.com")
-    bug = await tags.create_tag(name="bug", color="#FF0000")
-    ui = await tags.create_tag(name="ui", color="#00aa00")
-    await tags.create_tag(name="idle", color="#0000ff")
+                                  bio="counts things", timezone="Europe/London", settings={"theme": "dark"},
+                                  actor=SYSTEM)
+    bob = await users.create_user(email="bob@example.com", actor=SYSTEM)
+    bug = await tags.create_tag(name="bug", color="#FF0000", actor=SYSTEM)
+    ui = await tags.create_tag(name="ui", color="#00aa00", actor=SYSTEM)
+    await tags.create_tag(name="idle", color="#0000ff", actor=SYSTEM)
     statuses = list(TaskStatus)
     result = await tasks.bulk_upsert_tasks(items=[
         TaskUpsert(
@@ -71,9 +72,9 @@ async def world() -> World:
             tag_ids=[[bug.id, ui.id], [ui.id], []][i % 3],
         )
         for i in range(12)
-    ])
+    ], actor=SYSTEM)
     ids = [task.id for task in result.tasks]
-    await tasks.soft_delete_task(task_id=ids[-1])
+    await tasks.soft_delete_task(task_id=ids[-1], actor=SYSTEM)
     return World(ada=str(ada.id), bob=str(bob.id), bug=bug.id, tasks=ids, deleted=ids[-1])
 
 
@@ -258,7 +259,7 @@ async def test_the_board_takes_the_direct_path_with_constant_round_trips(clients
     await tasks.bulk_upsert_tasks(items=[
         TaskUpsert(title=f"board {i}", assignee_id=[world.ada, world.bob][i % 2], tag_ids=[world.bug])
         for i in range(120)
-    ])
+    ], actor=SYSTEM)
     for size in (10, 100):
         before = await outcomes(clients.direct)
         # When the board is read

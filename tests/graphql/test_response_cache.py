@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import httpx
 
-from app.auth.principal import Role
+from app.auth.principal import SYSTEM, Role
 from app.auth.tokens import TokenVerifier
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
@@ -47,8 +47,8 @@ async def test_a_write_makes_the_next_response_fresh(client: httpx.AsyncClient) 
 
 
 async def test_an_admins_cached_response_is_never_served_to_a_member(client: httpx.AsyncClient) -> None:
-    ada = await users.create_user(email="ada@example.com", name="Ada")
-    bob = await users.create_user(email="bob@example.com", name="Bob")
+    ada = await users.create_user(email="ada@example.com", name="Ada", actor=SYSTEM)
+    bob = await users.create_user(email="bob@example.com", name="Bob", actor=SYSTEM)
     as_admin = await post(client, PEOPLE)  # the client acts as an admin
     assert {n["email"] for n in as_admin["data"]["users"]["nodes"]} == {"ada@example.com", "bob@example.com"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.auth.principal import SYSTEM
 from app.common.changes import Change, ChangeKind, Entity, dispatch
 from app.stores import sql
 
@@ -27,8 +28,10 @@ async def seed_board(*, tasks: int = 120, people: int = 7, labels: int = 4) -> N
     from app.tasks.service import TaskUpsert
     from app.users import service as user_service
 
-    users = [await user_service.create_user(email=f"p{i}@example.com", name=f"P{i}") for i in range(people)]
-    tags = [await tag_service.create_tag(name=f"tag{i}", color="#123456") for i in range(labels)]
+    users = [
+        await user_service.create_user(email=f"p{i}@example.com", name=f"P{i}", actor=SYSTEM) for i in range(people)
+    ]
+    tags = [await tag_service.create_tag(name=f"tag{i}", color="#123456", actor=SYSTEM) for i in range(labels)]
     await task_service.bulk_upsert_tasks(
         items=[
             TaskUpsert(
@@ -36,5 +39,6 @@ async def seed_board(*, tasks: int = 120, people: int = 7, labels: int = 4) -> N
                 tag_ids=[tags[i % labels].id, tags[(i + 1) % labels].id],
             )
             for i in range(tasks)
-        ]
+        ],
+        actor=SYSTEM,
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.auth.principal import SYSTEM
 from app.common.errors import ValidationFailed
 from app.common.pagination import CursorPage, OffsetPage
 from app.stores import sql
@@ -27,9 +28,13 @@ async def titles(filters: TaskFilters = TaskFilters(), sort: TaskSort = NEWEST, 
 async def test_filters_by_status_priority_and_assignee() -> None:
     ada = await User(email="ada@example.com").insert()
     bob = await User(email="bob@example.com").insert()
-    await tasks.create_task(title="a", status=TaskStatus.TODO, priority=Priority.LOW, assignee_id=str(ada.id))
-    await tasks.create_task(title="b", status=TaskStatus.IN_PROGRESS, priority=Priority.HIGH, assignee_id=str(bob.id))
-    await tasks.create_task(title="c", status=TaskStatus.COMPLETED, priority=Priority.HIGH)
+    await tasks.create_task(
+        title="a", status=TaskStatus.TODO, priority=Priority.LOW, assignee_id=str(ada.id), actor=SYSTEM,
+    )
+    await tasks.create_task(
+        title="b", status=TaskStatus.IN_PROGRESS, priority=Priority.HIGH, assignee_id=str(bob.id), actor=SYSTEM,
+    )
+    await tasks.create_task(title="c", status=TaskStatus.COMPLETED, priority=Priority.HIGH, actor=SYSTEM)
 
     assert sorted(await titles(TaskFilters(statuses=(TaskStatus.TODO, TaskStatus.COMPLETED)))) == ["a", "c"]
     assert sorted(await titles(TaskFilters(priorities=(Priority.HIGH,)))) == ["b", "c"]
@@ -42,8 +47,8 @@ async def test_filters_by_status_priority_and_assignee() -> None:
 async def test_due_date_and_created_ranges() -> None:
     base = datetime(2030, 6, 1, tzinfo=UTC)
     for offset in range(5):
-        await tasks.create_task(title=f"d{offset}", due_date=base + timedelta(days=offset))
-    await tasks.create_task(title="no-due")
+        await tasks.create_task(title=f"d{offset}", due_date=base + timedelta(days=offset), actor=SYSTEM)
+    await tasks.create_task(title="no-due", actor=SYSTEM)
     found = await titles(TaskFilters(due_after=base + timedelta(days=1), due_before=base + timedelta(days=3)))
     assert sorted(found) == ["d1", "d2"]
     assert len(await titles(TaskFilters(created_after=datetime.now(UTC) - timedelta(minutes=5)))) == 6
@@ -51,12 +56,12 @@ async def test_due_date_and_created_ranges() -> None:
 
 
 async def test_search_is_case_insensitive_over_title_and_description_and_wildcards_are_literal() -> None:
-    await tasks.create_task(title="Ship 100% of features")
-    await tasks.create_task(title="Ship 100 features")
-    await tasks.create_task(title="snake_case rename")
-    await tasks.create_task(title="snakeXcase rename")
-    await tasks.create_task(title="other", description="mentions a back\\slash")
-    await tasks.create_task(title="other2", description="FIND me in the description")
+    await tasks.create_task(title="Ship 100% of features", actor=SYSTEM)
+    await tasks.create_task(title="Ship 100 features", actor=SYSTEM)
+    await tasks.create_task(title="snake_case rename", actor=SYSTEM)
+    await tasks.create_task(title="snakeXcase rename", actor=SYSTEM)
+    await tasks.create_task(title="other", description="mentions a back\\slash", actor=SYSTEM)
+    await tasks.create_task(title="other2", description="FIND me in the description", actor=SYSTEM)
 
     assert await titles(TaskFilters(search="100%")) == ["Ship 100% of features"]
     assert await titles(TaskFilters(search="snake_case")) == ["snake_case rename"]
@@ -68,11 +73,11 @@ async def test_search_is_case_insensitive_over_title_and_description_and_wildcar
 
 
 async def test_tag_filters_any_and_all_by_name_case_insensitively() -> None:
-    bug = await tags.create_tag(name="bug", color="#ff0000")
-    ui = await tags.create_tag(name="UI", color="#00ff00")
-    await tasks.create_task(title="both", tag_ids=[bug.id, ui.id])
-    await tasks.create_task(title="bug-only", tag_ids=[bug.id])
-    await tasks.create_task(title="none")
+    bug = await tags.create_tag(name="bug", color="#ff0000", actor=SYSTEM)
+    ui = await tags.create_tag(name="UI", color="#00ff00", actor=SYSTEM)
+    await tasks.create_task(title="both", tag_ids=[bug.id, ui.id], actor=SYSTEM)
+    await tasks.create_task(title="bug-only", tag_ids=[bug.id], actor=SYSTEM)
+    await tasks.create_task(title="none", actor=SYSTEM)
 
     assert sorted(await titles(TaskFilters(tags_any=("BUG", "ui")))) == ["both", "bug-only"]
     assert await titles(TaskFilters(tags_all=("bug", "ui"))) == ["both"]
@@ -81,18 +86,20 @@ async def test_tag_filters_any_and_all_by_name_case_insensitively() -> None:
 
 
 async def test_soft_deleted_are_hidden_unless_asked_for() -> None:
-    await tasks.create_task(title="live")
-    gone = await tasks.create_task(title="gone")
-    await tasks.soft_delete_task(task_id=gone.id)
+    await tasks.create_task(title="live", actor=SYSTEM)
+    gone = await tasks.create_task(title="gone", actor=SYSTEM)
+    await tasks.soft_delete_task(task_id=gone.id, actor=SYSTEM)
     assert await titles() == ["live"]
     assert sorted(await titles(TaskFilters(include_deleted=True))) == ["gone", "live"]
     assert await titles(TaskFilters(only_deleted=True)) == ["gone"]
 
 
 async def test_priority_sorts_by_rank_and_due_date_puts_nulls_last() -> None:
-    await tasks.create_task(title="low", priority=Priority.LOW, due_date=datetime(2030, 1, 3, tzinfo=UTC))
-    await tasks.create_task(title="high", priority=Priority.HIGH)
-    await tasks.create_task(title="medium", priority=Priority.MEDIUM, due_date=datetime(2030, 1, 1, tzinfo=UTC))
+    await tasks.create_task(title="low", priority=Priority.LOW, due_date=datetime(2030, 1, 3, tzinfo=UTC), actor=SYSTEM)
+    await tasks.create_task(title="high", priority=Priority.HIGH, actor=SYSTEM)
+    await tasks.create_task(
+        title="medium", priority=Priority.MEDIUM, due_date=datetime(2030, 1, 1, tzinfo=UTC), actor=SYSTEM,
+    )
 
     assert await titles(sort=TaskSort(SortField.PRIORITY, descending=True)) == ["high", "medium", "low"]
     assert await titles(sort=TaskSort(SortField.PRIORITY, descending=False)) == ["low", "medium", "high"]
@@ -157,7 +164,7 @@ async def test_rows_inserted_while_paging_do_not_shift_the_pages() -> None:
 
     first = await tasks.find_tasks(filters=TaskFilters(), sort=sort, page=CursorPage(first=8))
     await insert_ties(10)  # same sort value as the rows being paged
-    await tasks.create_task(title="brand new")  # sorts before the first page
+    await tasks.create_task(title="brand new", actor=SYSTEM)  # sorts before the first page
     seen = [t.id for t in first.items]
     after = first.cursors[-1]
     while after:
@@ -202,8 +209,8 @@ async def test_cursor_from_another_sort_is_rejected() -> None:
 
 
 async def test_batched_lookups_keep_key_order() -> None:
-    a = await tasks.create_task(title="a")
-    b = await tasks.create_task(title="b")
+    a = await tasks.create_task(title="a", actor=SYSTEM)
+    b = await tasks.create_task(title="b", actor=SYSTEM)
     with record_statements() as statements:
         found = await tasks.get_tasks_by_ids(ids=[b.id, "missing", a.id])
     assert [t.title if t else None for t in found] == ["b", None, "a"]

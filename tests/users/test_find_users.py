@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
+from app.auth.principal import SYSTEM
 from app.common.errors import ValidationFailed
 from app.common.pagination import CursorPage, OffsetPage, PageResult, encode_cursor
 from app.users import service
@@ -36,9 +37,9 @@ async def page_forward(sort: UserSort, *, size: int, filters: UserFilters = User
 
 
 async def test_search_matches_name_or_email_case_insensitively() -> None:
-    await service.create_user(email="ada@example.com", name="Ada Lovelace")
-    await service.create_user(email="lovelace.fan@example.org", name="Fan")
-    await service.create_user(email="grace@example.com", name="Grace Hopper")
+    await service.create_user(email="ada@example.com", name="Ada Lovelace", actor=SYSTEM)
+    await service.create_user(email="lovelace.fan@example.org", name="Fan", actor=SYSTEM)
+    await service.create_user(email="grace@example.com", name="Grace Hopper", actor=SYSTEM)
 
     result = await service.find_users(filters=UserFilters(search="LOVELACE"), sort=BY_EMAIL, with_total=True)
 
@@ -48,8 +49,8 @@ async def test_search_matches_name_or_email_case_insensitively() -> None:
 
 @pytest.mark.parametrize("search", [".*", "a+b", "(x)", "[", "\\", "^", "$"])
 async def test_search_text_is_literal_not_a_regex(search: str) -> None:
-    await service.create_user(email="plain@example.com", name="Plain name")
-    await service.create_user(email="special@example.com", name=f"has {search} inside")
+    await service.create_user(email="plain@example.com", name="Plain name", actor=SYSTEM)
+    await service.create_user(email="special@example.com", name=f"has {search} inside", actor=SYSTEM)
 
     result = await service.find_users(filters=UserFilters(search=search), page=OffsetPage(), with_total=True)
 
@@ -79,9 +80,9 @@ async def test_created_at_range_is_inclusive_start_exclusive_end() -> None:
 
 
 async def test_timezone_and_ids_filters() -> None:
-    a = await service.create_user(email="a@example.com", timezone="Europe/Berlin")
-    b = await service.create_user(email="b@example.com", timezone="Europe/Berlin")
-    await service.create_user(email="c@example.com", timezone="UTC")
+    a = await service.create_user(email="a@example.com", timezone="Europe/Berlin", actor=SYSTEM)
+    b = await service.create_user(email="b@example.com", timezone="Europe/Berlin", actor=SYSTEM)
+    await service.create_user(email="c@example.com", timezone="UTC", actor=SYSTEM)
 
     by_zone = await service.find_users(filters=UserFilters(timezone="Europe/Berlin"), sort=BY_EMAIL)
     by_ids = await service.find_users(
@@ -111,7 +112,7 @@ async def test_default_sort_is_newest_first() -> None:
 
 
 async def test_total_count_only_when_asked() -> None:
-    await service.create_user(email="a@example.com")
+    await service.create_user(email="a@example.com", actor=SYSTEM)
 
     without = await service.find_users(page=CursorPage(first=1))
     with_total = await service.find_users(page=CursorPage(first=1), with_total=True)
@@ -138,7 +139,7 @@ async def test_rows_inserted_between_pages_do_not_shift_the_next_page() -> None:
     first = await service.find_users(page=CursorPage(first=5))
 
     # Newer rows, and rows tied with the cursor's created_at, arrive while the client pages.
-    await service.create_user(email="brand-new@example.com")
+    await service.create_user(email="brand-new@example.com", actor=SYSTEM)
     await insert_users_at(T0, ["tied@example.com"])
     rest = await page_forward_from(first.cursors[-1], size=5)
 
@@ -163,7 +164,7 @@ async def test_name_sort_pages_through_equal_and_missing_names(direction: SortDi
     await insert_users_at(T0, [f"same{i}@example.com" for i in range(7)], name="Same")
     await insert_users_at(T0, [f"anon{i}@example.com" for i in range(6)], name=None)
     for name in ("zed", "Alpha", "beta"):
-        await service.create_user(email=f"{name.lower()}@example.com", name=name)
+        await service.create_user(email=f"{name.lower()}@example.com", name=name, actor=SYSTEM)
 
     seen = await page_forward(UserSort(UserSortField.NAME, direction), size=4)
 
@@ -175,7 +176,7 @@ async def test_name_sort_pages_through_equal_and_missing_names(direction: SortDi
 
 async def test_email_sort_both_directions() -> None:
     for email in ("b@example.com", "c@example.com", "a@example.com"):
-        await service.create_user(email=email)
+        await service.create_user(email=email, actor=SYSTEM)
 
     asc = await service.find_users(sort=BY_EMAIL, page=CursorPage())
     desc = await service.find_users(sort=UserSort(UserSortField.EMAIL, SortDirection.DESC), page=CursorPage())
@@ -215,7 +216,7 @@ async def test_after_and_before_together_are_rejected_and_after_continues() -> N
 
 
 async def test_first_zero_returns_no_items_but_tells_whether_any_exist() -> None:
-    await service.create_user(email="a@example.com")
+    await service.create_user(email="a@example.com", actor=SYSTEM)
 
     result = await service.find_users(page=CursorPage(first=0), with_total=True)
 
@@ -262,8 +263,8 @@ async def test_invalid_pages_are_rejected(page: OffsetPage | CursorPage) -> None
 
 
 async def test_a_cursor_only_works_for_the_sort_it_was_made_for() -> None:
-    await service.create_user(email="a@example.com", name="A")
-    await service.create_user(email="b@example.com", name="B")
+    await service.create_user(email="a@example.com", name="A", actor=SYSTEM)
+    await service.create_user(email="b@example.com", name="B", actor=SYSTEM)
     by_email = await service.find_users(sort=BY_EMAIL, page=CursorPage(first=1))
 
     with pytest.raises(ValidationFailed) as caught:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
+from app.auth.principal import SYSTEM
 from app.common.changes import Change, ChangeKind, Entity
 from app.common.errors import ValidationFailed
 from app.stores import sql
@@ -21,13 +22,13 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 async def test_delete_user_removes_the_document_and_unassigns_their_tasks(emitted: list[Change]) -> None:
-    user = await service.create_user(email="gone@example.com")
-    other = await service.create_user(email="stays@example.com")
+    user = await service.create_user(email="gone@example.com", actor=SYSTEM)
+    other = await service.create_user(email="stays@example.com", actor=SYSTEM)
     theirs = [await insert_task(assignee_id=str(user.id)), await insert_task(assignee_id=str(user.id), deleted_at=T0)]
     kept = await insert_task(assignee_id=str(other.id))
     emitted.clear()
 
-    deleted = await service.delete_user(user_id=str(user.id))
+    deleted = await service.delete_user(user_id=str(user.id), actor=SYSTEM)
 
     assert deleted is True
     assert await User.get(user.id) is None
@@ -40,24 +41,24 @@ async def test_delete_user_removes_the_document_and_unassigns_their_tasks(emitte
 
 @pytest.mark.parametrize("user_id", ["junk", str(ObjectId())])
 async def test_delete_of_a_missing_user_is_false(user_id: str, emitted: list[Change]) -> None:
-    assert await service.delete_user(user_id=user_id) is False
+    assert await service.delete_user(user_id=user_id, actor=SYSTEM) is False
     assert emitted == []
 
 
 async def test_repeating_a_half_done_delete_finishes_it() -> None:
     # Given a crash after the document was deleted but before the tasks were unassigned
-    user = await service.create_user(email="half@example.com")
+    user = await service.create_user(email="half@example.com", actor=SYSTEM)
     task = await insert_task(assignee_id=str(user.id))
     await User.get_pymongo_collection().delete_one({"_id": user.id})
 
     # then readers see no assignee, and a repeated delete completes the job
     assert await service.get_users_by_ids(ids=[str(user.id)]) == [None]
-    assert await service.delete_user(user_id=str(user.id)) is False
+    assert await service.delete_user(user_id=str(user.id), actor=SYSTEM) is False
     assert await assignee_of(task) is None
 
 
 async def test_repair_unassigns_only_dangling_assignees_in_batches(emitted: list[Change]) -> None:
-    alive = [await service.create_user(email=f"alive{i}@example.com") for i in range(3)]
+    alive = [await service.create_user(email=f"alive{i}@example.com", actor=SYSTEM) for i in range(3)]
     gone = [str(ObjectId()) for _ in range(4)] + ["not-an-object-id"]
     alive_tasks = [await insert_task(assignee_id=str(user.id)) for user in alive]
     dangling_tasks = [await insert_task(assignee_id=ghost) for ghost in gone for _ in range(2)]
@@ -98,7 +99,7 @@ async def direct_counts(user_id: str) -> tuple[int, int, int]:
 
 
 async def test_user_stats_match_direct_counts_in_one_sql_query_and_one_find(mongo_commands: CommandLog) -> None:
-    users = [await service.create_user(email=f"s{i}@example.com") for i in range(4)]
+    users = [await service.create_user(email=f"s{i}@example.com", actor=SYSTEM) for i in range(4)]
     statuses = ["TODO", "COMPLETED", "IN_PROGRESS", "COMPLETED", "CANCELLED"]
     for i, user in enumerate(users[:3]):
         for status in statuses[: i + 2]:
@@ -128,9 +129,9 @@ async def test_user_stats_match_direct_counts_in_one_sql_query_and_one_find(mong
 
 
 async def test_user_stats_without_ids_covers_every_assignee_by_most_tasks() -> None:
-    a = await service.create_user(email="a@example.com")
-    b = await service.create_user(email="b@example.com")
-    await service.create_user(email="idle@example.com")
+    a = await service.create_user(email="a@example.com", actor=SYSTEM)
+    b = await service.create_user(email="b@example.com", actor=SYSTEM)
+    await service.create_user(email="idle@example.com", actor=SYSTEM)
     for _ in range(3):
         await insert_task(assignee_id=str(b.id))
     await insert_task(assignee_id=str(a.id), status="COMPLETED")
@@ -154,10 +155,10 @@ async def test_user_stats_for_no_ids_asks_nothing(mongo_commands: CommandLog) ->
 
 
 async def test_users_with_tasks_created_between(mongo_commands: CommandLog) -> None:
-    early = await service.create_user(email="early@example.com")
-    inside = await service.create_user(email="inside@example.com")
-    edge = await service.create_user(email="edge@example.com")
-    deleted_only = await service.create_user(email="deleted@example.com")
+    early = await service.create_user(email="early@example.com", actor=SYSTEM)
+    inside = await service.create_user(email="inside@example.com", actor=SYSTEM)
+    edge = await service.create_user(email="edge@example.com", actor=SYSTEM)
+    deleted_only = await service.create_user(email="deleted@example.com", actor=SYSTEM)
     await insert_task(assignee_id=str(early.id), created_at=T0 - timedelta(seconds=1))
     await insert_task(assignee_id=str(inside.id), created_at=T0 + timedelta(hours=1))
     await insert_task(assignee_id=str(inside.id), created_at=T0 + timedelta(hours=2))

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from app.auth.principal import SYSTEM
 from app.common.changes import Change, ChangeKind, Entity
 from app.common.errors import Conflict, NotFound, ValidationFailed
 from app.users import service
@@ -17,7 +18,7 @@ def fields_of(error: ValidationFailed) -> list[str]:
 
 
 async def test_email_is_trimmed_and_lower_cased() -> None:
-    user = await service.create_user(email="  Ada.Lovelace@Example.COM ")
+    user = await service.create_user(email="  Ada.Lovelace@Example.COM ", actor=SYSTEM)
 
     stored = await User.get(user.id)
     assert stored is not None and stored.email == "ada.lovelace@example.com"
@@ -29,19 +30,19 @@ async def test_email_is_trimmed_and_lower_cased() -> None:
 )
 async def test_invalid_email_is_rejected_without_a_write(email: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await service.create_user(email=email)
+        await service.create_user(email=email, actor=SYSTEM)
 
     assert fields_of(caught.value) == ["email"]
     assert await User.count() == 0
 
 
 async def test_duplicate_email_is_a_conflict_whatever_its_case() -> None:
-    await service.create_user(email="dup@example.com")
+    await service.create_user(email="dup@example.com", actor=SYSTEM)
 
     with pytest.raises(Conflict):
-        await service.create_user(email="dup@example.com")
+        await service.create_user(email="dup@example.com", actor=SYSTEM)
     with pytest.raises(Conflict) as caught:
-        await service.create_user(email=" DUP@Example.com")
+        await service.create_user(email=" DUP@Example.com", actor=SYSTEM)
 
     assert caught.value.code == "CONFLICT"
     assert await User.count() == 1
@@ -64,7 +65,7 @@ async def test_duplicate_email_is_a_conflict_whatever_its_case() -> None:
 )
 async def test_invalid_fields_are_rejected_before_any_write(kwargs: dict, field: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await service.create_user(email="valid@example.com", **kwargs)
+        await service.create_user(email="valid@example.com", **kwargs, actor=SYSTEM)
 
     assert fields_of(caught.value) == [field]
     assert caught.value.extensions["fields"][0]["field"] == field
@@ -73,7 +74,9 @@ async def test_invalid_fields_are_rejected_before_any_write(kwargs: dict, field:
 
 async def test_every_invalid_field_is_reported_at_once() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await service.create_user(email="nope", name="n" * 500, avatar="nope", bio="\x01", timezone="Nowhere")
+        await service.create_user(
+            email="nope", name="n" * 500, avatar="nope", bio="\x01", timezone="Nowhere", actor=SYSTEM,
+        )
 
     assert fields_of(caught.value) == ["email", "name", "avatar", "profile.bio", "profile.timezone"]
 
@@ -86,6 +89,7 @@ async def test_valid_profile_is_stored_as_given() -> None:
         bio="Admiral.\nCompiler pioneer.",
         timezone="America/New_York",
         settings={"theme": "dark", "layout": {"columns": [1, 2, 3]}},
+        actor=SYSTEM,
     )
 
     stored = await User.get(user.id)
@@ -115,7 +119,7 @@ async def test_valid_profile_is_stored_as_given() -> None:
 )
 async def test_unsafe_or_oversized_settings_are_rejected(unsafe: dict) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await service.create_user(email="s@example.com", settings=unsafe)
+        await service.create_user(email="s@example.com", settings=unsafe, actor=SYSTEM)
 
     assert fields_of(caught.value) == ["profile.settings"]
     assert await User.count() == 0
@@ -124,7 +128,7 @@ async def test_unsafe_or_oversized_settings_are_rejected(unsafe: dict) -> None:
 async def test_operator_like_values_are_stored_as_plain_data() -> None:
     settings = {"query": "$where", "op": ["$gt", "$ne"], "nested": {"text": "{'$gt': ''}", "ok": None}}
 
-    user = await service.create_user(email="plain@example.com", settings=settings)
+    user = await service.create_user(email="plain@example.com", settings=settings, actor=SYSTEM)
 
     stored = await User.get(user.id)
     assert stored is not None and stored.profile.settings == settings
@@ -133,7 +137,7 @@ async def test_operator_like_values_are_stored_as_plain_data() -> None:
 
 
 async def test_create_stamps_both_timestamps_and_emits_created(emitted: list[Change]) -> None:
-    user = await service.create_user(email="t@example.com")
+    user = await service.create_user(email="t@example.com", actor=SYSTEM)
 
     assert user.created_at == user.updated_at
     assert user.created_at.tzinfo is not None
@@ -142,10 +146,11 @@ async def test_create_stamps_both_timestamps_and_emits_created(emitted: list[Cha
 
 async def test_update_changes_only_the_given_fields_and_none_clears() -> None:
     user = await service.create_user(
-        email="p@example.com", name="Pat", avatar="https://example.com/p.png", bio="Hi", timezone="Europe/Paris"
+        email="p@example.com", name="Pat", avatar="https://example.com/p.png", bio="Hi", timezone="Europe/Paris",
+        actor=SYSTEM,
     )
 
-    updated = await service.update_user(user_id=str(user.id), name="Patricia", avatar=None)
+    updated = await service.update_user(user_id=str(user.id), name="Patricia", avatar=None, actor=SYSTEM)
 
     assert (updated.name, updated.avatar) == ("Patricia", None)
     assert (updated.email, updated.profile.bio, updated.profile.timezone) == ("p@example.com", "Hi", "Europe/Paris")
@@ -154,10 +159,10 @@ async def test_update_changes_only_the_given_fields_and_none_clears() -> None:
 
 
 async def test_update_bumps_updated_at_and_keeps_created_at(emitted: list[Change]) -> None:
-    user = await service.create_user(email="time@example.com", name="Old")
+    user = await service.create_user(email="time@example.com", name="Old", actor=SYSTEM)
     await asyncio.sleep(0.01)
 
-    updated = await service.update_user(user_id=str(user.id), name="New", timezone="Asia/Tokyo")
+    updated = await service.update_user(user_id=str(user.id), name="New", timezone="Asia/Tokyo", actor=SYSTEM)
 
     stored = await User.get(user.id)
     assert stored is not None
@@ -170,20 +175,20 @@ async def test_update_bumps_updated_at_and_keeps_created_at(emitted: list[Change
 
 
 async def test_update_with_unchanged_values_writes_nothing(emitted: list[Change]) -> None:
-    user = await service.create_user(email="same@example.com", name="Same")
+    user = await service.create_user(email="same@example.com", name="Same", actor=SYSTEM)
     emitted.clear()
 
-    result = await service.update_user(user_id=str(user.id), email="SAME@example.com", name="Same")
+    result = await service.update_user(user_id=str(user.id), email="SAME@example.com", name="Same", actor=SYSTEM)
 
     assert result.updated_at == user.updated_at
     assert emitted == []
 
 
 async def test_update_validates_before_writing() -> None:
-    user = await service.create_user(email="v@example.com", name="Valid")
+    user = await service.create_user(email="v@example.com", name="Valid", actor=SYSTEM)
 
     with pytest.raises(ValidationFailed) as caught:
-        await service.update_user(user_id=str(user.id), name="Fine", email=None, bio="x" * (BIO_MAX + 1))
+        await service.update_user(user_id=str(user.id), name="Fine", email=None, bio="x" * (BIO_MAX + 1), actor=SYSTEM)
 
     assert fields_of(caught.value) == ["email", "profile.bio"]
     stored = await User.get(user.id)
@@ -191,11 +196,11 @@ async def test_update_validates_before_writing() -> None:
 
 
 async def test_update_to_a_taken_email_is_a_conflict() -> None:
-    await service.create_user(email="taken@example.com")
-    user = await service.create_user(email="mine@example.com")
+    await service.create_user(email="taken@example.com", actor=SYSTEM)
+    user = await service.create_user(email="mine@example.com", actor=SYSTEM)
 
     with pytest.raises(Conflict):
-        await service.update_user(user_id=str(user.id), email="Taken@Example.com")
+        await service.update_user(user_id=str(user.id), email="Taken@Example.com", actor=SYSTEM)
 
     stored = await User.get(user.id)
     assert stored is not None and stored.email == "mine@example.com"
@@ -204,17 +209,17 @@ async def test_update_to_a_taken_email_is_a_conflict() -> None:
 @pytest.mark.parametrize("user_id", ["0123456789abcdef01234567", "not-an-id"])
 async def test_update_of_a_missing_user_is_not_found(user_id: str) -> None:
     with pytest.raises(NotFound):
-        await service.update_user(user_id=user_id, name="Nobody")
+        await service.update_user(user_id=user_id, name="Nobody", actor=SYSTEM)
     with pytest.raises(NotFound):
-        await service.update_settings(user_id=user_id, settings={}, mode="merge")
+        await service.update_settings(user_id=user_id, settings={}, mode="merge", actor=SYSTEM)
 
 
 async def test_replace_settings_sets_exactly_the_given_object(emitted: list[Change]) -> None:
-    user = await service.create_user(email="r@example.com", settings={"theme": "dark", "lang": "en"})
+    user = await service.create_user(email="r@example.com", settings={"theme": "dark", "lang": "en"}, actor=SYSTEM)
     await asyncio.sleep(0.01)
 
     updated = await service.update_settings(
-        user_id=str(user.id), settings={"theme": "light", "x": None}, mode="replace"
+        user_id=str(user.id), settings={"theme": "light", "x": None}, mode="replace", actor=SYSTEM
     )
 
     assert updated.profile.settings == {"theme": "light", "x": None}
@@ -224,11 +229,11 @@ async def test_replace_settings_sets_exactly_the_given_object(emitted: list[Chan
 
 async def test_merge_settings_is_shallow_and_null_removes_a_key() -> None:
     user = await service.create_user(
-        email="m@example.com", settings={"theme": "dark", "lang": "en", "layout": {"a": 1, "b": 2}}
+        email="m@example.com", settings={"theme": "dark", "lang": "en", "layout": {"a": 1, "b": 2}}, actor=SYSTEM
     )
 
     updated = await service.update_settings(
-        user_id=str(user.id), settings={"lang": None, "layout": {"a": 9}, "new": [1]}, mode="merge"
+        user_id=str(user.id), settings={"lang": None, "layout": {"a": 9}, "new": [1]}, mode="merge", actor=SYSTEM
     )
 
     expected = {"theme": "dark", "layout": {"a": 9}, "new": [1]}
@@ -238,16 +243,24 @@ async def test_merge_settings_is_shallow_and_null_removes_a_key() -> None:
 
 
 async def test_settings_updates_reject_operator_keys_and_oversized_results() -> None:
-    user = await service.create_user(email="o@example.com", settings={"a": "x" * (SETTINGS_MAX_BYTES - 100)})
+    user = await service.create_user(
+        email="o@example.com", settings={"a": "x" * (SETTINGS_MAX_BYTES - 100)}, actor=SYSTEM,
+    )
 
     with pytest.raises(ValidationFailed):
-        await service.update_settings(user_id=str(user.id), settings={"$set": {"email": "x@y.z"}}, mode="merge")
+        await service.update_settings(
+            user_id=str(user.id), settings={"$set": {"email": "x@y.z"}}, mode="merge", actor=SYSTEM,
+        )
     with pytest.raises(ValidationFailed):
-        await service.update_settings(user_id=str(user.id), settings={"profile.bio": "hi"}, mode="replace")
+        await service.update_settings(
+            user_id=str(user.id), settings={"profile.bio": "hi"}, mode="replace", actor=SYSTEM,
+        )
     with pytest.raises(ValidationFailed) as caught:
-        await service.update_settings(user_id=str(user.id), settings={"b": "y" * 200}, mode="merge")
+        await service.update_settings(user_id=str(user.id), settings={"b": "y" * 200}, mode="merge", actor=SYSTEM)
     with pytest.raises(ValidationFailed):
-        await service.update_settings(user_id=str(user.id), settings={}, mode="append")  # type: ignore[arg-type]
+        await service.update_settings(
+            user_id=str(user.id), settings={}, mode="append", actor=SYSTEM,
+        )  # type: ignore[arg-type]
 
     assert fields_of(caught.value) == ["profile.settings"]
     stored = await User.get(user.id)
