@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ import orjson
 
 from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import DEFAULT_PAGE_SIZE, CursorPage, PageResult, decode_cursor, encode_cursor, validate_page
+from app.common.timestamps import as_utc
 from app.stores import sql
 
 _CURSOR_KEY = "audit:at:desc"
@@ -64,10 +65,6 @@ def _check_text(errors: list[FieldError], field: str, value: str | None) -> None
         errors.append(FieldError(field, f"must be at most {_TEXT_MAX} characters without NUL"))
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _where(filters: AuditFilters, values: list[Any]) -> str:
     errors: list[FieldError] = []
     for name in ("actor_id", "entity", "entity_id"):
@@ -91,9 +88,9 @@ def _where(filters: AuditFilters, values: list[Any]) -> str:
     if filters.actions:
         conditions.append(f"action = ANY({bind(list(filters.actions))}::text[])")
     if filters.since is not None:
-        conditions.append(f"at >= {bind(_utc(filters.since))}")
+        conditions.append(f"at >= {bind(as_utc(filters.since))}")
     if filters.until is not None:
-        conditions.append(f"at < {bind(_utc(filters.until))}")
+        conditions.append(f"at < {bind(as_utc(filters.until))}")
     return " AND ".join(conditions) or "TRUE"
 
 

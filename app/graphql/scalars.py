@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 import dateutil.parser
 from strawberry.schema.types.base_scalars import isoformat, wrap_parser
 from strawberry.types.scalar import ScalarDefinition
+from app.common.timestamps import as_utc
 
 
 def parse_datetime(text: str) -> datetime:
     """An ISO 8601 instant whose UTC equivalent exists (naive values are read as UTC)."""
     value = dateutil.parser.isoparse(text)
     try:
-        (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+        as_utc(value).astimezone(UTC)
     except OverflowError:
         raise ValueError("out of range once converted to UTC") from None
     return value

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
+from app.common.timestamps import as_utc
 from app.stores import sql
 
 REPAIR_BATCH_SIZE = 500
@@ -68,8 +69,8 @@ async def assignee_ids_with_tasks_created_between(*, start: datetime, end: datet
         WHERE deleted_at IS NULL AND assignee_id IS NOT NULL AND created_at >= $1 AND created_at < $2
         ORDER BY assignee_id
         """,
-        _aware(start),
-        _aware(end),
+        as_utc(start),
+        as_utc(end),
     )
     return [row["assignee_id"] for row in rows]
 
@@ -118,6 +119,3 @@ async def _unassign_all(assignee_ids: list[str]) -> int:
     return len(task_ids)
 
 
-def _aware(value: datetime) -> datetime:
-    # asyncpg reads a naive datetime in the process's local zone; the API's datetimes are UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from app.common.ids import parse_uuid, uuid7
 from app.common.text import required_text
 from app.common.pagination import CursorPage, OffsetPage, PageResult, validate_page
 from app.common.unset import UNSET, Maybe, is_set
+from app.common.timestamps import as_utc
 from app.stores import sql
 from app.tags.service import find_existing_tag_ids
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, TaskStatus
@@ -130,12 +131,11 @@ def validate_description(description: str | None, field: str = "description") ->
 
 
 def validate_due_date(due_date: datetime | None, field: str = "dueDate") -> datetime | None:
-    """A timezone-aware datetime (naive values are taken as UTC) within years 1..9999."""
+    """The due date as an aware datetime (naive values are read as UTC); the DateTime scalar has already
+    refused instants outside years 1..9999."""
     if due_date is None:
         return None
-    if due_date.tzinfo is None:
-        return due_date.replace(tzinfo=UTC)
-    return due_date
+    return as_utc(due_date)
 
 
 def validate_assignee_id(assignee_id: str | None, field: str = "assigneeId") -> str | None:

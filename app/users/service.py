@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from beanie import UpdateResponse
@@ -56,6 +56,7 @@ from app.common.pagination import (
     validate_page,
 )
 from app.common.unset import UNSET, Maybe, is_set
+from app.common.timestamps import as_utc
 from app.tasks.assignments import (
     Counts,
     assignee_ids_with_tasks_created_between,
@@ -204,7 +205,7 @@ async def user_stats(*, user_ids: Sequence[str] | None = None) -> list[UserStats
 
 async def users_with_tasks_created_between(*, start: datetime, end: datetime) -> list[User]:
     """Existing users assigned a live task created in [start, end), by id (one SQL query, one `$in`)."""
-    if _utc(end) < _utc(start):
+    if as_utc(end) < as_utc(start):
         raise invalid("end", "must not be before start")
     ids = await assignee_ids_with_tasks_created_between(start=start, end=end)
     return [user for user in await get_users_by_ids(ids=ids) if user is not None]
@@ -372,11 +373,6 @@ def _object_id(value: object) -> ObjectId | None:
     return None
 
 
-def _utc(value: datetime) -> datetime:
-    # Naive datetimes are read as UTC, everywhere in the API.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _validated(values: dict[str, Any]) -> dict[str, Any]:
     """The cleaned values, or VALIDATION_FAILED listing every invalid one (nothing is written)."""
     cleaned: dict[str, Any] = {}
@@ -494,9 +490,9 @@ def _filter_query(filters: UserFilters) -> dict[str, Any]:
         query["$or"] = [{"name": pattern}, {"email": pattern}] if filters.search_emails else [{"name": pattern}]
     created: dict[str, datetime] = {}
     if filters.created_after is not None:
-        created["$gte"] = _utc(filters.created_after)
+        created["$gte"] = as_utc(filters.created_after)
     if filters.created_before is not None:
-        created["$lt"] = _utc(filters.created_before)
+        created["$lt"] = as_utc(filters.created_before)
     if created:
         query["created_at"] = created
     if filters.timezone is not None:
@@ -543,7 +539,7 @@ class _Order:
             raise ValueError("bad value")
         if self.field == "created_at":
             parsed = datetime.fromisoformat(value)
-            return _utc(parsed)
+            return as_utc(parsed)
         return value
 
     def beyond(self, value: Any, oid: ObjectId, *, ascending: bool) -> dict[str, Any]:
