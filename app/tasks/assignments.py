@@ -22,6 +22,7 @@ from app.common.changes import Change, ChangeKind, Entity
 from app.common.timestamps import as_utc
 from app.stores.sql import AnyOf, Param, Statement, compile_query
 from app.tasks.models import Task, TaskStatus
+from app.tasks.queries import column
 
 REPAIR_BATCH_SIZE = 500
 
@@ -58,12 +59,11 @@ def _unassign_statement() -> Statement:
 
     Through Tortoise's query builder: `QuerySet.update()` returns a count, and the ids are what changed.
     """
-    table = Task._meta.basetable
     return compile_query(
-        Task._meta.db.query_class.update(table)
-        .set(table.assignee_id, ValueWrapper(None, allow_parametrize=False))
-        .where(table.assignee_id == AnyOf(Param("ids", "varchar[]")))
-        .returning(table.id)
+        Task._meta.db.query_class.update(Task._meta.basetable)
+        .set(column("assignee_id"), ValueWrapper(None, allow_parametrize=False))
+        .where(column("assignee_id") == AnyOf(Param("ids", "varchar[]")))
+        .returning(column("id"))
     )
 
 

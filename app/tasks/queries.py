@@ -250,7 +250,7 @@ def _filtered(shape: Shape) -> QuerySet[Task]:
 
 @lru_cache(maxsize=SHAPES_MAX)
 def page_statement(shape: Shape) -> Statement:
-    """SELECT of one page of the shape (LIMIT `limit`, OFFSET `offset` for offset pages)."""
+    """One page of the shape (LIMIT `limit`, OFFSET `offset` for offset pages)."""
     assert shape.sort is not None
     sort = shape.sort
     query = _filtered(shape)
@@ -267,7 +267,7 @@ def page_statement(shape: Shape) -> Statement:
 
 @lru_cache(maxsize=SHAPES_MAX)
 def count_statement(shape: Shape) -> Statement:
-    """SELECT count(*) of the shape's filters."""
+    """The count(*) of the shape's filters."""
     return compile_query(_filtered(shape).count())
 
 
@@ -287,7 +287,7 @@ def _bind_cursor(sort: TaskSort, cursor: str, side: str, values: dict[str, Any])
 
 
 def page_query(filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage) -> PageQuery:
-    """The SELECT for one page and its values; it fetches one extra row to learn whether more exist."""
+    """The statement of one page and its values; it fetches one extra row to learn whether more exist."""
     values = filter_values(filters)
     if isinstance(page, OffsetPage):
         limit, mode, backward = page.limit, "offset", False
@@ -307,7 +307,7 @@ def page_query(filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPa
 
 
 def count_query(filters: TaskFilters) -> tuple[Statement, dict[str, Any]]:
-    """SELECT count(*) for the filters (cursors do not narrow totalCount), and its values."""
+    """The count(*) for the filters (cursors do not narrow totalCount), and its values."""
     values = filter_values(filters)
     return count_statement(Shape(frozenset(values), deleted_mode(filters), filters.unassigned)), values
 
@@ -333,6 +333,23 @@ def locked_statement() -> Statement:
     return compile_query(Task.filter(id=AnyOf(Param("ids", "uuid[]"))).select_for_update())
 
 
+def column(name: str) -> Field:
+    """A tasks column for statements of Tortoise's query builder, by model field name (KeyError if none)."""
+    return Task._meta.basetable[Task._meta.fields_db_projection[name]]
+
+
+# Task.create() builds its INSERT anew on every call when columns with a database default are left out.
+INSERT_COLUMNS = ("id", "title", "description", "status", "priority", "due_date", "assignee_id", "creator_id")
+
+
+@lru_cache(maxsize=1)
+def insert_statement() -> Statement:
+    """Inserts one task from `INSERT_COLUMNS`, returning its row (created_at and updated_at are the database's)."""
+    query = Task._meta.db.query_class.into(Task._meta.basetable).columns(*map(column, INSERT_COLUMNS))
+    query = query.insert(*map(Param, INSERT_COLUMNS))
+    return compile_query(query.returning(*map(column, COLUMNS)))
+
+
 def _links() -> tuple[Table, str, str]:
     """The through table of `Task.tags` and its task and tag columns."""
     relation = Task._meta.fields_map["tags"]
@@ -346,7 +363,7 @@ def _links() -> tuple[Table, str, str]:
 
 @lru_cache(maxsize=1)
 def link_statement() -> Statement:
-    """INSERT the links `task_ids[i]` - `tag_ids[i]` (two equally long arrays)."""
+    """Inserts the links `task_ids[i]` - `tag_ids[i]` (two equally long arrays)."""
     table, task_key, tag_key = _links()
     query = Task._meta.db.query_class.into(table).columns(task_key, tag_key)
     return compile_query(query.select(Unnest(Param("task_ids", "uuid[]")), Unnest(Param("tag_ids", "uuid[]"))))
@@ -354,7 +371,7 @@ def link_statement() -> Statement:
 
 @lru_cache(maxsize=1)
 def unlink_statement() -> Statement:
-    """DELETE the links of tasks `task_ids` to the tags `tag_ids`, returning (task_id, tag_id) of each."""
+    """Deletes the links of tasks `task_ids` to the tags `tag_ids`, returning (task_id, tag_id) of each."""
     table, task_key, tag_key = _links()
     query = Task._meta.db.query_class.from_(table).delete().returning(table[task_key], table[tag_key])
     return compile_query(
@@ -365,7 +382,7 @@ def unlink_statement() -> Statement:
 
 @lru_cache(maxsize=1)
 def unlink_all_statement() -> Statement:
-    """DELETE every link of tasks `task_ids`, returning (task_id, tag_id) of each."""
+    """Deletes every link of tasks `task_ids`, returning (task_id, tag_id) of each."""
     table, task_key, tag_key = _links()
     query = Task._meta.db.query_class.from_(table).delete().returning(table[task_key], table[tag_key])
     return compile_query(query.where(table[task_key] == AnyOf(Param("task_ids", "uuid[]"))))
@@ -380,17 +397,16 @@ UPSERT_COLUMNS = {
 
 @lru_cache(maxsize=1)
 def upsert_statement() -> Statement:
-    """INSERT tasks from one array per column (and `creator_id`), replacing the rows whose id exists: Tortoise's
+    """Inserts tasks from one array per column (and `creator_id`), replacing the rows whose id exists: Tortoise's
     upsert (ON CONFLICT ... DO UPDATE) through its query builder, which, unlike bulk_create, can RETURN the
     rows; `inserted` tells a new row from a replaced one (xmax = 0)."""
-    table = Task._meta.basetable
     query = (
-        Task._meta.db.query_class.into(table)
-        .columns(*UPSERT_COLUMNS, "creator_id")
+        Task._meta.db.query_class.into(Task._meta.basetable)
+        .columns(*map(column, UPSERT_COLUMNS), column("creator_id"))
         .select(*(Unnest(Param(name, kind)) for name, kind in UPSERT_COLUMNS.items()), Param("creator_id", "text"))
         .on_conflict("id")
     )
     for name in list(UPSERT_COLUMNS)[1:]:
-        query = query.do_update(name)
+        query = query.do_update(column(name))
     inserted = (Field("xmax") == ValueWrapper(0, allow_parametrize=False)).as_("inserted")
-    return compile_query(query.returning(*(table[name] for name in COLUMNS), inserted))
+    return compile_query(query.returning(*map(column, COLUMNS), inserted))

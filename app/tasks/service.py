@@ -43,6 +43,7 @@ from app.tasks.queries import (
     by_id_statement,
     by_ids_statement,
     count_query,
+    insert_statement,
     cursor_for,
     link_statement,
     locked_statement,
@@ -99,14 +100,6 @@ def _row(record: asyncpg.Record) -> TaskRow:
         updated_at=record["updated_at"],
         deleted_at=record["deleted_at"],
         creator_id=record["creator_id"],
-    )
-
-
-def _from_model(task: Task) -> TaskRow:
-    return TaskRow(
-        id=str(task.id), title=task.title, description=task.description, status=TaskStatus(task.status),
-        priority=Priority(task.priority), due_date=task.due_date, assignee_id=task.assignee_id,
-        created_at=task.created_at, updated_at=task.updated_at, deleted_at=task.deleted_at, creator_id=task.creator_id,
     )
 
 
@@ -293,8 +286,8 @@ async def create_task(
     clean = {
         "title": validate_title(title),
         "description": validate_description(description),
-        "status": TaskStatus(status),
-        "priority": Priority(priority),
+        "status": TaskStatus(status).value,
+        "priority": int(Priority(priority)),
         "due_date": validate_due_date(due_date),
         "assignee_id": validate_assignee_id(assignee_id),
     }
@@ -304,9 +297,9 @@ async def create_task(
         await ensure_assignees_exist({"assigneeId": clean["assignee_id"]})
     async with sql.transaction() as conn:
         tag_uuids = await find_existing_tag_ids(ids=tag_ids)
-        model = await Task.create(id=uuid7(), **clean, creator_id=actor.user_id)
-        task = _from_model(model)
-        await _link([model.id] * len(tag_uuids), tag_uuids)
+        record = await insert_statement().fetchrow({"id": uuid7(), **clean, "creator_id": actor.user_id})
+        task = _row(record)
+        await _link([record["id"]] * len(tag_uuids), tag_uuids)
         values = _audited(task)
         if tag_uuids:
             values["tag_ids"] = sorted(str(u) for u in tag_uuids)
