@@ -2,8 +2,8 @@
 once per shape for hot paths, and raw statements for what Tortoise cannot say.
 
 Compiled queries: building and compiling a QuerySet costs about as much CPU as running it. A hot query is
-therefore defined once as a QuerySet whose variable values are `Param`s (`limit()`/`offset()` take a
-`Count`), compiled by Tortoise to its parameterized SQL (`$n` placeholders) with `compile_query`, cached
+therefore defined once as a QuerySet whose variable values are `Param`s (`limit()`/`offset()` take an
+`IntParam`), compiled by Tortoise to its parameterized SQL (`$n` placeholders) with `compile_query`, cached
 per shape by the caller, and run with each request's values bound by name: Tortoise still defines the
 statement, checked against the models; only the values change.
 """
@@ -86,15 +86,15 @@ class Param(ValueWrapper):
         return f"{sql}::{self.cast}" if self.cast else sql
 
 
-class Count(int):
+class IntParam(int):
     """A named LIMIT/OFFSET parameter: `QuerySet.limit()` and `offset()` take an int, so the name rides on one."""
 
     name: str
 
-    def __new__(cls, name: str) -> Count:
-        count = super().__new__(cls, 1 << 40)
-        count.name = name
-        return count
+    def __new__(cls, name: str) -> IntParam:
+        param = super().__new__(cls, 1 << 40)
+        param.name = name
+        return param
 
 
 class AnyOf(Term):
@@ -167,14 +167,14 @@ class Statement:
 
 def compile_query(query: AwaitableQuery | QueryBuilder) -> Statement:
     """The SQL Tortoise compiles for a QuerySet (or a statement of its query builder, for what QuerySets
-    do not cover: INSERT ... SELECT, RETURNING); every value in it must be a `Param` or `Count` (else ValueError)."""
+    do not cover: INSERT ... SELECT, RETURNING); every value in it must be a `Param` or `IntParam` (else ValueError)."""
     if isinstance(query, AwaitableQuery):
         query.sql(params_inline=False)  # builds query.query
         query = query.query
     sql, params = query.get_parameterized_sql()
     names = []
     for value in params:
-        if isinstance(value, (_Name, Count)):
+        if isinstance(value, (_Name, IntParam)):
             names.append(value.name)
         else:
             # A literal would be frozen into every later run of the statement.

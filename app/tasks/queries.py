@@ -20,7 +20,7 @@ from uuid import UUID
 from pypika_tortoise import Table
 from pypika_tortoise.terms import Field, ValueWrapper
 from tortoise.expressions import Q, Subquery
-from tortoise.functions import Count as CountOf
+from tortoise.functions import Count
 from tortoise.functions import Lower
 from tortoise.queryset import QuerySet
 
@@ -33,7 +33,7 @@ from app.common.pagination import (
     str_key,
     timestamp_key,
 )
-from app.stores.sql import TRUE, AnyOf, Count, ILike, Param, Statement, Unnest, compile_query
+from app.stores.sql import TRUE, AnyOf, ILike, IntParam, Param, Statement, Unnest, compile_query
 from app.tags.models import Tag
 from app.tasks.models import Priority, Task, TaskStatus
 
@@ -42,7 +42,7 @@ COLUMNS = (
     "id", "title", "description", "status", "priority", "due_date", "assignee_id", "created_at", "updated_at",
     "deleted_at", "creator_id",
 )
-# Distinct query shapes kept compiled; a shape costs one compilation (~1 ms) when it comes back after eviction.
+# Distinct query shapes kept compiled; one that comes back after eviction costs a compilation (~0.3 ms CPU).
 SHAPES_MAX = 512
 
 
@@ -117,7 +117,7 @@ def cursor_for(sort: TaskSort, record: Any) -> str:
 # ---------------------------------------------------------------- shapes and values
 
 
-def filter_values(filters: TaskFilters) -> dict[str, Any]:
+def _filter_values(filters: TaskFilters) -> dict[str, Any]:
     """The bind values of the filters by parameter name; which names are present is part of the shape."""
     values: dict[str, Any] = {}
     if len(filters.statuses) == 1:
@@ -144,7 +144,7 @@ def filter_values(filters: TaskFilters) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Shape:
+class _Shape:
     """Everything that changes a list statement's SQL text; the values bound to it are not part of it."""
 
     names: frozenset[str]  # the bind values present (filters, cursors)
@@ -154,7 +154,7 @@ class Shape:
     mode: str = "offset"  # offset | forward | backward
 
 
-def deleted_mode(filters: TaskFilters) -> str:
+def _deleted_mode(filters: TaskFilters) -> str:
     return "only" if filters.only_deleted else "all" if filters.include_deleted else "live"
 
 
@@ -162,7 +162,7 @@ def _tag_names_match(name: str) -> Q:
     return Q(lower_name=AnyOf(Param(name, "text[]")))
 
 
-def _conditions(shape: Shape) -> list[Q]:
+def _conditions(shape: _Shape) -> list[Q]:
     """The WHERE conditions of the shape's filters."""
     names = shape.names
     conditions: list[Q] = []
@@ -198,7 +198,7 @@ def _conditions(shape: Shape) -> list[Q]:
         conditions.append(Q(id__in=Subquery(carrying)))
     if "tags_all" in names:
         carrying_all = (
-            Tag.annotate(lower_name=Lower("name"), matched=CountOf(Lower("name"), distinct=True))
+            Tag.annotate(lower_name=Lower("name"), matched=Count(Lower("name"), distinct=True))
             .filter(_tag_names_match("tags_all"))
             .group_by("tasks__id")
             .filter(matched=Param("tags_all_count"))
@@ -237,7 +237,7 @@ def _ordering(sort: TaskSort, *, reverse: bool) -> tuple[str, ...]:
     return keys
 
 
-def _filtered(shape: Shape) -> QuerySet[Task]:
+def _filtered(shape: _Shape) -> QuerySet[Task]:
     query = Task.all()
     if "search" in shape.names:
         table = Task._meta.basetable
@@ -249,7 +249,7 @@ def _filtered(shape: Shape) -> QuerySet[Task]:
 
 
 @lru_cache(maxsize=SHAPES_MAX)
-def page_statement(shape: Shape) -> Statement:
+def _page_statement(shape: _Shape) -> Statement:
     """One page of the shape (LIMIT `limit`, OFFSET `offset` for offset pages)."""
     assert shape.sort is not None
     sort = shape.sort
@@ -259,14 +259,14 @@ def page_statement(shape: Shape) -> Statement:
             query = query.filter(_keyset(sort, shape.names, side))
     if sort.field in _NULLABLE:
         query = query.annotate(missing=Task._meta.basetable[sort.field.value].isnull())
-    query = query.order_by(*_ordering(sort, reverse=shape.mode == "backward")).limit(Count("limit"))
+    query = query.order_by(*_ordering(sort, reverse=shape.mode == "backward")).limit(IntParam("limit"))
     if shape.mode == "offset":
-        query = query.offset(Count("offset"))
+        query = query.offset(IntParam("offset"))
     return compile_query(query.values(*COLUMNS))
 
 
 @lru_cache(maxsize=SHAPES_MAX)
-def count_statement(shape: Shape) -> Statement:
+def _count_statement(shape: _Shape) -> Statement:
     """The count(*) of the shape's filters."""
     return compile_query(_filtered(shape).count())
 
@@ -288,7 +288,7 @@ def _bind_cursor(sort: TaskSort, cursor: str, side: str, values: dict[str, Any])
 
 def page_query(filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage) -> PageQuery:
     """The statement of one page and its values; it fetches one extra row to learn whether more exist."""
-    values = filter_values(filters)
+    values = _filter_values(filters)
     if isinstance(page, OffsetPage):
         limit, mode, backward = page.limit, "offset", False
         values["offset"] = (page.page - 1) * limit
@@ -302,14 +302,14 @@ def page_query(filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPa
         if page.before:
             _bind_cursor(sort, page.before, "before", values)
     values["limit"] = limit + 1
-    shape = Shape(frozenset(values), deleted_mode(filters), filters.unassigned, sort, mode)
-    return PageQuery(page_statement(shape), values, limit, backward)
+    shape = _Shape(frozenset(values), _deleted_mode(filters), filters.unassigned, sort, mode)
+    return PageQuery(_page_statement(shape), values, limit, backward)
 
 
 def count_query(filters: TaskFilters) -> tuple[Statement, dict[str, Any]]:
     """The count(*) for the filters (cursors do not narrow totalCount), and its values."""
-    values = filter_values(filters)
-    return count_statement(Shape(frozenset(values), deleted_mode(filters), filters.unassigned)), values
+    values = _filter_values(filters)
+    return _count_statement(_Shape(frozenset(values), _deleted_mode(filters), filters.unassigned)), values
 
 
 # ---------------------------------------------------------------- rows by id, tag links, bulk upsert

@@ -125,7 +125,7 @@ async def _locked(uuid: UUID, task_id: str, *, deleted: bool = False) -> asyncpg
 
 
 async def _reread(uuid: UUID) -> TaskRow:
-    """The row as a write in this transaction left it (the trigger sets updated_at; Tortoise's UPDATE returns no row)."""
+    """The row as a write in this transaction left it (a trigger sets updated_at; QuerySet.update returns no row)."""
     return _row(await by_id_statement().fetchrow({"id": uuid}))
 
 
@@ -252,9 +252,9 @@ async def get_tasks_by_ids(*, ids: Sequence[str]) -> list[TaskRow | None]:
 # Raw: the newest N tasks of each assignee is a LATERAL join over the ids (an index walk per assignee);
 # Tortoise has no lateral join, and filtering a window function needs a derived table it cannot build either.
 _BY_ASSIGNEES = (
-    f"SELECT t.* FROM unnest($1::text[]) AS a(assignee_id) CROSS JOIN LATERAL (SELECT {', '.join('x.' + c for c in COLUMNS)} "
-    "FROM tasks x WHERE x.assignee_id = a.assignee_id AND x.deleted_at IS NULL "
-    "ORDER BY x.created_at DESC, x.id DESC LIMIT $2) t"
+    "SELECT t.* FROM unnest($1::text[]) AS a(assignee_id) CROSS JOIN LATERAL ("
+    f"SELECT {', '.join('x.' + c for c in COLUMNS)} FROM tasks x "
+    "WHERE x.assignee_id = a.assignee_id AND x.deleted_at IS NULL ORDER BY x.created_at DESC, x.id DESC LIMIT $2) t"
 )
 
 
@@ -520,9 +520,10 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) ->
         tag_uuids = await find_existing_tag_ids(ids=list(dict.fromkeys(t for _, t in tag_links)), field="tagIds")
         by_text = {str(u): u for u in tag_uuids}
         # The replaced rows as they were, locked: the audit rows show old and new values.
-        before = {r["id"]: r for r in await locked_statement().fetch({"ids": [row[0] for row in rows]})}  # type: ignore[index]
-        columns = dict(zip(UPSERT_COLUMNS, zip(*rows, strict=True), strict=True))
-        records = await upsert_statement().fetch({**{k: list(v) for k, v in columns.items()}, "creator_id": actor.user_id})
+        ids = [row[0] for row in rows]  # type: ignore[index]
+        before = {r["id"]: r for r in await locked_statement().fetch({"ids": ids})}
+        columns = {name: list(values) for name, values in zip(UPSERT_COLUMNS, zip(*rows, strict=True), strict=True)}
+        records = await upsert_statement().fetch({**columns, "creator_id": actor.user_id})
         # The replaced links as they were (for the audit rows of the tasks whose tags are replaced).
         old_tags: dict[UUID, list[str]] = {}
         if replace_tags_of:
@@ -532,7 +533,7 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) ->
             pairs = list(dict.fromkeys((task, by_text[str(parse_uuid(tag))]) for task, tag in tag_links))
             await _link([p[0] for p in pairs], [p[1] for p in pairs])
         by_id = {r["id"]: r for r in records}
-        ordered = [by_id[row[0]] for row in rows]  # type: ignore[index]
+        ordered = [by_id[task_id] for task_id in ids]
         created_ids = [str(r["id"]) for r in ordered if r["inserted"]]
         updated_ids = [str(r["id"]) for r in ordered if not r["inserted"]]
         await audit.record_many(conn, actor=actor, items=[
