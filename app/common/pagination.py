@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
 
 from app.common.errors import FieldError, ValidationFailed
+from app.common.timestamps import as_utc
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,59 @@ def decode_cursor(cursor: str, *, field_name: str, expected: str) -> list[Any]:
     if not isinstance(values, list) or not values or values[0] != expected:
         raise ValidationFailed(FieldError(field_name, "cursor does not belong to this sort order"))
     return values[1:]
+
+
+def timestamp_key(raw: object) -> datetime:
+    """A sort-key value read back from a cursor as an aware datetime (naive ones are UTC)."""
+    if not isinstance(raw, str):
+        raise ValueError("not a timestamp")
+    return as_utc(datetime.fromisoformat(raw))
+
+
+def int_key(raw: object) -> int:
+    """A sort-key value read back from a cursor as an int."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError("not an int")
+    return raw
+
+
+def str_key(raw: object) -> str:
+    """A sort-key value read back from a cursor as a string."""
+    if not isinstance(raw, str):
+        raise ValueError("not a string")
+    return raw
+
+
+@dataclass(frozen=True)
+class KeysetCursor(Generic[K]):
+    """The cursors of one keyset order: its token (so a cursor cannot be replayed against another order),
+    the row's sort-key value and the row's id, which breaks ties.
+
+    `parse_value` and `parse_id` read a decoded value back (raising ValueError or TypeError when it is
+    not one); `nullable` allows a null sort-key value.
+    """
+
+    token: str
+    parse_value: Callable[[object], Any]
+    parse_id: Callable[[str], K]
+    nullable: bool = False
+
+    def encode(self, value: Any, row_id: object) -> str:
+        """The opaque cursor of a row (datetimes travel as ISO 8601)."""
+        return encode_cursor([self.token, value.isoformat() if isinstance(value, datetime) else value, str(row_id)])
+
+    def decode(self, cursor: str, *, field_name: str) -> tuple[Any, K]:
+        """(sort-key value, id) of a cursor made by `encode`; VALIDATION_FAILED "invalid cursor" otherwise."""
+        values = decode_cursor(cursor, field_name=field_name, expected=self.token)
+        try:
+            raw_value, raw_id = values
+            if not isinstance(raw_id, str):
+                raise ValueError("bad id")
+            row_id = self.parse_id(raw_id)
+            if raw_value is None:
+                if not self.nullable:
+                    raise ValueError("null value")
+                return None, row_id
+            return self.parse_value(raw_value), row_id
+        except (ValueError, TypeError):
+            raise ValidationFailed(FieldError(field_name, "invalid cursor")) from None

@@ -9,7 +9,7 @@ from strawberry.types import Info
 from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import MAX_PAGE_SIZE, PageResult
 from app.graphql.relay import ConnectionView, selects
-from app.tasks.queries import TaskSort, cursor_for
+from app.tasks.queries import TaskSort
 
 
 async def assigned_tasks_page(info: Info, user_id: str, first: int) -> ConnectionView:
@@ -23,11 +23,11 @@ async def assigned_tasks_page(info: Info, user_id: str, first: int) -> Connectio
         loaders.task_count_by_assignee_id.load(user_id) if want_total else asyncio.sleep(0, None),
     )
     page = rows[:first]
-    sort = TaskSort()
+    cursors = TaskSort().cursors  # newest first, as tasks_by_assignee_id orders them
     return ConnectionView(
         PageResult(
             items=page,
-            cursors=[cursor_for(sort, {"created_at": r.created_at, "id": r.id}) for r in page],
+            cursors=[cursors.encode(r.created_at, r.id) for r in page],
             has_next_page=len(rows) > first,
             has_previous_page=False,
             total_count=total,

@@ -31,9 +31,27 @@ from app.common.pagination import CursorPage, OffsetPage, PageResult, validate_p
 from app.common.unset import UNSET, Maybe, is_set
 from app.common.timestamps import as_utc
 from app.stores import sql
+from app.stores.sql import ClockTimestamp
+from app.tags.models import Tag
 from app.tags.service import find_existing_tag_ids
-from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, TaskStatus
-from app.tasks.queries import COLUMNS, TaskFilters, TaskSort, count_query, cursor_for, page_query
+from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, Task, TaskStatus
+from app.tasks.queries import (
+    COLUMNS,
+    UPSERT_COLUMNS,
+    TaskFilters,
+    TaskSort,
+    by_id_statement,
+    by_ids_statement,
+    count_query,
+    insert_statement,
+    cursor_for,
+    link_statement,
+    locked_statement,
+    page_query,
+    unlink_all_statement,
+    unlink_statement,
+    upsert_statement,
+)
 
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -93,18 +111,27 @@ def _audited(row: TaskRow) -> dict[str, Any]:
     return data
 
 
-async def _tag_ids_of(conn: asyncpg.Connection, task_uuid: UUID) -> list[str]:
-    return [str(r["tag_id"]) for r in await conn.fetch(
-        "SELECT tag_id FROM task_tags WHERE task_id = $1 ORDER BY tag_id", task_uuid
-    )]
+async def _tag_ids_of(task_uuid: UUID) -> list[str]:
+    """Ids of the task's tags (through `Task.tags`), in id order."""
+    return [str(tag_id) for tag_id in await Tag.filter(tasks=task_uuid).order_by("id").values_list("id", flat=True)]
 
 
-async def _locked(conn: asyncpg.Connection, uuid: UUID, task_id: str, *, deleted: bool = False) -> asyncpg.Record:
+async def _locked(uuid: UUID, task_id: str, *, deleted: bool = False) -> asyncpg.Record:
     """The task's row, locked for this transaction; NotFound unless it is live (or soft-deleted, with deleted)."""
-    current = await conn.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 FOR UPDATE", uuid)
+    current = await locked_statement().fetchrow({"ids": [uuid]})
     if current is None or (current["deleted_at"] is not None) != deleted:
         raise NotFound(f"{'deleted ' if deleted else ''}task {task_id} not found")
     return current
+
+
+async def _reread(uuid: UUID) -> TaskRow:
+    """The row as a write in this transaction left it (a trigger sets updated_at; QuerySet.update returns no row)."""
+    return _row(await by_id_statement().fetchrow({"id": uuid}))
+
+
+async def _link(task_ids: Sequence[UUID], tag_ids: Sequence[UUID]) -> None:
+    if tag_ids:
+        await link_statement().execute({"task_ids": task_ids, "tag_ids": tag_ids})
 
 
 def _ensure_may_update(actor: Principal, current: asyncpg.Record, action: str) -> None:
@@ -180,10 +207,10 @@ async def find_tasks(
     async def load_total() -> int | None:
         if not with_total:
             return None
-        count_sql, count_values = count_query(filters)
-        return await sql.fetchval(count_sql, *count_values)
+        statement, values = count_query(filters)
+        return await statement.fetchval(values)
 
-    records, total = await asyncio.gather(sql.fetch(query.sql, *query.values), load_total())
+    records, total = await asyncio.gather(query.statement.fetch(query.values), load_total())
     has_more = len(records) > query.limit
     records = records[: query.limit]
     if query.backward:
@@ -208,7 +235,7 @@ async def get_task(*, task_id: str, include_deleted: bool = False) -> TaskRow | 
     uuid = parse_uuid(task_id)
     if uuid is None:
         return None
-    record = await sql.fetchrow(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = $1", uuid)
+    record = await by_id_statement().fetchrow({"id": uuid})
     if record is None or (record["deleted_at"] is not None and not include_deleted):
         return None
     return _row(record)
@@ -217,19 +244,23 @@ async def get_task(*, task_id: str, include_deleted: bool = False) -> TaskRow | 
 async def get_tasks_by_ids(*, ids: Sequence[str]) -> list[TaskRow | None]:
     """Tasks (soft-deleted included) for ids, in key order, None for missing, in one query."""
     uuids = [u for i in ids if (u := parse_uuid(i)) is not None]
-    records = await sql.fetch(f"SELECT {COLUMNS} FROM tasks t WHERE t.id = ANY($1::uuid[])", uuids)
+    records = await by_ids_statement().fetch({"ids": uuids})
     by_id = {r["id"]: _row(r) for r in records}
     return [by_id.get(parse_uuid(i)) for i in ids]
 
 
+# Raw: the newest N tasks of each assignee is a LATERAL join over the ids (an index walk per assignee);
+# Tortoise has no lateral join, and filtering a window function needs a derived table it cannot build either.
+_BY_ASSIGNEES = (
+    "SELECT t.* FROM unnest($1::text[]) AS a(assignee_id) CROSS JOIN LATERAL ("
+    f"SELECT {', '.join('x.' + c for c in COLUMNS)} FROM tasks x "
+    "WHERE x.assignee_id = a.assignee_id AND x.deleted_at IS NULL ORDER BY x.created_at DESC, x.id DESC LIMIT $2) t"
+)
+
+
 async def tasks_by_assignee_ids(*, ids: Sequence[str], limit_per_user: int = 100) -> list[list[TaskRow]]:
     """Live tasks of each assignee (newest first, at most limit_per_user each), in key order, in one query."""
-    records = await sql.fetch(
-        f"SELECT {COLUMNS} FROM unnest($1::text[]) AS a(assignee_id) CROSS JOIN LATERAL ("
-        f"SELECT {COLUMNS.replace('t.', 'x.')} FROM tasks x WHERE x.assignee_id = a.assignee_id "
-        "AND x.deleted_at IS NULL ORDER BY x.created_at DESC, x.id DESC LIMIT $2) t",
-        list(ids), limit_per_user,
-    )
+    records = await sql.fetch(_BY_ASSIGNEES, list(ids), limit_per_user)
     grouped: dict[str, list[TaskRow]] = {}
     for record in records:
         grouped.setdefault(record["assignee_id"], []).append(_row(record))
@@ -266,16 +297,9 @@ async def create_task(
         await ensure_assignees_exist({"assigneeId": clean["assignee_id"]})
     async with sql.transaction() as conn:
         tag_uuids = await find_existing_tag_ids(ids=tag_ids)
-        record = await conn.fetchrow(
-            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id, creator_id) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}",
-            uuid7(), *clean.values(), actor.user_id,
-        )
+        record = await insert_statement().fetchrow({"id": uuid7(), **clean, "creator_id": actor.user_id})
         task = _row(record)
-        if tag_uuids:
-            await conn.execute(
-                "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[])", record["id"], tag_uuids
-            )
+        await _link([record["id"]] * len(tag_uuids), tag_uuids)
         values = _audited(task)
         if tag_uuids:
             values["tag_ids"] = sorted(str(u) for u in tag_uuids)
@@ -322,17 +346,13 @@ async def update_task(
     if updates.get("assignee_id"):
         await ensure_assignees_exist({"assigneeId": updates["assignee_id"]})
     async with sql.transaction() as conn:
-        current = await _locked(conn, uuid, task_id)
+        current = await _locked(uuid, task_id)
         _ensure_may_update(actor, current, "update this task")
         changed = [key for key, value in updates.items() if current[key] != value]
         if not changed:
             return _row(current)
-        assignments = ", ".join(f"{key} = ${i + 2}" for i, key in enumerate(changed))
-        row = await conn.fetchrow(
-            f"UPDATE tasks AS t SET {assignments} WHERE t.id = $1 RETURNING {COLUMNS}",  # noqa: S608 - fixed keys
-            uuid, *(updates[key] for key in changed),
-        )
-        task = _row(row)
+        await Task.filter(id=uuid).update(**{key: updates[key] for key in changed})
+        task = await _reread(uuid)
         await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=task.id,
                      changes=diff(_audited(_row(current)), _audited(task), changed))
         await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed)))
@@ -343,14 +363,10 @@ async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> T
     """Soft-delete (deleted) or restore a task the actor may update."""
     uuid = _task_uuid(task_id)
     async with sql.transaction() as conn:
-        current = await _locked(conn, uuid, task_id, deleted=not deleted)
+        current = await _locked(uuid, task_id, deleted=not deleted)
         _ensure_may_update(actor, current, "delete this task" if deleted else "restore this task")
-        row = await conn.fetchrow(
-            f"UPDATE tasks AS t SET deleted_at = {'clock_timestamp()' if deleted else 'NULL'} "
-            f"WHERE t.id = $1 RETURNING {COLUMNS}",
-            uuid,
-        )
-        task = _row(row)
+        await Task.filter(id=uuid).update(deleted_at=ClockTimestamp() if deleted else None)
+        task = await _reread(uuid)
         await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
                      entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
         if deleted:
@@ -378,11 +394,12 @@ async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
     if uuid is None:
         return None
     async with sql.transaction() as conn:
-        tag_ids = await _tag_ids_of(conn, uuid)
-        row = await conn.fetchrow(f"DELETE FROM tasks AS t WHERE t.id = $1 RETURNING {COLUMNS}", uuid)
+        row = await locked_statement().fetchrow({"ids": [uuid]})
         if row is None:
             return None
         task = _row(row)
+        tag_ids = await _tag_ids_of(uuid)
+        await Task.filter(id=uuid).delete()
         await audit.record(conn, actor=actor, action=Action.HARD_DELETE, entity=_ENTITY, entity_id=task.id,
                      changes=removed({**_audited(task), "tag_ids": tag_ids}))
         await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot()))
@@ -401,19 +418,18 @@ async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) ->
     """Link tags to a task (already linked ones are ignored); an unknown tag writes nothing."""
     uuid = _task_uuid(task_id)
     async with sql.transaction() as conn:
-        current = await _locked(conn, uuid, task_id)
+        current = await _locked(uuid, task_id)
         _ensure_may_update(actor, current, "change this task's tags")
         tag_uuids = await find_existing_tag_ids(ids=tag_ids)
-        old = await _tag_ids_of(conn, uuid)
-        added = await conn.fetch(
-            "INSERT INTO task_tags (task_id, tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
-            "RETURNING tag_id",
-            uuid, tag_uuids,
-        )
-        new = sorted(old + [str(r["tag_id"]) for r in added])
+        old = await _tag_ids_of(uuid)
+        # The row lock keeps every other writer of this task's links out: the missing ones are what to add.
+        linked = set(old)
+        added = [tag for tag in tag_uuids if str(tag) not in linked]
+        new = sorted(old + [str(tag) for tag in added])
         if len(new) > TAGS_PER_TASK_MAX:
             raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
         if added:
+            await _link([uuid] * len(added), added)
             await _tags_changed(conn, actor, Action.ADD_TAGS, uuid, old, new)
     return _row(current)
 
@@ -423,12 +439,10 @@ async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal)
     uuid = _task_uuid(task_id)
     tag_uuids = [u for i in tag_ids if (u := parse_uuid(i)) is not None]
     async with sql.transaction() as conn:
-        current = await _locked(conn, uuid, task_id)
+        current = await _locked(uuid, task_id)
         _ensure_may_update(actor, current, "change this task's tags")
-        old = await _tag_ids_of(conn, uuid)
-        gone = await conn.fetch(
-            "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = ANY($2::uuid[]) RETURNING tag_id", uuid, tag_uuids
-        )
+        old = await _tag_ids_of(uuid)
+        gone = await unlink_statement().fetch({"task_ids": [uuid], "tag_ids": tag_uuids})
         if gone:
             removed_ids = {str(r["tag_id"]) for r in gone}
             await _tags_changed(conn, actor, Action.REMOVE_TAGS, uuid, old, [t for t in old if t not in removed_ids])
@@ -505,39 +519,26 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) ->
     async with sql.transaction() as conn:
         tag_uuids = await find_existing_tag_ids(ids=list(dict.fromkeys(t for _, t in tag_links)), field="tagIds")
         by_text = {str(u): u for u in tag_uuids}
-        # The replaced rows as they were (with their tag ids), locked: the audit rows show old and new values.
-        before = {
-            r["id"]: r for r in await conn.fetch(
-                f"SELECT {COLUMNS}, ARRAY(SELECT tt.tag_id::text FROM task_tags tt WHERE tt.task_id = t.id "
-                "ORDER BY tt.tag_id) AS tag_ids FROM tasks t WHERE t.id = ANY($1::uuid[]) FOR UPDATE",
-                [row[0] for row in rows],  # type: ignore[index]
-            )
-        }
-        columns = list(zip(*rows, strict=True))
-        records = await conn.fetch(
-            "INSERT INTO tasks AS t (id, title, description, status, priority, due_date, assignee_id, creator_id) "
-            "SELECT *, $8::text FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], "
-            "$6::timestamptz[], $7::text[]) "
-            "ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description, "
-            "status = EXCLUDED.status, priority = EXCLUDED.priority, due_date = EXCLUDED.due_date, "
-            f"assignee_id = EXCLUDED.assignee_id RETURNING {COLUMNS}, (xmax = 0) AS inserted",
-            *[list(column) for column in columns],
-            actor.user_id,
-        )
+        # The replaced rows as they were, locked: the audit rows show old and new values.
+        ids = [row[0] for row in rows]  # type: ignore[index]
+        before = {r["id"]: r for r in await locked_statement().fetch({"ids": ids})}
+        columns = {name: list(values) for name, values in zip(UPSERT_COLUMNS, zip(*rows, strict=True), strict=True)}
+        records = await upsert_statement().fetch({**columns, "creator_id": actor.user_id})
+        # The replaced links as they were (for the audit rows of the tasks whose tags are replaced).
+        old_tags: dict[UUID, list[str]] = {}
         if replace_tags_of:
-            await conn.execute("DELETE FROM task_tags WHERE task_id = ANY($1::uuid[])", replace_tags_of)
+            for link in await unlink_all_statement().fetch({"task_ids": replace_tags_of}):
+                old_tags.setdefault(link["task_id"], []).append(str(link["tag_id"]))
         if tag_links:
             pairs = list(dict.fromkeys((task, by_text[str(parse_uuid(tag))]) for task, tag in tag_links))
-            await conn.execute(
-                "INSERT INTO task_tags (task_id, tag_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])",
-                [p[0] for p in pairs], [p[1] for p in pairs],
-            )
+            await _link([p[0] for p in pairs], [p[1] for p in pairs])
         by_id = {r["id"]: r for r in records}
-        ordered = [by_id[row[0]] for row in rows]  # type: ignore[index]
+        ordered = [by_id[task_id] for task_id in ids]
         created_ids = [str(r["id"]) for r in ordered if r["inserted"]]
         updated_ids = [str(r["id"]) for r in ordered if not r["inserted"]]
         await audit.record_many(conn, actor=actor, items=[
-            _upsert_audit(_row(r), before.get(r["id"]), item.tag_ids) for r, item in zip(ordered, items, strict=True)
+            _upsert_audit(_row(r), before.get(r["id"]), sorted(old_tags.get(r["id"], [])), item.tag_ids)
+            for r, item in zip(ordered, items, strict=True)
         ])
         if created_ids:
             await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created_ids)))
@@ -546,11 +547,14 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) ->
     return BulkUpsertResult(created_ids, updated_ids, [_row(r) for r in ordered])
 
 
-def _upsert_audit(task: TaskRow, old: asyncpg.Record | None, tag_ids: Sequence[str] | None) -> AuditItem:
+def _upsert_audit(
+    task: TaskRow, old: asyncpg.Record | None, old_tag_ids: list[str], tag_ids: Sequence[str] | None
+) -> AuditItem:
     new = _audited(task)
     if tag_ids is not None:
         new["tag_ids"] = sorted({str(parse_uuid(t)) for t in tag_ids})
     if old is None:
         return AuditItem(Action.BULK_CREATE, _ENTITY, task.id, created(new))
-    previous = {**_audited(_row(old)), "tag_ids": list(old["tag_ids"])}
+    # Old tag ids are known where the tags are replaced; elsewhere `new` has none, so the diff skips them.
+    previous = {**_audited(_row(old)), "tag_ids": old_tag_ids}
     return AuditItem(Action.BULK_REPLACE, _ENTITY, task.id, diff(previous, new))

@@ -198,3 +198,21 @@ async def test_updated_at_is_maintained_by_the_database_for_any_update() -> None
     row = await tasks.get_task(task_id=task.id)
     assert row.updated_at > task.updated_at
     assert row.updated_at > datetime.now(UTC) - timedelta(minutes=5)
+
+
+async def test_a_nested_transaction_joins_the_outer_one(emitted: list[Change]) -> None:
+    async with sql.transaction() as outer:
+        async with sql.transaction() as inner:
+            assert inner is outer
+            await tasks.create_task(title="inner", actor=SYSTEM)
+        assert emitted == []  # the inner block's end is no commit
+        assert await count("tasks") == 1
+    assert [c.kind for c in emitted] == [ChangeKind.CREATED]
+
+    with pytest.raises(RuntimeError):
+        async with sql.transaction():
+            async with sql.transaction():
+                await tasks.create_task(title="doomed", actor=SYSTEM)
+            raise RuntimeError("the outer block fails after the inner one finished")
+    assert await count("tasks") == 1
+    assert len(emitted) == 1
