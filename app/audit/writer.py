@@ -13,11 +13,13 @@ from enum import Enum
 from typing import Any
 
 import asyncpg
-import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.audit.models import AuditEntry
 from app.auth.principal import Principal
 from app.common.ids import uuid7
 from app.http.request_ids import current_request_id
+from app.stores import postgres
 
 Changes = dict[str, dict[str, Any]]
 
@@ -65,39 +67,42 @@ def removed(values: Mapping[str, Any]) -> Changes:
     return {name: {"old": value, "new": None} for name, value in values.items()}
 
 
-def _json(changes: Changes) -> str:
-    return orjson.dumps(changes, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def _value(action: Action | str) -> str:
     return action.value if isinstance(action, Action) else action
 
 
 async def record_many(
-    conn: asyncpg.Connection, *, actor: Principal, items: Sequence[AuditItem], request_id: str | None = None
+    conn: BaseDBAsyncClient | asyncpg.Connection,
+    *,
+    actor: Principal,
+    items: Sequence[AuditItem],
+    request_id: str | None = None,
 ) -> None:
-    """Insert one row per item in one statement, on `conn` (so inside its transaction)."""
+    """Insert one row per item in one batch, on `conn` (so inside its transaction)."""
     if not items:
         return
     request_id = request_id if request_id is not None else current_request_id()
-    await conn.execute(
-        "INSERT INTO audit_log (id, actor_id, actor_role, action, entity, entity_id, changes, request_id) "
-        "SELECT u.id, $2, $3, u.action, u.entity, u.entity_id, u.changes::jsonb, $4 "
-        "FROM unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[]) "
-        "AS u(id, action, entity, entity_id, changes)",
-        [uuid7() for _ in items],
-        actor.actor_id,
-        actor.role.value if actor.role is not None else None,
-        request_id,
-        [_value(item.action) for item in items],
-        [item.entity for item in items],
-        [item.entity_id for item in items],
-        [_json(item.changes) for item in items],
+    role = actor.role.value if actor.role is not None else None
+    await AuditEntry.bulk_create(
+        [
+            AuditEntry(
+                id=uuid7(),
+                actor_id=actor.actor_id,
+                actor_role=role,
+                action=_value(item.action),
+                entity=item.entity,
+                entity_id=item.entity_id,
+                changes=item.changes,
+                request_id=request_id,
+            )
+            for item in items
+        ],
+        using_db=postgres.client(conn),
     )
 
 
 async def record(
-    conn: asyncpg.Connection,
+    conn: BaseDBAsyncClient | asyncpg.Connection,
     *,
     actor: Principal,
     action: Action | str,
