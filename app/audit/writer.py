@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, encode_changes
 from app.auth.principal import Principal
 from app.common.ids import uuid7
 from app.http.request_ids import current_request_id
@@ -71,6 +72,18 @@ def _value(action: Action | str) -> str:
     return action.value if isinstance(action, Action) else action
 
 
+@cache
+def _insert() -> tuple[str, tuple[str, ...]]:
+    """The INSERT `AuditEntry.bulk_create` runs, compiled once, and the columns it binds, in order.
+
+    Tortoise compiles it anew on every call (`at` is left to its db_default, and leaving a column out makes
+    it rebuild the statement): about 0.3 ms of CPU, more than the insert itself, on every audited write.
+    """
+    statement = AuditEntry.bulk_create([AuditEntry(id=uuid7(), actor_id="", action="", entity="")]).sql()
+    listed = statement[statement.index("(") + 1 : statement.index(")")]
+    return statement, tuple(column.strip('"') for column in listed.split(","))
+
+
 async def record_many(
     conn: BaseDBAsyncClient | asyncpg.Connection,
     *,
@@ -78,27 +91,21 @@ async def record_many(
     items: Sequence[AuditItem],
     request_id: str | None = None,
 ) -> None:
-    """Insert one row per item in one batch, on `conn` (so inside its transaction)."""
+    """Insert one row per item in one batch (one round trip), on `conn` (so inside its transaction)."""
     if not items:
         return
-    request_id = request_id if request_id is not None else current_request_id()
-    role = actor.role.value if actor.role is not None else None
-    await AuditEntry.bulk_create(
-        [
-            AuditEntry(
-                id=uuid7(),
-                actor_id=actor.actor_id,
-                actor_role=role,
-                action=_value(item.action),
-                entity=item.entity,
-                entity_id=item.entity_id,
-                changes=item.changes,
-                request_id=request_id,
-            )
-            for item in items
-        ],
-        using_db=postgres.client(conn),
-    )
+    statement, columns = _insert()
+    common = {
+        "actor_id": actor.actor_id,
+        "actor_role": actor.role.value if actor.role is not None else None,
+        "request_id": request_id if request_id is not None else current_request_id(),
+    }
+    rows = [
+        {**common, "id": uuid7(), "action": _value(item.action), "entity": item.entity,
+         "entity_id": item.entity_id, "changes": encode_changes(item.changes)}
+        for item in items
+    ]
+    await postgres.client(conn).execute_many(statement, [[row[column] for column in columns] for row in rows])
 
 
 async def record(
