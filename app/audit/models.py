@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from tortoise import fields
 from tortoise.fields.db_defaults import Now
 from tortoise.models import Model
 
 from app.common.ids import uuid7
+
+
+def encode_changes(changes: Any) -> str:
+    """Changes as JSON; values JSON has no type for (datetimes, UUIDs, ...) are written as their text."""
+    return orjson.dumps(changes, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class AuditEntry(Model):
@@ -21,7 +29,7 @@ class AuditEntry(Model):
     entity = fields.CharField(max_length=32)
     entity_id = fields.CharField(max_length=64, null=True)
     # {field: {"old": ..., "new": ...}}
-    changes = fields.JSONField(default=dict)
+    changes = fields.JSONField(default=dict, encoder=encode_changes)
     request_id = fields.CharField(max_length=64, null=True)
 
     class Meta:

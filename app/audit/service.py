@@ -7,17 +7,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-import orjson
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
+from app.audit.models import AuditEntry
 from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import DEFAULT_PAGE_SIZE, CursorPage, PageResult, decode_cursor, encode_cursor, validate_page
 from app.common.timestamps import as_utc
-from app.stores import sql
 
 _CURSOR_KEY = "audit:at:desc"
 _TEXT_MAX = 64
-_COLUMNS = "id, at, actor_id, actor_role, action, entity, entity_id, changes, request_id"
+_COLUMNS = ("id", "at", "actor_id", "actor_role", "action", "entity", "entity_id", "changes", "request_id")
+_ACTIONS_MAX = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,19 +46,8 @@ class AuditFilters:
     until: datetime | None = None
 
 
-def _row(record: asyncpg.Record) -> AuditRow:
-    changes = record["changes"]
-    return AuditRow(
-        id=str(record["id"]),
-        at=record["at"],
-        actor_id=record["actor_id"],
-        actor_role=record["actor_role"],
-        action=record["action"],
-        entity=record["entity"],
-        entity_id=record["entity_id"],
-        changes=orjson.loads(changes) if isinstance(changes, (str, bytes)) else changes,
-        request_id=record["request_id"],
-    )
+def _row(values: dict[str, Any]) -> AuditRow:
+    return AuditRow(**{**values, "id": str(values["id"])})
 
 
 def _check_text(errors: list[FieldError], field: str, value: str | None) -> None:
@@ -65,33 +55,42 @@ def _check_text(errors: list[FieldError], field: str, value: str | None) -> None
         errors.append(FieldError(field, f"must be at most {_TEXT_MAX} characters without NUL"))
 
 
-def _where(filters: AuditFilters, values: list[Any]) -> str:
+def _validate(filters: AuditFilters) -> None:
     errors: list[FieldError] = []
     for name in ("actor_id", "entity", "entity_id"):
         _check_text(errors, f"filter.{name}", getattr(filters, name))
     for index, action in enumerate(filters.actions):
         _check_text(errors, f"filter.actions.{index}", action)
-    if len(filters.actions) > 20:
-        errors.append(FieldError("filter.actions", "at most 20 values"))
+    if len(filters.actions) > _ACTIONS_MAX:
+        errors.append(FieldError("filter.actions", f"at most {_ACTIONS_MAX} values"))
     if errors:
         raise ValidationFailed(errors)
 
-    def bind(value: Any) -> str:
-        values.append(value)
-        return f"${len(values)}"
 
-    conditions = []
-    for column in ("actor_id", "entity", "entity_id"):
-        value = getattr(filters, column)
-        if value is not None:
-            conditions.append(f"{column} = {bind(value)}")
-    if filters.actions:
-        conditions.append(f"action = ANY({bind(list(filters.actions))}::text[])")
+def _fits(name: str, value: str) -> bool:
+    # Tortoise validates a filter value like a value to store: one longer than its column would raise.
+    return len(value) <= AuditEntry._meta.fields_map[name].max_length  # type: ignore[attr-defined]
+
+
+def _matching(filters: AuditFilters) -> QuerySet[AuditEntry]:
+    _validate(filters)
+    equal = {name: value for name in ("actor_id", "entity", "entity_id") if (value := getattr(filters, name)) is not None}
+    actions = [action for action in filters.actions if _fits("action", action)]
+    if not all(_fits(name, value) for name, value in equal.items()) or (filters.actions and not actions):
+        return AuditEntry.filter(id__in=[])  # a value longer than its column matches no row
+    query = AuditEntry.filter(**equal)
+    if actions:
+        query = query.filter(action__in=actions)
     if filters.since is not None:
-        conditions.append(f"at >= {bind(as_utc(filters.since))}")
+        query = query.filter(at__gte=as_utc(filters.since))
     if filters.until is not None:
-        conditions.append(f"at < {bind(as_utc(filters.until))}")
-    return " AND ".join(conditions) or "TRUE"
+        query = query.filter(at__lt=as_utc(filters.until))
+    return query
+
+
+def _before(at: datetime, row_id: UUID) -> Q:
+    # (at, id) < (cursor at, cursor id); the plain `at <=` gives the index scan its bound.
+    return Q(at__lte=at) & (Q(at__lt=at) | Q(id__lt=row_id))
 
 
 async def find_audit_entries(
@@ -104,22 +103,17 @@ async def find_audit_entries(
     """One page of audit rows matching filters, newest first (ties by id), and the total when asked."""
     validate_page(CursorPage(first=first, after=after))
     size = DEFAULT_PAGE_SIZE if first is None else first
-    values: list[Any] = []
-    where = _where(filters, values)
-    total = await sql.fetchval(f"SELECT count(*) FROM audit_log WHERE {where}", *values) if with_total else None
-    if after is not None:
-        at, row_id = _decode(after)
-        values += [at, row_id]
-        where += f" AND (at, id) < (${len(values) - 1}, ${len(values)})"
-    values.append(size + 1)
-    records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT ${len(values)}", *values
-    )
-    rows = [_row(r) for r in records[:size]]
+    query = _matching(filters)
+    position = _decode(after) if after is not None else None
+    total = await query.count() if with_total else None
+    if position is not None:
+        query = query.filter(_before(*position))
+    found = await query.order_by("-at", "-id").limit(size + 1).values(*_COLUMNS)
+    rows = [_row(values) for values in found[:size]]
     return PageResult(
         items=rows,
         cursors=[encode_cursor([_CURSOR_KEY, row.at.isoformat(), row.id]) for row in rows],
-        has_next_page=len(records) > size,
+        has_next_page=len(found) > size,
         has_previous_page=after is not None,
         total_count=total,
     )

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any
 
 import asyncpg
-import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.audit.models import AuditEntry, encode_changes
 from app.auth.principal import Principal
 from app.common.ids import uuid7
 from app.http.request_ids import current_request_id
+from app.stores import postgres
 
 Changes = dict[str, dict[str, Any]]
 
@@ -65,39 +68,48 @@ def removed(values: Mapping[str, Any]) -> Changes:
     return {name: {"old": value, "new": None} for name, value in values.items()}
 
 
-def _json(changes: Changes) -> str:
-    return orjson.dumps(changes, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def _value(action: Action | str) -> str:
     return action.value if isinstance(action, Action) else action
 
 
+@cache
+def _insert() -> tuple[str, tuple[str, ...]]:
+    """The INSERT `AuditEntry.bulk_create` runs, compiled once, and the columns it binds, in order.
+
+    Tortoise compiles it anew on every call (`at` is left to its db_default, and leaving a column out makes
+    it rebuild the statement): about 0.3 ms of CPU, more than the insert itself, on every audited write.
+    """
+    statement = AuditEntry.bulk_create([AuditEntry(id=uuid7(), actor_id="", action="", entity="")]).sql()
+    listed = statement[statement.index("(") + 1 : statement.index(")")]
+    return statement, tuple(column.strip('"') for column in listed.split(","))
+
+
 async def record_many(
-    conn: asyncpg.Connection, *, actor: Principal, items: Sequence[AuditItem], request_id: str | None = None
+    conn: BaseDBAsyncClient | asyncpg.Connection,
+    *,
+    actor: Principal,
+    items: Sequence[AuditItem],
+    request_id: str | None = None,
 ) -> None:
-    """Insert one row per item in one statement, on `conn` (so inside its transaction)."""
+    """Insert one row per item in one batch (one round trip), on `conn` (so inside its transaction)."""
     if not items:
         return
-    request_id = request_id if request_id is not None else current_request_id()
-    await conn.execute(
-        "INSERT INTO audit_log (id, actor_id, actor_role, action, entity, entity_id, changes, request_id) "
-        "SELECT u.id, $2, $3, u.action, u.entity, u.entity_id, u.changes::jsonb, $4 "
-        "FROM unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::text[]) "
-        "AS u(id, action, entity, entity_id, changes)",
-        [uuid7() for _ in items],
-        actor.actor_id,
-        actor.role.value if actor.role is not None else None,
-        request_id,
-        [_value(item.action) for item in items],
-        [item.entity for item in items],
-        [item.entity_id for item in items],
-        [_json(item.changes) for item in items],
-    )
+    statement, columns = _insert()
+    common = {
+        "actor_id": actor.actor_id,
+        "actor_role": actor.role.value if actor.role is not None else None,
+        "request_id": request_id if request_id is not None else current_request_id(),
+    }
+    rows = [
+        {**common, "id": uuid7(), "action": _value(item.action), "entity": item.entity,
+         "entity_id": item.entity_id, "changes": encode_changes(item.changes)}
+        for item in items
+    ]
+    await postgres.client(conn).execute_many(statement, [[row[column] for column in columns] for row in rows])
 
 
 async def record(
-    conn: asyncpg.Connection,
+    conn: BaseDBAsyncClient | asyncpg.Connection,
     *,
     actor: Principal,
     action: Action | str,

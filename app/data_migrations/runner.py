@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from app.audit import writer as audit
 from app.auth.principal import system
+from app.data_migrations.models import DataMigrationRecord
 from app.data_migrations.registry import DataMigration, Outcome, find, load_registry
-from app.stores import sql
+from app.stores import postgres, sql
 
 # Fixed for every process ("tb-data" in ASCII): two runs of one migration serialise, the second finds it recorded.
 ADVISORY_LOCK_KEY = 0x74622D64617461
@@ -53,7 +56,7 @@ class _RollBack(Exception):
 async def migration_states(*, registry: Sequence[DataMigration] | None = None) -> list[MigrationState]:
     """Every registered migration in run order, with its record if it has one."""
     registry = load_registry() if registry is None else registry
-    rows = await sql.fetch("SELECT name, applied_at, duration_ms FROM data_migrations")
+    rows = await DataMigrationRecord.all().values("name", "applied_at", "duration_ms")
     records = {row["name"]: row for row in rows}
     return [
         MigrationState(
@@ -74,21 +77,21 @@ async def run_migration(
     if dry_run:
         return await _dry_run(migration)
     async with sql.transaction() as conn:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", ADVISORY_LOCK_KEY)
-        if await conn.fetchval("SELECT 1 FROM data_migrations WHERE name = $1", migration.name):
+        db = postgres.client(conn)
+        # Raw: Tortoise has no advisory locks. Held until the transaction ends.
+        await db.execute_query("SELECT pg_advisory_xact_lock($1)", [ADVISORY_LOCK_KEY])
+        if await _recorded(db, migration):
             return RunResult(migration.name, RunStatus.ALREADY_APPLIED)
         started = time.perf_counter()
         outcome = await migration.apply(dry_run=False)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        await conn.execute(
-            "INSERT INTO data_migrations (name, description, applied_at, duration_ms) VALUES ($1, $2, now(), $3)",
-            migration.name,
-            migration.description,
-            duration_ms,
+        # applied_at: the database's now(), the transaction's start.
+        await DataMigrationRecord.create(
+            name=migration.name, description=migration.description, duration_ms=duration_ms, using_db=db
         )
         # One audit row per run, in the run's transaction: the record, the audit row and SQL changes commit together.
         await audit.record(
-            conn,
+            db,
             actor=ACTOR,
             action=audit.Action.DATA_MIGRATION,
             entity="data_migration",
@@ -109,12 +112,16 @@ async def run_pending(
             yield await run_migration(name=state.name, dry_run=dry_run, registry=registry)
 
 
+async def _recorded(db: BaseDBAsyncClient, migration: DataMigration) -> bool:
+    return await DataMigrationRecord.filter(name=migration.name).using_db(db).exists()
+
+
 async def _dry_run(migration: DataMigration) -> RunResult:
     # Migrations write nothing when dry_run is set; the rolled-back transaction makes sure of it for SQL.
     outcome: Outcome | None = None
     try:
-        async with sql.transaction():
-            if await sql.fetchval("SELECT 1 FROM data_migrations WHERE name = $1", migration.name):
+        async with sql.transaction() as conn:
+            if await _recorded(postgres.client(conn), migration):
                 return RunResult(migration.name, RunStatus.ALREADY_APPLIED)
             outcome = await migration.apply(dry_run=True)
             raise _RollBack

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import asyncpg
-from tortoise import connections
+from aerich.models import Aerich
 from tortoise.exceptions import OperationalError
 
 from app.settings import Settings, mask_url
@@ -39,12 +39,9 @@ def migration_files() -> list[str]:
 async def pending_migrations() -> list[str]:
     """Migration files not yet recorded as applied in the `aerich` table (all of them on an empty DB)."""
     try:
-        _, rows = await connections.get("default").execute_query(
-            "SELECT version FROM aerich WHERE app = $1", [APP_LABEL]
-        )
-    except OperationalError:
+        applied = set(await Aerich.filter(app=APP_LABEL).values_list("version", flat=True))
+    except OperationalError:  # no aerich table yet
         return migration_files()
-    applied = {row["version"] for row in rows}
     return [name for name in migration_files() if name not in applied]
 
 
@@ -82,6 +79,7 @@ async def _take_lock(conn: asyncpg.Connection) -> None:
     for each other forever.
     """
     waiting_logged = False
+    # Raw SQL on a plain connection: Tortoise has no advisory locks, and this session must stay outside its pool.
     while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_LOCK_KEY):
         if not waiting_logged:
             log.info("another replica is migrating; waiting for the migration lock")

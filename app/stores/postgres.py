@@ -7,7 +7,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.settings import Settings, get_settings
 from app.stores.query_log import LoggedConnection
@@ -84,6 +87,19 @@ def __getattr__(name: str) -> Any:
     if name == "TORTOISE_ORM":
         return tortoise_config(get_settings(), bounded=False)
     raise AttributeError(name)
+
+
+def client(conn: BaseDBAsyncClient | asyncpg.Connection) -> BaseDBAsyncClient:
+    """The Tortoise client that runs statements on `conn`, the connection `sql.transaction()` yields (`using_db=`).
+
+    A Tortoise client is returned as it is; a bare asyncpg connection already inside a transaction is
+    wrapped (never begun, committed or rolled back here: its owner does that).
+    """
+    if isinstance(conn, BaseDBAsyncClient):
+        return conn
+    wrapper = TransactionWrapper(connections.get("default"))
+    wrapper._connection = conn
+    return wrapper
 
 
 async def connect(settings: Settings) -> None:

@@ -6,11 +6,19 @@ Tag writes are for admins (tags are shared by the whole team); each records an a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pypika_tortoise.terms import Array, Function
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Count, Lower
 
 from app.audit import writer as audit
 from app.audit.writer import Action, created, diff, removed
@@ -21,12 +29,15 @@ from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
 from app.common.text import required_text
 from app.common.unset import UNSET, Maybe, is_set
-from app.stores import sql
-from app.tags.models import NAME_MAX
+from app.stores import postgres, sql
+from app.tags.models import NAME_MAX, Tag
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENTITY = Entity.TAG.value
+_FIELDS = ("id", "name", "color")
+# The order of every tag list: case-insensitively by name (a `name_key=Lower("name")` annotation), ties by id.
+_BY_NAME = ("name_key", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +53,12 @@ class TagWithCount:
     task_count: int
 
 
-def _row(record: asyncpg.Record) -> TagRow:
-    return TagRow(id=str(record["id"]), name=record["name"], color=record["color"])
+def _row(values: Mapping[str, Any]) -> TagRow:
+    return TagRow(id=str(values["id"]), name=values["name"], color=values["color"])
+
+
+def _tag_row(tag: Tag) -> TagRow:
+    return TagRow(id=str(tag.id), name=tag.name, color=tag.color)
 
 
 def validate_name(name: str, field: str = "name") -> str:
@@ -62,47 +77,48 @@ def _ids(values: Sequence[str]) -> list[UUID]:
     return [uuid for value in values if (uuid := parse_uuid(value)) is not None]
 
 
-async def get_tag(*, tag_id: str) -> TagRow | None:
-    """The tag, or None."""
-    uuid = parse_uuid(tag_id)
-    if uuid is None:
-        return None
-    record = await sql.fetchrow("SELECT id, name, color FROM tags WHERE id = $1", uuid)
-    return _row(record) if record else None
-
-
 async def get_tags_by_ids(*, ids: Sequence[str]) -> list[TagRow | None]:
     """Tags for ids in key order (None for missing) in one query."""
-    records = await sql.fetch("SELECT id, name, color FROM tags WHERE id = ANY($1::uuid[])", _ids(ids))
-    by_id = {r["id"]: _row(r) for r in records}
+    uuids = _ids(ids)
+    found = await Tag.filter(id__in=uuids).values(*_FIELDS) if uuids else []
+    by_id = {values["id"]: _row(values) for values in found}
     return [by_id.get(parse_uuid(i)) for i in ids]
+
+
+@cache
+def _tags_of_tasks_sql() -> str:
+    """The statement behind `tags_by_task_ids`, compiled by Tortoise once: `$1` is the array of task ids.
+
+    The board asks for it on every page: building and compiling the QuerySet each time would cost more
+    than running it, and model instances are not needed.
+    """
+    return (
+        Tag.filter(tasks__id=Function("ANY", Array()))
+        .annotate(name_key=Lower("name"))
+        .order_by(*_BY_NAME)
+        .values(*_FIELDS, task_id="tasks__id")
+        .sql()
+    )
 
 
 async def tags_by_task_ids(*, task_ids: Sequence[str]) -> list[list[TagRow]]:
     """Tags of each task, in key order, sorted by name, in one query."""
-    records = await sql.fetch(
-        "SELECT tt.task_id, g.id, g.name, g.color FROM task_tags tt JOIN tags g ON g.id = tt.tag_id "
-        "WHERE tt.task_id = ANY($1::uuid[]) ORDER BY lower(g.name), g.id",
-        _ids(task_ids),
-    )
+    _, records = await connections.get("default").execute_query(_tags_of_tasks_sql(), [_ids(task_ids)])
     grouped: dict[UUID, list[TagRow]] = {}
     for record in records:
         grouped.setdefault(record["task_id"], []).append(_row(record))
     return [grouped.get(parse_uuid(i), []) for i in task_ids]
 
 
-async def list_tags(*, with_counts: bool = True) -> list[TagWithCount]:
+async def list_tags() -> list[TagWithCount]:
     """Every tag by name, with the number of live (not soft-deleted) tasks carrying it."""
-    if not with_counts:
-        records = await sql.fetch("SELECT id, name, color FROM tags ORDER BY lower(name), id")
-        return [TagWithCount(_row(r), 0) for r in records]
-    records = await sql.fetch(
-        "SELECT g.id, g.name, g.color, count(t.id) AS task_count FROM tags g "
-        "LEFT JOIN task_tags tt ON tt.tag_id = g.id "
-        "LEFT JOIN tasks t ON t.id = tt.task_id AND t.deleted_at IS NULL "
-        "GROUP BY g.id ORDER BY lower(g.name), g.id"
+    rows = await (
+        Tag.annotate(task_count=Count("tasks__id", _filter=Q(tasks__deleted_at=None)), name_key=Lower("name"))
+        .group_by("id")
+        .order_by(*_BY_NAME)
+        .values(*_FIELDS, "task_count")
     )
-    return [TagWithCount(_row(r), r["task_count"]) for r in records]
+    return [TagWithCount(_row(values), values["task_count"]) for values in rows]
 
 
 async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") -> list[UUID]:
@@ -119,7 +135,7 @@ async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") ->
         raise ValidationFailed(errors)
     if not positions:
         return []
-    found = {r["id"] for r in await sql.fetch("SELECT id FROM tags WHERE id = ANY($1::uuid[])", list(positions))}
+    found = set(await Tag.filter(id__in=list(positions)).values_list("id", flat=True))
     missing = [FieldError(f"{field}.{i}", f"unknown tag {uuid}") for uuid, i in positions.items() if uuid not in found]
     if missing:
         raise ValidationFailed(missing)
@@ -130,6 +146,11 @@ def _values(tag: TagRow) -> dict[str, str]:
     return {"name": tag.name, "color": tag.color}
 
 
+def _name_taken(error: IntegrityError) -> bool:
+    # The only unique index a tag write can break is the one on lower(name) (ids are fresh UUIDv7s).
+    return isinstance(error.__cause__, asyncpg.UniqueViolationError)
+
+
 async def create_tag(*, name: str, color: str, actor: Principal) -> TagRow:
     """Create a tag; a name taken case-insensitively raises Conflict."""
     can.ensure(actor, can.can_write_tags(actor), "create tags")
@@ -137,15 +158,14 @@ async def create_tag(*, name: str, color: str, actor: Principal) -> TagRow:
     clean_color = validate_color(color)
     try:
         async with sql.transaction() as conn:
-            row = await conn.fetchrow(
-                "INSERT INTO tags (id, name, color) VALUES ($1, $2, $3) RETURNING id, name, color",
-                uuid7(), clean_name, clean_color,
-            )
-            tag = _row(row)
-            await audit.record(conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=tag.id,
-                         changes=created(_values(tag)))
+            db = postgres.client(conn)
+            tag = _tag_row(await Tag.create(id=uuid7(), name=clean_name, color=clean_color, using_db=db))
+            await audit.record(db, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=tag.id,
+                               changes=created(_values(tag)))
             await emit(Change(Entity.TAG, ChangeKind.CREATED, (tag.id,), ("name", "color")))
-    except asyncpg.UniqueViolationError:
+    except IntegrityError as error:
+        if not _name_taken(error):
+            raise
         raise Conflict(f"a tag named {clean_name!r} already exists") from None
     return tag
 
@@ -168,32 +188,34 @@ async def update_tag(
     if uuid is None:
         raise NotFound(f"tag {tag_id} not found")
     async with sql.transaction() as conn:
-        current = await sql.fetchrow("SELECT id, name, color FROM tags WHERE id = $1 FOR UPDATE", uuid)
-        if current is None:
+        db = postgres.client(conn)
+        tag = await Tag.select_for_update().using_db(db).get_or_none(id=uuid)
+        if tag is None:
             raise NotFound(f"tag {tag_id} not found")
-        changed = tuple(key for key, value in updates.items() if current[key] != value)
+        before = _tag_row(tag)
+        changed = tuple(key for key, value in updates.items() if getattr(tag, key) != value)
         if not changed:
-            return _row(current)
-        assignments = ", ".join(f"{key} = ${i + 2}" for i, key in enumerate(changed))
+            return before
+        tag.update_from_dict({key: updates[key] for key in changed})
         try:
-            record = await sql.fetchrow(
-                f"UPDATE tags SET {assignments} WHERE id = $1 RETURNING id, name, color",  # noqa: S608 - keys from a fixed set
-                uuid, *(updates[key] for key in changed),
-            )
-        except asyncpg.UniqueViolationError:
+            await tag.save(update_fields=changed, using_db=db)
+        except IntegrityError as error:
+            if not _name_taken(error):
+                raise
             raise Conflict(f"a tag named {updates['name']!r} already exists") from None
-        tag = _row(record)
-        task_ids = await _task_ids_with_tag(uuid)
-        await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=tag.id,
-                     changes=diff(_values(_row(current)), _values(tag), changed))
-        await emit(Change(Entity.TAG, ChangeKind.UPDATED, (tag.id,), changed))
+        after = _tag_row(tag)
+        task_ids = await _task_ids_with(tag, db)
+        await audit.record(db, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=after.id,
+                           changes=diff(_values(before), _values(after), changed))
+        await emit(Change(Entity.TAG, ChangeKind.UPDATED, (after.id,), changed))
         if task_ids:
             await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))
-    return tag
+    return after
 
 
-async def _task_ids_with_tag(tag_id: UUID) -> tuple[str, ...]:
-    return tuple(str(r["task_id"]) for r in await sql.fetch("SELECT task_id FROM task_tags WHERE tag_id = $1", tag_id))
+async def _task_ids_with(tag: Tag, db: BaseDBAsyncClient) -> tuple[str, ...]:
+    # Soft-deleted tasks too: their cached tag lists name the tag as well.
+    return tuple(str(task_id) for task_id in await tag.tasks.all().using_db(db).values_list("id", flat=True))
 
 
 async def delete_tag(*, tag_id: str, actor: Principal) -> bool:
@@ -203,13 +225,16 @@ async def delete_tag(*, tag_id: str, actor: Principal) -> bool:
     if uuid is None:
         return False
     async with sql.transaction() as conn:
-        task_ids = await _task_ids_with_tag(uuid)
-        gone = await conn.fetchrow("DELETE FROM tags WHERE id = $1 RETURNING id, name, color", uuid)
-        if gone is None:
+        db = postgres.client(conn)
+        tag = await Tag.select_for_update().using_db(db).get_or_none(id=uuid)
+        if tag is None:
             return False
-        await audit.record(conn, actor=actor, action=Action.DELETE, entity=_ENTITY, entity_id=str(uuid),
-                     changes=removed({**_values(_row(gone)), "task_ids": sorted(task_ids)}))
-        await emit(Change(Entity.TAG, ChangeKind.DELETED, (str(uuid),)))
+        gone = _tag_row(tag)
+        task_ids = await _task_ids_with(tag, db)
+        await Tag.filter(id=uuid).using_db(db).delete()
+        await audit.record(db, actor=actor, action=Action.DELETE, entity=_ENTITY, entity_id=gone.id,
+                           changes=removed({**_values(gone), "task_ids": sorted(task_ids)}))
+        await emit(Change(Entity.TAG, ChangeKind.DELETED, (gone.id,)))
         if task_ids:
             await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))
     return True

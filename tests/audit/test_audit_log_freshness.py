@@ -59,7 +59,7 @@ async def an_audit_insert_is_waiting() -> None:
         try:
             waiting = await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'INSERT INTO audit_log%' AND datname = current_database()"
+                "AND query LIKE 'INSERT INTO \"audit_log\"%' AND datname = current_database()"
             )
         finally:
             await conn.close()
