@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from app.common.changes import Change, ChangeKind, Entity, emit
 from app.common.errors import Conflict, Forbidden, invalid
 from app.data_migrations.add_default_tags import DEFAULT_TAGS, ensure_default_tags
 from app.seeding import data
 from app.seeding.plan import SeedPlan
 from app.seeding.progress import Progress, SilentProgress
-from app.stores import mongo, sql
+from app.stores import sql
 from app.users.documents import User
+from app.users.records import UserId
 
 T = TypeVar("T")
 
@@ -48,14 +47,10 @@ def check_clear_allowed(*, app_env: str, confirmed: bool) -> None:
         raise ClearRefused("refusing to clear a prod database (APP_ENV=prod): add --yes if you really mean it")
 
 
-def _users_collection() -> AsyncCollection:
-    return mongo.database()[User.get_settings().name]
-
-
 async def is_empty() -> bool:
     """True when there are no tasks and no users (tags alone do not count: data migrations create them)."""
     has_task = await sql.fetchval("SELECT EXISTS (SELECT 1 FROM tasks)")
-    has_user = await _users_collection().find_one({}, {"_id": 1})
+    has_user = await User.find_one().project(UserId)
     return not has_task and has_user is None
 
 
@@ -128,12 +123,12 @@ async def _prefetched(items: Iterator[T]) -> AsyncIterator[T]:
 
 
 async def _replace_users(documents: list[dict], *, clear: bool, progress: Progress, batch_size: int) -> None:
-    # Bulk inserts skip Beanie's hooks: the documents carry their own created_at/updated_at.
-    users = _users_collection()
+    # Each generated document is validated as a User (what the app reads back); Beanie's insert_many skips
+    # the before_event hooks, so the documents keep their own created_at/updated_at.
     if clear:
-        await users.delete_many({})
+        await User.delete_all()
     progress.start("users", len(documents))
     for start in range(0, len(documents), batch_size):
         chunk = documents[start : start + batch_size]
-        await users.insert_many(chunk, ordered=False)
+        await User.insert_many([User.model_validate(document) for document in chunk], ordered=False)
         progress.advance(len(chunk))
