@@ -1,9 +1,9 @@
-"""Read-only user rows for the hot read path (loaders, caches): Beanie projection models of the `users` documents.
+"""Read models of the `users` documents for the hot read path (loaders, caches): Beanie projection models.
 
 Writes go through the `User` document and its validators. Reads that only display a user project the
-stored document onto `UserRecord` (`User.find(...).project(UserRecord)`): Beanie asks the server for just
-these fields and pydantic builds the row, without the document's validators and state tracking, which
-costs a fraction of a Document's construction.
+stored document onto `UserRecord`: Beanie derives the find's projection from the model's fields, and
+pydantic builds the row without the document's validators and state tracking, which costs a fraction of a
+Document's construction (see `app.users.service._projected`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class UserRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    id: Annotated[str, BeforeValidator(str)] = Field(alias="_id")
+    id: PydanticObjectId = Field(alias="_id")
     email: str
     name: str | None = None
     avatar: str | None = None
@@ -55,7 +55,7 @@ class UserId(BaseModel):
 
 def _dump(record: UserRecord) -> dict[str, Any]:
     return {
-        "id": record.id, "email": record.email, "name": record.name, "avatar": record.avatar,
+        "id": str(record.id), "email": record.email, "name": record.name, "avatar": record.avatar,
         "bio": record.profile.bio, "timezone": record.profile.timezone, "settings": record.profile.settings,
         "created_at": record.created_at.isoformat(), "updated_at": record.updated_at.isoformat(),
     }

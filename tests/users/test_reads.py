@@ -1,5 +1,4 @@
-"""get_user, get_users_by_ids, get_user_records_by_ids (the users_by_id loader's batch), existing_user_ids,
-get_user_by_email."""
+"""get_user, get_users_by_ids (the users_by_id loader's batch), existing_user_ids, get_user_by_email."""
 
 from __future__ import annotations
 
@@ -59,7 +58,7 @@ async def test_users_by_ids_without_a_valid_id_sends_nothing(mongo_commands: Com
     assert mongo_commands.commands == []
 
 
-async def test_user_records_keep_key_order_with_none_for_missing_in_one_projected_find(
+async def test_users_by_ids_are_read_models_of_the_fields_shown_in_one_projected_find(
     mongo_commands: CommandLog,
 ) -> None:
     a = await service.create_user(email="a@example.com", name="Ann", bio="Hi", settings={"theme": "dark"}, actor=SYSTEM)
@@ -68,12 +67,12 @@ async def test_user_records_keep_key_order_with_none_for_missing_in_one_projecte
     mongo_commands.commands.clear()
     mongo_commands.sent.clear()
 
-    records = await service.get_user_records_by_ids(ids=[str(b.id), missing, "junk", str(a.id), str(b.id)])
+    records = await service.get_users_by_ids(ids=[str(b.id), missing, "junk", str(a.id), str(b.id)])
 
     assert [r.email if r else None for r in records] == ["b@example.com", None, None, "a@example.com", "b@example.com"]
     first = records[3]
     assert isinstance(first, UserRecord)
-    assert (first.id, first.name, first.avatar) == (str(a.id), "Ann", None)
+    assert (first.id, first.name, first.avatar) == (a.id, "Ann", None)
     assert first.profile == ProfileRecord(bio="Hi", timezone="UTC", settings={"theme": "dark"})
     assert (first.created_at, first.updated_at) == (a.created_at, a.updated_at)
     assert mongo_commands.commands == ["find"]
@@ -83,17 +82,17 @@ async def test_user_records_keep_key_order_with_none_for_missing_in_one_projecte
     }
 
 
-async def test_user_records_of_one_id_ask_by_equality(mongo_commands: CommandLog) -> None:
+async def test_users_by_ids_of_one_id_ask_by_equality(mongo_commands: CommandLog) -> None:
     user = await service.create_user(email="one@example.com", actor=SYSTEM)
     mongo_commands.sent.clear()
 
-    [record] = await service.get_user_records_by_ids(ids=[str(user.id)])
+    [record] = await service.get_users_by_ids(ids=[str(user.id)])
 
     assert record is not None and record.email == "one@example.com"
     assert mongo_commands.sent[0]["filter"] == {"_id": user.id}  # FerretDB scans for $in, not for equality
 
 
-async def test_user_records_read_a_missing_or_null_profile_as_the_default() -> None:
+async def test_users_by_ids_read_a_missing_or_null_profile_as_the_default() -> None:
     now = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
     stored = {"email": "old@example.com", "created_at": now, "updated_at": now}
     ids = [ObjectId(), ObjectId(), ObjectId()]
@@ -103,7 +102,7 @@ async def test_user_records_read_a_missing_or_null_profile_as_the_default() -> N
         {"_id": ids[2], **stored, "email": "nulls@example.com", "profile": {"timezone": None, "settings": None}},
     ])
 
-    records = await service.get_user_records_by_ids(ids=[str(oid) for oid in ids])
+    records = await service.get_users_by_ids(ids=[str(oid) for oid in ids])
 
     assert [r.profile if r else None for r in records] == [ProfileRecord()] * 3
     assert all(r is not None and (r.name, r.avatar, r.created_at) == (None, None, now) for r in records)
@@ -114,7 +113,7 @@ async def test_user_records_survive_the_cache_codec_unchanged() -> None:
         email="c@example.com", name="Cy", avatar="https://example.com/c.png", bio="x", timezone="Europe/Paris",
         settings={"nested": {"list": [1, 2.5, None, "s"]}}, actor=SYSTEM,
     )
-    [record] = await service.get_user_records_by_ids(ids=[str(user.id)])
+    [record] = await service.get_users_by_ids(ids=[str(user.id)])
     assert record is not None
 
     back = USER_RECORD.load(USER_RECORD.dump(record))
