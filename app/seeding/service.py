@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pymongo.asynchronous.collection import AsyncCollection
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.common.changes import Change, ChangeKind, Entity, emit
@@ -18,9 +17,10 @@ from app.data_migrations.add_default_tags import DEFAULT_TAGS, default_tags, ens
 from app.seeding import data
 from app.seeding.plan import SeedPlan
 from app.seeding.progress import Progress, SilentProgress
-from app.stores import mongo, postgres, sql
+from app.stores import postgres, sql
 from app.tasks.models import Task
 from app.users.documents import User
+from app.users.records import UserId
 
 T = TypeVar("T")
 
@@ -50,14 +50,10 @@ def check_clear_allowed(*, app_env: str, confirmed: bool) -> None:
         raise ClearRefused("refusing to clear a prod database (APP_ENV=prod): add --yes if you really mean it")
 
 
-def _users_collection() -> AsyncCollection:
-    return mongo.database()[User.get_settings().name]
-
-
 async def is_empty() -> bool:
     """True when there are no tasks and no users (tags alone do not count: data migrations create them)."""
     has_task = await Task.exists()
-    has_user = await _users_collection().find_one({}, {"_id": 1})
+    has_user = await User.find_one().project(UserId)
     return not has_task and has_user is None
 
 
@@ -135,12 +131,12 @@ async def _prefetched(items: Iterator[T]) -> AsyncIterator[T]:
 
 
 async def _replace_users(documents: list[dict], *, clear: bool, progress: Progress, batch_size: int) -> None:
-    # Bulk inserts skip Beanie's hooks: the documents carry their own created_at/updated_at.
-    users = _users_collection()
+    # Each generated document is validated as a User (what the app reads back); Beanie's insert_many skips
+    # the before_event hooks, so the documents keep their own created_at/updated_at.
     if clear:
-        await users.delete_many({})
+        await User.delete_all()
     progress.start("users", len(documents))
     for start in range(0, len(documents), batch_size):
         chunk = documents[start : start + batch_size]
-        await users.insert_many(chunk, ordered=False)
+        await User.insert_many([User.model_validate(document) for document in chunk], ordered=False)
         progress.advance(len(chunk))

@@ -8,25 +8,24 @@ from app import cache
 from app.cache.codec import typed
 from app.common.pagination import CursorPage, OffsetPage, PageResult
 from app.users import keys, service
-from app.users.documents import User
 from app.users.filters import UserFilters, UserSort
 from app.users.records import USER_RECORD, UserRecord
 from app.users.service import UserStats
 
-_PAGE = typed(PageResult[User])
+_PAGE = typed(PageResult[UserRecord])
 _STATS = typed(list[UserStats])
 
 
 async def users_by_id(ids: Sequence[str]) -> list[UserRecord | None]:
-    """Users by id as read-only rows (one Mongo `$in` for the misses); None for ids that do not exist."""
+    """Users by id as read-only rows (one Mongo find for the misses); None for ids that do not exist."""
     return await cache.current().get_many(
-        ids, keys.user, lambda missing: service.get_user_records_by_ids(ids=missing), USER_RECORD
+        ids, keys.user, lambda missing: service.get_users_by_ids(ids=missing), USER_RECORD
     )
 
 
 async def user_page(
     *, filters: UserFilters, sort: UserSort, page: OffsetPage | CursorPage, with_total: bool
-) -> PageResult[User]:
+) -> PageResult[UserRecord]:
     """One page of users, cached per filters, sort, page and whether the total was asked for."""
     key = keys.user_page({"filters": filters, "sort": sort, "page": page, "total": with_total})
     return await cache.current().get(

@@ -1,68 +1,76 @@
-"""Plain read-only user rows for the hot read path (loaders, caches): no Beanie validation or state tracking.
+"""Read models of the `users` documents for the hot read path (loaders, caches): Beanie projection models.
 
-Writes go through the `User` document and its validators; reads that only display a user use these,
-built straight from the stored BSON, which costs a fraction of a Document's construction.
+Writes go through the `User` document and its validators. Reads that only display a user project the
+stored document onto `UserRecord`: Beanie derives the find's projection from the model's fields, and
+pydantic builds the row without the document's validators and state tracking, which costs a fraction of a
+Document's construction (see `app.users.service._projected`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from beanie import PydanticObjectId
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.cache.codec import Codec
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileRecord:
+def _or(default: Any) -> BeforeValidator:
+    """Stored null (or an empty value) reads as the default, as the document's defaults would."""
+    return BeforeValidator(lambda value: value or default)
+
+
+class ProfileRecord(BaseModel):
+    """The embedded profile as read."""
+
+    model_config = ConfigDict(frozen=True)
+
     bio: str | None = None
-    timezone: str = "UTC"
-    settings: dict[str, Any] = field(default_factory=dict)
+    timezone: Annotated[str, _or("UTC")] = "UTC"
+    settings: Annotated[dict[str, Any], _or({})] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: str
+class UserRecord(BaseModel):
+    """A user as read: the projection of the fields the GraphQL face shows (a missing or null profile reads
+    as the default one)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: PydanticObjectId = Field(alias="_id")
     email: str
-    name: str | None
-    avatar: str | None
-    profile: ProfileRecord
+    name: str | None = None
+    avatar: str | None = None
+    profile: Annotated[ProfileRecord, _or({})] = Field(default_factory=ProfileRecord)
     created_at: datetime
     updated_at: datetime
 
 
-def record_from_document(doc: dict[str, Any]) -> UserRecord:
-    """A record from a stored user document (a missing or null profile reads as the default one)."""
-    profile = doc.get("profile") or {}
-    return UserRecord(
-        id=str(doc["_id"]),
-        email=doc["email"],
-        name=doc.get("name"),
-        avatar=doc.get("avatar"),
-        profile=ProfileRecord(
-            bio=profile.get("bio"), timezone=profile.get("timezone") or "UTC", settings=profile.get("settings") or {}
-        ),
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
+class UserId(BaseModel):
+    """Just the id (existence checks)."""
+
+    id: PydanticObjectId = Field(alias="_id")
 
 
 def _dump(record: UserRecord) -> dict[str, Any]:
     return {
-        "id": record.id, "email": record.email, "name": record.name, "avatar": record.avatar,
+        "id": str(record.id), "email": record.email, "name": record.name, "avatar": record.avatar,
         "bio": record.profile.bio, "timezone": record.profile.timezone, "settings": record.profile.settings,
         "created_at": record.created_at.isoformat(), "updated_at": record.updated_at.isoformat(),
     }
 
 
 def _load(data: dict[str, Any]) -> UserRecord:
-    return UserRecord(
-        id=data["id"], email=data["email"], name=data["name"], avatar=data["avatar"],
-        profile=ProfileRecord(bio=data["bio"], timezone=data["timezone"], settings=data["settings"]),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-    )
+    # One validation of the stored shape (cheaper than a constructor per model); datetimes parsed by the
+    # standard library so a hit carries the same tzinfo as a miss.
+    return UserRecord.model_validate({
+        "_id": data["id"], "email": data["email"], "name": data["name"], "avatar": data["avatar"],
+        "profile": {"bio": data["bio"], "timezone": data["timezone"], "settings": data["settings"]},
+        "created_at": datetime.fromisoformat(data["created_at"]),
+        "updated_at": datetime.fromisoformat(data["updated_at"]),
+    })
 
 
-# Hand-written: the generic pydantic codec costs more than the row it rebuilds.
+# Hand-written: the generic pydantic codec would nest the profile and change the cached shape.
 USER_RECORD: Codec[UserRecord] = Codec(_dump, _load)

@@ -9,6 +9,12 @@ job (it unassigns even when the document is already gone), and
 `app.tasks.assignments.repair_dangling_assignees()` clears every such id in batches. The opposite order
 would be worse: a failure after unassigning would leave a live user who silently lost their tasks.
 
+Every read and write goes through Beanie: `User.find`/`find_one` with its query operators, `Set`/`Unset`
+updates. Reads that only show users (lists, batches, stats) project onto the read model `UserRecord`
+(`app.users.records`): a `User` document, validated and state-tracked, costs about 40 times as much to
+build (measured here: 5.4 ms against 0.14 ms of CPU for 50 users). Writes and single-user reads use the
+document.
+
 Writes validate every input field before touching the database and report all invalid fields at once.
 Updates are query-level (`$set`/`$unset` of just the changed paths in one findAndModify) and
 `_update_fields` is the one place that writes them and stamps `updated_at`. On MongoDB that makes
@@ -32,10 +38,15 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 from beanie import UpdateResponse
+from beanie.odm.queries.find import FindMany
+from beanie.operators import GTE, LT, In, Or, RegEx, Set, Unset
 from bson import ObjectId
+from bson.errors import InvalidId
+from pydantic import BaseModel, TypeAdapter
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
@@ -76,7 +87,7 @@ from app.users.documents import (
 )
 from app.stores import sql
 from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
-from app.users.records import UserRecord, record_from_document
+from app.users.records import UserId, UserRecord
 
 log = logging.getLogger("taskboard.users")
 _ENTITY = Entity.USER.value
@@ -96,6 +107,7 @@ _NOT_NULL = frozenset({"email", "profile.timezone", "profile.settings"})
 _SETTINGS = "profile.settings"
 
 SettingsMode = Literal["replace", "merge"]
+ReadModel = TypeVar("ReadModel", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,7 @@ class UserStats:
     """Live task counts of one user; `user` is None when the id names no user (any more)."""
 
     user_id: str
-    user: User | None
+    user: UserRecord | None
     task_count: int
     completed_count: int
     in_progress_count: int
@@ -115,27 +127,20 @@ class UserStats:
 async def get_user(*, user_id: str) -> User | None:
     """The user with this id, or None (also for a string that is not an ObjectId)."""
     oid = _object_id(user_id)
-    return None if oid is None else await User.find_one({"_id": oid})
+    return None if oid is None else await User.find_one(User.id == oid)
 
 
-async def get_users_by_ids(*, ids: Sequence[str]) -> list[User | None]:
-    """Users in key order, None for missing or invalid ids, in one `$in` query."""
+async def get_users_by_ids(*, ids: Sequence[str]) -> list[UserRecord | None]:
+    """Users as read-only rows in key order, None for missing or invalid ids.
+
+    One find projected onto UserRecord (an equality for a single id, `$in` for more); nothing is sent when
+    no id is valid.
+    """
     oids = [_object_id(key) for key in ids]
     wanted = list({oid for oid in oids if oid is not None})
     if not wanted:
         return [None] * len(oids)
-    found = {user.id: user for user in await User.find(_ids_query(wanted)).to_list()}
-    return [None if oid is None else found.get(oid) for oid in oids]
-
-
-async def get_user_records_by_ids(*, ids: Sequence[str]) -> list[UserRecord | None]:
-    """Read-only user rows in key order, None for missing or invalid ids, in one `$in` query (no Beanie)."""
-    oids = [_object_id(key) for key in ids]
-    wanted = list({oid for oid in oids if oid is not None})
-    if not wanted:
-        return [None] * len(oids)
-    cursor = User.get_pymongo_collection().find(_ids_query(wanted))
-    found = {doc["_id"]: record_from_document(doc) async for doc in cursor}
+    found = {record.id: record for record in await _projected(_find_ids(wanted), UserRecord)}
     return [None if oid is None else found.get(oid) for oid in oids]
 
 
@@ -148,8 +153,8 @@ async def existing_user_ids(*, ids: Iterable[str]) -> set[str]:
             by_oid.setdefault(oid, []).append(key)
     if not by_oid:
         return set()
-    cursor = User.get_pymongo_collection().find({"_id": {"$in": list(by_oid)}}, {"_id": 1})
-    return {key async for row in cursor for key in by_oid[row["_id"]]}
+    rows = await _projected(_find_ids(list(by_oid)), UserId)
+    return {key for row in rows for key in by_oid[row.id]}
 
 
 async def get_user_by_email(*, email: str) -> User | None:
@@ -158,7 +163,7 @@ async def get_user_by_email(*, email: str) -> User | None:
         normalized = normalize_email(email)
     except ValueError:
         return None
-    return await User.find_one({"email": normalized})
+    return await User.find_one(User.email == normalized)
 
 
 async def find_users(
@@ -167,18 +172,18 @@ async def find_users(
     sort: UserSort = UserSort(),
     page: OffsetPage | CursorPage = CursorPage(),
     with_total: bool = False,
-) -> PageResult[User]:
+) -> PageResult[UserRecord]:
     """One page of users matching filters, in a whitelisted order with `_id` as tiebreaker."""
     validate_page(page)
-    query = _filter_query(filters)
+    conditions = _conditions(filters)
     order = _Order(sort)
     if isinstance(page, OffsetPage):
         skip = (page.page - 1) * page.limit
-        rows = await _scan(query, order, descending=order.descending, skip=skip, size=page.limit)
+        rows = await _scan(conditions, order, descending=order.descending, skip=skip, size=page.limit)
         items, has_next, has_previous = rows[: page.limit], len(rows) > page.limit, page.page > 1
     else:
-        items, has_next, has_previous = await _keyset_page(query, order, page)
-    total = await User.find(query).count() if with_total else None
+        items, has_next, has_previous = await _keyset_page(conditions, order, page)
+    total = await User.find(*conditions).count() if with_total else None
     return PageResult(
         items=items,
         cursors=[order.cursor(user) for user in items],
@@ -203,7 +208,7 @@ async def user_stats(*, user_ids: Sequence[str] | None = None) -> list[UserStats
     return stats
 
 
-async def users_with_tasks_created_between(*, start: datetime, end: datetime) -> list[User]:
+async def users_with_tasks_created_between(*, start: datetime, end: datetime) -> list[UserRecord]:
     """Existing users assigned a live task created in [start, end), by id (one SQL query, one `$in`)."""
     if as_utc(end) < as_utc(start):
         raise invalid("end", "must not be before start")
@@ -341,10 +346,11 @@ async def delete_user(*, user_id: str, actor: Principal) -> bool:
     oid = _object_id(user_id)
     if oid is None:
         return False
+    # Beanie has no find-and-delete: pymongo's, on Beanie's collection, with the result parsed as a read model.
     document = await User.get_pymongo_collection().find_one_and_delete({"_id": oid})
     if document is not None:
         await changes.emit(Change(Entity.USER, ChangeKind.DELETED, ids=(str(oid),)))
-        await _audit(actor, Action.DELETE, str(oid), removed(_raw_values(document)))
+        await _audit(actor, Action.DELETE, str(oid), removed(_stored_values(UserRecord.model_validate(document))))
     async with sql.transaction() as conn:
         task_ids = await unassign_user_tasks(user_id=str(oid))
         await audit.record_many(conn, actor=actor, items=[
@@ -359,17 +365,36 @@ async def delete_user(*, user_id: str, actor: Principal) -> bool:
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _ids_query(oids: list[ObjectId]) -> dict[str, Any]:
-    """One query for these ids. A single id is an equality: FerretDB v1 answers `$in` with a collection
+def _find_ids(oids: list[ObjectId]) -> FindMany[User]:
+    """One find of these ids. A single id is an equality: FerretDB v1 answers `$in` with a collection
     scan but uses the `_id` index for equality (MongoDB uses the index for both)."""
-    return {"_id": oids[0]} if len(oids) == 1 else {"_id": {"$in": oids}}
+    return User.find(User.id == oids[0]) if len(oids) == 1 else User.find(In(User.id, oids))
+
+
+async def _projected(query: FindMany[User], model: type[ReadModel]) -> list[ReadModel]:
+    """The query's documents projected onto a read model: Beanie builds the find (its filter, and the
+    projection from the model's fields); pydantic validates the rows in one call.
+
+    Not `.project(model).to_list()`: Beanie's per-row parse probes the model with hasattr calls that miss
+    (slow on pydantic classes), about 6 us a row, more than the validation itself (measured on 50 users).
+    """
+    cursor = await query.project(model).get_cursor()
+    return _rows_of(model).validate_python(await cursor.to_list())
+
+
+@cache
+def _rows_of(model: type[ReadModel]) -> TypeAdapter[list[ReadModel]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def _object_id(value: object) -> ObjectId | None:
     if isinstance(value, ObjectId):
         return value
-    if isinstance(value, str) and len(value) == 24 and ObjectId.is_valid(value):
-        return ObjectId(value)
+    if isinstance(value, str) and len(value) == 24:
+        try:
+            return ObjectId(value)  # one parse (is_valid then ObjectId would parse twice)
+        except InvalidId:
+            return None
     return None
 
 
@@ -410,20 +435,7 @@ async def _audit_email_attempt(actor: Principal, user_id: str, outcome: str) -> 
                  {"outcome": {"old": None, "new": outcome}})
 
 
-def _raw_values(document: dict[str, Any]) -> dict[str, Any]:
-    """The audited fields of a raw user document (as find_one_and_delete returns it)."""
-    profile = document.get("profile") or {}
-    return {
-        "email": document.get("email"),
-        "name": document.get("name"),
-        "avatar": document.get("avatar"),
-        "profile.bio": profile.get("bio"),
-        "profile.timezone": profile.get("timezone"),
-        "profile.settings": profile.get("settings"),
-    }
-
-
-def _stored_values(user: User) -> dict[str, Any]:
+def _stored_values(user: User | UserRecord) -> dict[str, Any]:
     return {
         "email": user.email,
         "name": user.name,
@@ -458,11 +470,11 @@ async def _update_fields(oid: ObjectId, *, set_: dict[str, Any], unset: Sequence
 
     Beanie's before_event hooks do not run for query-level updates, so `updated_at` is stamped here.
     """
-    update: dict[str, Any] = {"$set": {**set_, "updated_at": utcnow()}}
+    operators = [Set({**set_, "updated_at": utcnow()})]
     if unset:
-        update["$unset"] = {path: "" for path in unset}
+        operators.append(Unset({path: "" for path in unset}))
     try:
-        return await User.find_one({"_id": oid}).update(update, response_type=UpdateResponse.NEW_DOCUMENT)
+        return await User.find_one(User.id == oid).update(*operators, response_type=UpdateResponse.NEW_DOCUMENT)
     except PyMongoError as exc:
         _raise_if_duplicate_email(exc)
         raise
@@ -479,27 +491,26 @@ def _raise_if_duplicate_email(exc: PyMongoError) -> None:
         raise Conflict("a user with this email already exists", extensions={"field": "email"}) from None
 
 
-def _filter_query(filters: UserFilters) -> dict[str, Any]:
-    query: dict[str, Any] = {}
+def _conditions(filters: UserFilters) -> list[Any]:
+    """The filters as Beanie query expressions (all must hold; none: every user)."""
+    conditions: list[Any] = []
     if filters.search is not None and filters.search.strip():
         search = filters.search.strip()
         if len(search) > SEARCH_MAX:
             raise invalid("search", f"must be at most {SEARCH_MAX} characters")
         # The text is literal: re.escape makes regex syntax in it match itself (also on FerretDB's Go RE2).
-        pattern = {"$regex": re.escape(search), "$options": "i"}
-        query["$or"] = [{"name": pattern}, {"email": pattern}] if filters.search_emails else [{"name": pattern}]
-    created: dict[str, datetime] = {}
+        pattern = re.escape(search)
+        fields = (User.name, User.email) if filters.search_emails else (User.name,)
+        conditions.append(Or(*(RegEx(field, pattern, options="i") for field in fields)))
     if filters.created_after is not None:
-        created["$gte"] = as_utc(filters.created_after)
+        conditions.append(GTE(User.created_at, as_utc(filters.created_after)))
     if filters.created_before is not None:
-        created["$lt"] = as_utc(filters.created_before)
-    if created:
-        query["created_at"] = created
+        conditions.append(LT(User.created_at, as_utc(filters.created_before)))
     if filters.timezone is not None:
-        query["profile.timezone"] = filters.timezone
+        conditions.append(User.profile.timezone == filters.timezone)
     if filters.ids is not None:
-        query["_id"] = {"$in": list({oid for oid in map(_object_id, filters.ids) if oid is not None})}
-    return query
+        conditions.append(In(User.id, list({oid for oid in map(_object_id, filters.ids) if oid is not None})))
+    return conditions
 
 
 class _Order:
@@ -518,7 +529,7 @@ class _Order:
         direction = DESCENDING if descending else ASCENDING
         return [(self.field, direction), ("_id", direction)]
 
-    def cursor(self, user: User) -> str:
+    def cursor(self, user: UserRecord) -> str:
         return encode_cursor([self.token, getattr(user, self.field), str(user.id)])
 
     def decode(self, cursor: str, *, field_name: str) -> tuple[Any, ObjectId]:
@@ -556,28 +567,31 @@ class _Order:
         return {"$or": branches}
 
 
-async def _scan(query: dict[str, Any], order: _Order, *, descending: bool, skip: int, size: int) -> list[User]:
+async def _scan(
+    conditions: list[Any], order: _Order, *, descending: bool, skip: int, size: int
+) -> list[UserRecord]:
     """Up to size + 1 rows (the extra one tells whether more follow)."""
-    find = User.find(query).sort(order.spec(descending=descending))
+    find = User.find(*conditions).sort(order.spec(descending=descending))
     if skip:
         find = find.skip(skip)
-    return await find.limit(size + 1).to_list()
+    return await _projected(find.limit(size + 1), UserRecord)
 
 
-async def _keyset_page(query: dict[str, Any], order: _Order, page: CursorPage) -> tuple[list[User], bool, bool]:
+async def _keyset_page(
+    conditions: list[Any], order: _Order, page: CursorPage
+) -> tuple[list[UserRecord], bool, bool]:
     """Items, has_next_page, has_previous_page of a first/after or last/before page."""
-    conditions = [query]
+    conditions = list(conditions)
     if page.after is not None:
         value, oid = order.decode(page.after, field_name="after")
         conditions.append(order.beyond(value, oid, ascending=not order.descending))
     if page.before is not None:
         value, oid = order.decode(page.before, field_name="before")
         conditions.append(order.beyond(value, oid, ascending=order.descending))
-    combined = {"$and": conditions} if len(conditions) > 1 else query
     backward = page.last is not None
     size = page.last if page.last is not None else page.first if page.first is not None else DEFAULT_PAGE_SIZE
     # Backward pages scan the reverse order from the cursor, then flip the rows they got.
-    rows = await _scan(combined, order, descending=order.descending != backward, skip=0, size=size)
+    rows = await _scan(conditions, order, descending=order.descending != backward, skip=0, size=size)
     more = len(rows) > size
     items = rows[:size]
     if backward:

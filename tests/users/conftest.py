@@ -38,14 +38,16 @@ def emitted() -> Iterator[list[Change]]:
 
 
 class CommandLog(monitoring.CommandListener):
-    """Names of the commands sent to the `users` collection."""
+    """Names of the commands sent to the `users` collection (and the commands themselves, in `sent`)."""
 
     def __init__(self) -> None:
         self.commands: list[str] = []
+        self.sent: list[dict] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command.get(event.command_name) == "users":
             self.commands.append(event.command_name)
+            self.sent.append(dict(event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

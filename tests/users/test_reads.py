@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from bson import ObjectId
 
 from app.auth.principal import SYSTEM
 from app.users import service
+from app.users.documents import User
+from app.users.records import USER_RECORD, ProfileRecord, UserRecord
 from tests.users.conftest import CommandLog
 
 
@@ -52,6 +56,71 @@ async def test_users_by_ids_without_a_valid_id_sends_nothing(mongo_commands: Com
     assert await service.get_users_by_ids(ids=["junk", ""]) == [None, None]
     assert await service.get_users_by_ids(ids=[]) == []
     assert mongo_commands.commands == []
+
+
+async def test_users_by_ids_are_read_models_of_the_fields_shown_in_one_projected_find(
+    mongo_commands: CommandLog,
+) -> None:
+    a = await service.create_user(email="a@example.com", name="Ann", bio="Hi", settings={"theme": "dark"}, actor=SYSTEM)
+    b = await service.create_user(email="b@example.com", actor=SYSTEM)
+    missing = str(ObjectId())
+    mongo_commands.commands.clear()
+    mongo_commands.sent.clear()
+
+    records = await service.get_users_by_ids(ids=[str(b.id), missing, "junk", str(a.id), str(b.id)])
+
+    assert [r.email if r else None for r in records] == ["b@example.com", None, None, "a@example.com", "b@example.com"]
+    first = records[3]
+    assert isinstance(first, UserRecord)
+    assert (first.id, first.name, first.avatar) == (a.id, "Ann", None)
+    assert first.profile == ProfileRecord(bio="Hi", timezone="UTC", settings={"theme": "dark"})
+    assert (first.created_at, first.updated_at) == (a.created_at, a.updated_at)
+    assert mongo_commands.commands == ["find"]
+    # Only the read model's fields are asked for.
+    assert set(mongo_commands.sent[0]["projection"]) == {
+        "_id", "email", "name", "avatar", "profile", "created_at", "updated_at"
+    }
+
+
+async def test_users_by_ids_of_one_id_ask_by_equality(mongo_commands: CommandLog) -> None:
+    user = await service.create_user(email="one@example.com", actor=SYSTEM)
+    mongo_commands.sent.clear()
+
+    [record] = await service.get_users_by_ids(ids=[str(user.id)])
+
+    assert record is not None and record.email == "one@example.com"
+    assert mongo_commands.sent[0]["filter"] == {"_id": user.id}  # FerretDB scans for $in, not for equality
+
+
+async def test_users_by_ids_read_a_missing_or_null_profile_as_the_default() -> None:
+    now = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    stored = {"email": "old@example.com", "created_at": now, "updated_at": now}
+    ids = [ObjectId(), ObjectId(), ObjectId()]
+    await User.get_pymongo_collection().insert_many([
+        {"_id": ids[0], **stored},
+        {"_id": ids[1], **stored, "email": "null@example.com", "profile": None},
+        {"_id": ids[2], **stored, "email": "nulls@example.com", "profile": {"timezone": None, "settings": None}},
+    ])
+
+    records = await service.get_users_by_ids(ids=[str(oid) for oid in ids])
+
+    assert [r.profile if r else None for r in records] == [ProfileRecord()] * 3
+    assert all(r is not None and (r.name, r.avatar, r.created_at) == (None, None, now) for r in records)
+
+
+async def test_user_records_survive_the_cache_codec_unchanged() -> None:
+    user = await service.create_user(
+        email="c@example.com", name="Cy", avatar="https://example.com/c.png", bio="x", timezone="Europe/Paris",
+        settings={"nested": {"list": [1, 2.5, None, "s"]}}, actor=SYSTEM,
+    )
+    [record] = await service.get_users_by_ids(ids=[str(user.id)])
+    assert record is not None
+
+    back = USER_RECORD.load(USER_RECORD.dump(record))
+
+    assert back == record
+    assert back.created_at.utcoffset() == record.created_at.utcoffset()
+    assert back.created_at.isoformat() == record.created_at.isoformat()
 
 
 async def test_existing_user_ids_is_one_query_over_the_given_ids(mongo_commands: CommandLog) -> None:
