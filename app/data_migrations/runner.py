@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from app.audit import writer as audit
+from app.audit import public as audit
 from app.auth.principal import system
 from app.data_migrations.registry import DataMigration, Outcome, find, load_registry
 from app.stores import sql

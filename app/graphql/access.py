@@ -5,7 +5,7 @@ operation costs, and whether the caller's rate-limit budget covers it.
    UNAUTHENTICATED. Without a token only `apiVersion` (and introspection, off in prod) may run while
    AUTH_REQUIRED is on.
 2. Text no store can hold (NUL, unpaired surrogates) in variables or literals answers VALIDATION_FAILED.
-3. The static cost (app.abuse.cost, at least 1) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
+3. The static cost (app.graphql.cost, at least 1) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
 4. The cost is charged to the caller's budget in Redis (per user, per client address when anonymous);
    an empty budget answers RATE_LIMITED with `retryAfter` seconds.
 5. An operation refused before step 4 (unparsable, invalid, over a limit, unauthenticated, too costly)
@@ -27,8 +27,8 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from app.abuse.cost import CostModel, check_cost, operation_cost
-from app.abuse.inputs import check_storable_text
+from app.graphql.cost import CostModel, check_cost, operation_cost
+from app.graphql.input_guard import check_storable_text
 from app.abuse.keys import rate_limit_key
 from app.abuse.ratelimit import Decision, RateLimiter
 from app.auth import permissions as can

@@ -12,8 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from app.audit import writer as audit
-from app.audit.writer import Action, created, diff, removed
+from app.audit import public as audit
+from app.audit.public import Action, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit

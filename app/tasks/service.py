@@ -19,8 +19,8 @@ from uuid import UUID
 
 import asyncpg
 
-from app.audit import writer as audit
-from app.audit.writer import Action, AuditItem, created, diff, removed
+from app.audit import public as audit
+from app.audit.public import Action, AuditItem, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit
@@ -31,9 +31,10 @@ from app.common.pagination import CursorPage, OffsetPage, PageResult, validate_p
 from app.common.unset import UNSET, Maybe, is_set
 from app.common.timestamps import as_utc
 from app.stores import sql
-from app.tags.service import find_existing_tag_ids
+from app.tags.public import find_existing_tag_ids
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, TaskStatus
 from app.tasks.queries import COLUMNS, TaskFilters, TaskSort, count_query, cursor_for, page_query
+from app.users.public import existing_user_ids
 
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -152,8 +153,6 @@ async def ensure_assignees_exist(assignees: dict[str, str]) -> None:
     """Reject assignments to users that do not exist; `assignees` maps input field → user id."""
     if not assignees:
         return
-    from app.users.service import existing_user_ids
-
     found = await existing_user_ids(ids=set(assignees.values()))
     missing = [FieldError(f, f"user {uid} does not exist") for f, uid in assignees.items() if uid not in found]
     if missing:

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from app.graphql.schema import schema
+from app.schema import schema
 from app.stores import sql
 from app.users.documents import User
 from tests.access.world import World

@@ -26,13 +26,13 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, OverlappingFieldsCanBeMergedRule, ValidationContext
 
-from app.abuse.cost import COST_MAX, operation_cost
-from app.abuse.inputs import literal_walk
+from app.graphql.cost import COST_MAX, operation_cost
+from app.graphql.input_guard import literal_walk
 from app.graphql.access import root_field_names
 from app.graphql.document_walk import FIGURE_MAX, PerDocument, fragments_of, total_visits
 from app.graphql.limits import depth_and_aliases, limits_walk
 from app.graphql.plans import check_selections
-from app.graphql.schema import schema
+from app.schema import schema
 from tests.graphql.test_plans import executor
 from tests.support.graphql import codes, gql
 

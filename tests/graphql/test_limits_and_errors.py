@@ -11,7 +11,7 @@ from graphql.validation import FieldsOnCorrectTypeRule, OverlappingFieldsCanBeMe
 from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
 
 from app.graphql.limits import bounded_field_merging
-from app.graphql.schema import schema
+from app.schema import schema
 from app.tasks import service as task_service
 from tests.support.graphql import codes, gql
 

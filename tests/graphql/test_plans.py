@@ -7,7 +7,7 @@ from graphql import GraphQLEnumType, GraphQLScalarType, parse
 from graphql.execution.executor import Executor
 
 from app.graphql.plans import FieldKind, PlanCache, _leaf, compile_plan
-from app.graphql.schema import schema
+from app.schema import schema
 from app.graphql.shared_execution import SharedEventExecutor
 
 

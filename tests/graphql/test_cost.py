@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import build_schema, parse
 
-from app.abuse.cost import CostModel, QueryTooComplex, check_cost, operation_cost
+from app.graphql.cost import CostModel, QueryTooComplex, check_cost, operation_cost
 
 SDL = """
 type PageInfo { hasNextPage: Boolean! endCursor: String }
@@ -137,7 +137,7 @@ def test_over_the_maximum_is_query_too_complex() -> None:
 
 
 def test_board_query_on_the_real_schema() -> None:
-    from app.graphql.schema import schema
+    from app.schema import schema
 
     board = """
     query Board($first: Int) {
