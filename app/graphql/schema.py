@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from app.graphql import strawberry_adapter as strawberry_internals
 from app.graphql.access import AccessControl, LimiterSlot
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import document_rules
@@ -39,7 +40,7 @@ class OwnErrorsValidationCache(ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        errors = self.cached_validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+        errors = strawberry_internals.validate_with_cache(self, context)
         context.pre_execution_errors = list(errors) if errors else errors
         yield
 

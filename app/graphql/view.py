@@ -31,7 +31,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
 from strawberry.types import ExecutionResult
@@ -47,6 +46,7 @@ from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
 from app.graphql.schema import TaskboardSchema
+from app.graphql.strawberry_adapter import InvalidOperationTypeError
 from app.graphql.ws_protocols import LegacyWSHandler, TransportWSHandler
 from app.graphql.ws_slots import SocketSlots, TooManySockets
 from app.metrics import WEBSOCKET_CONNECTIONS

@@ -32,6 +32,7 @@ from app.graphql.access import root_field_names
 from app.graphql.document_walk import FIGURE_MAX, PerDocument, fragments_of, total_visits
 from app.graphql.limits import depth_and_aliases, limits_walk
 from app.graphql.plans import check_selections
+from app.graphql.strawberry_adapter import core_schema
 from app.schema import schema
 from tests.graphql.test_plans import executor
 from tests.support.graphql import codes, gql
@@ -118,7 +119,7 @@ def test_depth_through_a_chain_adds_each_fragments_own_depth_once_per_level() ->
 
 def cost_and_visits(document: DocumentNode, variables: dict | None = None) -> tuple[int, int]:
     before = total_visits()
-    cost = operation_cost(schema._schema, document, variables=variables)
+    cost = operation_cost(core_schema(schema), document, variables=variables)
     return cost, total_visits() - before
 
 
@@ -333,8 +334,8 @@ def calls(rule: type[ASTValidationRule], document: DocumentNode) -> int:
         nonlocal count
         count += event == "call"
 
-    type_info = TypeInfo(schema._schema)
-    context = ValidationContext(schema._schema, document, type_info, lambda _: None)
+    type_info = TypeInfo(core_schema(schema))
+    context = ValidationContext(core_schema(schema), document, type_info, lambda _: None)
     visitor = TypeInfoVisitor(type_info, ParallelVisitor([rule(context)]))
     sys.setprofile(profile)
     try:
