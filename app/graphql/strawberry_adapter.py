@@ -17,7 +17,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLField, GraphQLResolveInfo, GraphQLSchema
 from strawberry import Schema
-from strawberry.extensions import ValidationCache
+from strawberry.extensions import MaskErrors, ValidationCache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
@@ -27,7 +27,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.nodes import get_variable_values
 
 __all__ = [
-    "BASIC_RESOLVER_NAME", "CannotGetOperationTypeError", "InvalidOperationTypeError", "EXCEPTION_HANDLERS_CELL", "RESOLVER_NAME", "ExecutorBase", "core_schema", "enum_class",
+    "BASIC_RESOLVER_NAME", "CannotGetOperationTypeError", "ErrorsHook", "InvalidOperationTypeError", "EXCEPTION_HANDLERS_CELL", "RESOLVER_NAME", "ExecutorBase", "core_schema", "enum_class",
     "info_class_of", "info_parameter_name", "isoformat", "make_info", "plain_method_resolver", "raw_info",
     "reads_attribute_only", "strawberry_field", "takes_self", "validate_with_cache", "variable_values", "wrap_parser",
 ]
@@ -43,6 +43,24 @@ BASIC_RESOLVER_NAME = "_get_basic_result"
 RESOLVER_NAME = "_resolver"
 # ... and the variable it closes over: the field's exception handlers (empty: the resolver is called as is).
 EXCEPTION_HANDLERS_CELL = "field_exception_handlers"
+
+
+class ErrorsHook(MaskErrors):
+    """strawberry's MaskErrors with its private hooks turned into one: `shape_errors` sees every result's errors
+    (operations, subscription events, streamed results) and returns what the client gets."""
+
+    def shape_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        raise NotImplementedError
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return self.shape_errors(errors)
+
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks a runtime Protocol here, which costs more than the rest of a subscription
+        # event's delivery; an attribute lookup says the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self.shape_errors(errors)  # type: ignore[attr-defined]
 
 
 def core_schema(schema: Schema) -> GraphQLSchema:

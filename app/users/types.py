@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from app.auth.permissions import can_see_email
 from app.common import ports
-from app.common.pagination import DEFAULT_PAGE_SIZE
+from app.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.graphql.relay import Connection
 
 
@@ -51,7 +51,7 @@ class UserType:
     async def tasks(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 0 to 100.")] = DEFAULT_PAGE_SIZE,
+        first: Annotated[int, strawberry.argument(description=f"Page size, 0 to {MAX_PAGE_SIZE}.")] = DEFAULT_PAGE_SIZE,
     ) -> Annotated["TaskConnection", strawberry.lazy("app.tasks.types")]:  # noqa: F821 - the tasks domain's type
         # The users domain may not import tasks: the tasks domain serves this page through a port.
         return await ports.user_tasks(info, str(self.id), first)  # type: ignore[attr-defined]

@@ -6,12 +6,13 @@ update; nothing else in the app touches these internals.
 
 from __future__ import annotations
 
+import inspect
 from enum import Enum
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLSchema, build_schema, parse
+from graphql import GraphQLError, GraphQLSchema, build_schema, parse
 from strawberry.extensions import FieldExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
@@ -223,6 +224,7 @@ def test_strawberrys_executor_is_graphql_cores_with_the_hooks_shared_execution_o
         (LegacyWSHandler, ("handle", "handle_message", "handle_connection_init", "handle_start", "send_message")),
         (TaskboardSchema, ("process_errors",)),
         (OwnErrorsValidationCache, ("on_validate",)),
+        (adapter.ErrorsHook, ("_process_errors", "_process_result", "on_operation")),
     ],
 )
 def test_every_hook_our_subclasses_override_still_exists_on_strawberrys_class(ours: type, hooks: tuple[str, ...]) -> None:
@@ -233,3 +235,38 @@ def test_every_hook_our_subclasses_override_still_exists_on_strawberrys_class(ou
             f"strawberry's {ours.__mro__[1].__name__} (or its bases) no longer defines {hook}(): {ours.__name__} "
             "overrides it"
         )
+
+
+@pytest.mark.parametrize(
+    ("ours", "attributes"),
+    [
+        (TransportWSHandler, ("view", "websocket", "context", "max_subscriptions_per_connection",
+                              "connection_acknowledged", "operations")),
+        (LegacyWSHandler, ("view", "websocket", "context", "max_subscriptions_per_connection",
+                           "connection_acknowledged", "tasks")),
+    ],
+)
+def test_the_websocket_handlers_keep_the_state_our_limits_read(ours: type, attributes: tuple[str, ...]) -> None:
+    # app.graphql.ws_protocols counts running operations and checks the handshake on these attributes.
+    source = inspect.getsource(ours.__mro__[2].__init__)
+    for attribute in attributes:
+        assert f"self.{attribute}" in source, (
+            f"strawberry's {ours.__mro__[2].__name__} no longer sets self.{attribute}: update app.graphql.ws_protocols"
+        )
+
+
+def test_the_errors_hook_sees_every_results_errors() -> None:
+    class Shout(adapter.ErrorsHook):
+        def shape_errors(self, errors: list[Any]) -> list[Any]:
+            return [GraphQLError(error.message.upper(), path=error.path) for error in errors]
+
+    @strawberry.type
+    class Failing:
+        @strawberry.field
+        def boom(self) -> int | None:
+            raise ValueError("boom")
+
+    result = strawberry.Schema(query=Failing, extensions=[Shout]).execute_sync("{ boom }")
+    assert [error.message for error in result.errors or ()] == ["BOOM"], (
+        "MaskErrors no longer routes results through _process_result/_process_errors: update ErrorsHook"
+    )
