@@ -59,6 +59,7 @@ def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     """Run work with the stores open, the cache listening and task events published, as in the app."""
     from app.logs import configure_logging
     from app.runtime import running
+    from app.schema import PARTS
 
     configure_logging(settings)
     # Batch work (a seed's COPY and commit, a data migration) is not held to a request's statement time-out.
@@ -66,7 +67,7 @@ def _with_stores(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
 
     async def run() -> int:
         # Seeding and data migrations announce their changes: caches and subscribers must hear them.
-        async with running(settings, listen_for_events=False):
+        async with running(settings, PARTS, listen_for_events=False):
             return await work()
 
     return asyncio.run(run())
@@ -150,7 +151,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from strawberry.printer import print_schema
 
-    from app.graphql.schema import schema
+    from app.schema import schema
 
     sdl = print_schema(schema) + "\n"
     if args.output:

@@ -17,7 +17,7 @@ from app.health import live, ready_endpoint
 from app.http.middleware import edge_middleware
 from app.logs import configure_logging
 from app.gc_tuning import tune_for_serving
-from app import metrics
+from app import metrics, schema
 from app.settings import Settings, get_settings
 from app.runtime import running
 from app.stores import mongo_log, query_log
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:
-            async with running(settings), metrics.serving():
+            async with running(settings, schema.PARTS), metrics.serving():
                 tune_for_serving()
                 log.info("taskboard ready (env=%s)", settings.app_env)
                 yield
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.to_thread(installed_tracing.shutdown)
         log.info("taskboard stopped")
 
-    graphql_app = make_graphql_app(settings)
+    graphql_app = make_graphql_app(settings, schema.build(settings))
     routes = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready_endpoint(settings), methods=["GET"]),

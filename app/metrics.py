@@ -377,12 +377,6 @@ def _exposition() -> bytes:
     return generate_latest(multiprocess_registry() if MULTIPROCESS else REGISTRY)
 
 
-def render() -> str:
-    """The whole exposition (every worker's, in multiprocess mode)."""
-    sync()
-    return _exposition().decode()
-
-
 def metrics_endpoint(settings: Settings) -> Callable[[Request], Any]:
     """GET /metrics, behind METRICS_TOKEN when it is set."""
     token = metrics_token(settings)

@@ -21,6 +21,7 @@ import pytest  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from app.runtime import running  # noqa: E402
+from app.schema import PARTS  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
 from tests.support.auth import admin_headers  # noqa: E402
 from tests.support.runtime import ensure_runtime  # noqa: E402
@@ -34,7 +35,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 async def stores(settings: Settings) -> AsyncIterator[None]:
     """PostgreSQL, MongoDB and Redis opened once for the in-process tests, with the cache and events installed."""
-    async with running(settings):
+    async with running(settings, PARTS):
         yield
 
 

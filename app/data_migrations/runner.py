@@ -10,7 +10,7 @@ from enum import Enum
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.audit import writer as audit
+from app.audit import public as audit
 from app.auth.principal import system
 from app.data_migrations.models import DataMigrationRecord
 from app.data_migrations.registry import DataMigration, Outcome, find, load_registry

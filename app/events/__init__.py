@@ -1,16 +1,15 @@
-"""Task change events over Redis pub/sub: a publisher (change listener) and the per-process hub.
+"""Change events over Redis pub/sub: a publisher (change listener) and the per-process hub. No domain here:
+each domain declares its streams (`Stream`: which changes, the channel its keys.py names, the payload codec)
+and the composition root passes them to `install`.
 
-In a subscription resolver:
+In a subscription resolver (app.tasks.events.task_events is `events.subscribe(TASK_EVENTS)`):
 
-    from app import events
-    from app.events.filters import TaskFilter, matches, may_match
-
-    async with events.task_events() as stream:
+    async with task_events() as stream:
         async for item in stream:
             if isinstance(item, events.SubscriberNotice):
                 ...  # DISCONNECTED / RECONNECTED: tell the client to re-read; DROPPED: the stream ends next
-            elif may_match(task_filter, item):
-                ...  # load the task (item.task_id; None = many changed), check matches(...), yield it
+            else:
+                ...  # a decoded event
 
 The app lifespan calls `install` after the cache's install (so caches are invalidated before events go
 out) and `uninstall` on shutdown, which ends every open stream.
@@ -19,31 +18,33 @@ out) and `uninstall` on shutdown, which ends every open stream.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from app.common import changes
 from app.events.hub import Hub, SubscriberNotice, Subscription
-from app.events.tasks import TaskEvent, TaskPublisher, decode_task_events
+from app.events.publisher import Publisher, Stream
 from app.settings import Settings
-from app.tasks import keys as task_keys
 
-__all__ = ["INSTANCE_ID", "Hub", "SubscriberNotice", "Subscription", "TaskEvent", "TaskPublisher", "current_hub",
-           "install", "stats", "task_events", "uninstall"]
+__all__ = ["INSTANCE_ID", "Hub", "Publisher", "Stream", "SubscriberNotice", "Subscription", "current_hub",
+           "install", "stats", "subscribe", "uninstall"]
+
+T = TypeVar("T")
 
 # Names this process in event payloads (`origin`) and on its Redis connection.
 INSTANCE_ID = uuid.uuid4().hex[:12]
 
 _hub: Hub | None = None
-_publisher: TaskPublisher | None = None
+_publisher: Publisher | None = None
 
 
-async def install(settings: Settings, redis: Redis, *, listen: bool = True) -> None:
-    """Publish committed task changes through `redis`; with listen, also start the hub for subscribers."""
+async def install(settings: Settings, redis: Redis, *, streams: Sequence[Stream], listen: bool = True) -> None:
+    """Publish the committed changes `streams` carry through `redis`; with listen, also start the hub."""
     global _hub, _publisher
     await uninstall()
-    _publisher = TaskPublisher(redis, timeout_s=settings.redis_timeout_s, origin=INSTANCE_ID)
+    _publisher = Publisher(redis, streams, timeout_s=settings.redis_timeout_s, origin=INSTANCE_ID)
     changes.add_listener(_publisher.publish)
     if listen:
         _hub = Hub.from_settings(settings, name=f"taskboard-hub-{INSTANCE_ID}")
@@ -68,10 +69,10 @@ def current_hub() -> Hub:
     return _hub
 
 
-def task_events(hub: Hub | None = None) -> Subscription[TaskEvent]:
-    """A subscription to task change events, one TaskEvent per changed task (use with `async with`)."""
+def subscribe(stream: Stream[T], hub: Hub | None = None) -> Subscription[T]:
+    """A subscription to one stream's events, decoded (use with `async with`)."""
     hub = hub or current_hub()
-    return hub.subscribe(task_keys.task_events(hub.db), decode_task_events)
+    return hub.subscribe(stream.channel(hub.db), stream.decode)
 
 
 def stats() -> dict[str, Any]:

@@ -5,7 +5,7 @@ operation costs, and whether the caller's rate-limit budget covers it.
    UNAUTHENTICATED. Without a token only `apiVersion` (and introspection, off in prod) may run while
    AUTH_REQUIRED is on.
 2. Text no store can hold (NUL, unpaired surrogates) in variables or literals answers VALIDATION_FAILED.
-3. The static cost (app.abuse.cost, at least 1) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
+3. The static cost (app.graphql.cost, at least 1) above QUERY_MAX_COST answers QUERY_TOO_COMPLEX.
 4. The cost is charged to the caller's budget in Redis (per user, per client address when anonymous);
    an empty budget answers RATE_LIMITED with `retryAfter` seconds.
 5. An operation refused before step 4 (unparsable, invalid, over a limit, unauthenticated, too costly)
@@ -24,19 +24,20 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graphql import DocumentNode, FieldNode, GraphQLError
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from app.abuse.cost import CostModel, check_cost, operation_cost
-from app.abuse.inputs import check_storable_text
 from app.abuse.keys import rate_limit_key
 from app.abuse.ratelimit import Decision, RateLimiter
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken
 from app.common.errors import RateLimited, Unauthenticated
-from app.graphql.document_walk import PerDocument, find_operation, root_fields
+from app.graphql import strawberry_adapter as strawberry_internals
+from app.graphql.cost import CostModel, check_cost, operation_cost
+from app.graphql.document_walk import PerDocument, root_fields
 from app.graphql.errors import shape_error
+from app.graphql.input_guard import check_storable_text
 from app.graphql.surcharges import surcharge
 from app.settings import Settings
 from app.stores import redis
@@ -103,7 +104,7 @@ class AccessControl(SchemaExtension):
             self._authenticate(context, document)
             check_storable_text(document, self.execution_context.variables)
             cost = operation_cost(
-                self.execution_context.schema._schema,
+                strawberry_internals.core_schema(self.execution_context.schema),
                 document,
                 operation_name=self.execution_context.operation_name,
                 variables=self.execution_context.variables,

@@ -4,61 +4,16 @@ connection_init payload)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
-from strawberry.dataloader import DataLoader
 
-from app import tracing
 from app.auth.principal import ANONYMOUS, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token, token_from_payload
-from app.graphql.tracing import loader_batch_span
-from app.metrics import LOADER_BATCH
+from app.graphql.loaders import Loaders
 from app.settings import Settings
-from app.tags.loaders import tag_by_id, tags_by_task_id
-from app.tags.service import TagRow
-from app.tasks.loaders import task_by_id, task_count_by_assignee_id, tasks_by_assignee_id
-from app.tasks.service import TaskRow
-from app.users.documents import User
-from app.users.loaders import users_by_id
-
-
-@dataclass
-class Loaders:
-    """Per-request DataLoaders; never shared between requests (or between subscription events)."""
-
-    users_by_id: DataLoader[str, User | None]
-    tags_by_task_id: DataLoader[str, list[TagRow]]
-    tag_by_id: DataLoader[str, TagRow | None]
-    tasks_by_assignee_id: DataLoader[str, list[TaskRow]]
-    task_by_id: DataLoader[str, TaskRow | None]
-    task_count_by_assignee_id: DataLoader[str, int]
-
-
-def _observed(name: str, load_fn: Callable[[list[Any]], Awaitable[Any]]) -> DataLoader:
-    async def load(keys: list[Any]) -> Any:
-        LOADER_BATCH.observe(name, len(keys))
-        if not tracing.enabled:
-            return await load_fn(keys)
-        with loader_batch_span(name, len(keys)):
-            return await load_fn(keys)
-
-    return DataLoader(load_fn=load)
-
-
-def make_loaders() -> Loaders:
-    """Fresh loaders with empty caches."""
-    return Loaders(
-        users_by_id=_observed("users_by_id", users_by_id),
-        tags_by_task_id=_observed("tags_by_task_id", tags_by_task_id),
-        tag_by_id=_observed("tag_by_id", tag_by_id),
-        tasks_by_assignee_id=_observed("tasks_by_assignee_id", tasks_by_assignee_id),
-        task_by_id=_observed("task_by_id", task_by_id),
-        task_count_by_assignee_id=_observed("task_count_by_assignee_id", task_count_by_assignee_id),
-    )
 
 
 @dataclass
@@ -68,7 +23,7 @@ class Context:
     request: Request | WebSocket
     response: Any
     settings: Settings
-    loaders: Loaders = field(default_factory=make_loaders)
+    loaders: Loaders = field(default_factory=Loaders)
     principal: Principal = ANONYMOUS
     # A token was sent but could not be trusted: every operation answers UNAUTHENTICATED with this.
     auth_error: InvalidToken | None = None
@@ -89,7 +44,7 @@ class Context:
 
     def renew_loaders(self) -> Loaders:
         """Start over with empty loaders (each subscription event reads fresh data)."""
-        self.loaders = make_loaders()
+        self.loaders = Loaders()
         return self.loaders
 
 

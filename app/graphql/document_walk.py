@@ -134,18 +134,6 @@ class PerDocument(Generic[K, R]):
         return len(self._by_document)
 
 
-class _Totals:
-    visits = 0
-
-
-_TOTALS = _Totals()
-
-
-def total_visits() -> int:
-    """Selections visited by every walk in this process so far (tests count work with it)."""
-    return _TOTALS.visits
-
-
 class DocumentWalk(Generic[C, R]):
     """Folds selection sets of one document with one pass, each fragment once per context (the figures are
     kept for further walks of the same document). `visits` counts the selections met."""
@@ -180,7 +168,6 @@ class DocumentWalk(Generic[C, R]):
                     folding.discard(frame[4][0])
                 if not stack:
                     self.visits += visits
-                    _TOTALS.visits += visits
                     return figure
                 stack[-1][2] = add(stack[-1][2], figure)
                 continue

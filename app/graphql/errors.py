@@ -9,10 +9,10 @@ import logging
 import uuid
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.common.errors import AppError
+from app.graphql.strawberry_adapter import ErrorsHook
 from app.stores.outages import as_service_unavailable
 
 log = logging.getLogger("taskboard.graphql")
@@ -72,15 +72,8 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     return _reshaped(error, INTERNAL_MESSAGE, {"code": "INTERNAL", "errorId": error_id})
 
 
-class ErrorShaping(MaskErrors):
-    """strawberry's MaskErrors hook points, with our per-error shaping instead of blanket masking."""
+class ErrorShaping(ErrorsHook):
+    """strawberry's MaskErrors hook point, with our per-error shaping instead of blanket masking."""
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+    def shape_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [shape_error(error) for error in errors]
-
-    def _process_result(self, result: object) -> None:
-        # MaskErrors checks a runtime Protocol here, which costs more than the rest of a subscription
-        # event's delivery; an attribute lookup says the same.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]

@@ -41,10 +41,10 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path
-from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
+from app.graphql import strawberry_adapter as strawberry_internals
 from app.graphql.document_walk import DocumentWalk, Visit
 
 PLAN_CACHE_SIZE = 256
@@ -110,7 +110,9 @@ class Method:
 
     def keywords(self, info: GraphQLResolveInfo) -> dict[str, Any]:
         """What strawberry's wrapper passes besides `self`: its Info around graphql-core's, by name."""
-        return {} if self.info_name is None else {self.info_name: self.info_class(_raw_info=info, _field=self.field)}
+        if self.info_name is None:
+            return {}
+        return {self.info_name: strawberry_internals.make_info(self.info_class, info, self.field)}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -170,8 +172,7 @@ class _Compiler:
         self.variable_values = executor.variable_values
         self.operation: OperationDefinitionNode = executor.operation
         self.hide_suggestions = executor.hide_suggestions
-        strawberry_schema = getattr(executor.schema, "_strawberry_schema", None)
-        self.info_class: type[Info] = strawberry_schema.config.info_class if strawberry_schema else Info
+        self.info_class: type[Info] = strawberry_internals.info_class_of(executor.schema)
 
     def plan(self) -> Plan:
         operation = self.operation
@@ -202,41 +203,23 @@ class _Compiler:
             raise Unsupported(f"field {parent_type.name}.{name}")
         path = Path(parent_path, key, parent_type.name)
         output = self._output(field_def.type, details, path)
-        field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if isinstance(field, StrawberryField) and _is_plain_attribute(field, field_def):
-            return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=field.python_name, output=output)
-        method = self._method(field, field_def)
-        kind, resolve = FieldKind.RESOLVER, field_def.resolve
-        if method is not None:
-            kind, resolve = FieldKind.METHOD, method.field.base_resolver.wrapped_func  # type: ignore[union-attr]
+        kind, resolve, method = FieldKind.RESOLVER, field_def.resolve, None
+        field = strawberry_internals.strawberry_field(field_def)
+        if field is not None:
+            if strawberry_internals.reads_attribute_only(field, field_def):
+                return FieldPlan(key=key, kind=FieldKind.ATTRIBUTE, name=field.python_name, output=output)
+            function = strawberry_internals.plain_method_resolver(field, field_def)
+            if function is not None:
+                kind, resolve = FieldKind.METHOD, function
+                method = Method(
+                    takes_self=strawberry_internals.takes_self(field),
+                    info_name=strawberry_internals.info_parameter_name(field),
+                    info_class=self.info_class,
+                    field=field,
+                )
         return FieldPlan(
             key=key, kind=kind, name=name, output=output, resolve=resolve, method=method, field_def=field_def,
             details=tuple(details), parent_type=parent_type, path=path,
-        )
-
-    def _method(self, field: object, field_def: GraphQLField) -> Method | None:
-        """The resolver to call directly when strawberry's wrapper would only add `self` and `info`: a sync
-        resolver without arguments, field extensions or exception handlers."""
-        resolve = field_def.resolve
-        resolver = field.base_resolver if isinstance(field, StrawberryField) else None
-        if (
-            resolver is None
-            or field.extensions  # type: ignore[union-attr]
-            or field.arguments  # type: ignore[union-attr]
-            or resolver.is_async
-            or resolver.root_parameter is not None
-            or resolver.parent_parameter is not None
-            or getattr(resolve, "__name__", None) != "_resolver"
-            or _closure_value(resolve, "field_exception_handlers", default=True)
-            or not callable(resolver.wrapped_func)
-        ):
-            return None
-        info = resolver.info_parameter
-        return Method(
-            takes_self=resolver.self_parameter is not None,
-            info_name=info.name if info is not None else None,
-            info_class=self.info_class,
-            field=field,  # type: ignore[arg-type]
         )
 
     def _output(self, type_: GraphQLOutputType, details: list[FieldDetails], path: Path) -> Output:
@@ -256,24 +239,6 @@ class _Compiler:
             ).grouped_field_set
             return Output(OutputKind.OBJECT, non_null, fields=self._fields(object_type, grouped, path))
         raise Unsupported(f"output type {type_}")
-
-
-def _is_plain_attribute(field: StrawberryField, field_def: GraphQLField) -> bool:
-    """Whether strawberry's resolver only reads the python attribute (no resolver, no extensions, no
-    exception handlers, the default getattr resolver)."""
-    return (
-        field.is_basic_field
-        and field.default_resolver is getattr
-        and getattr(field_def.resolve, "__name__", None) == "_get_basic_result"
-    )
-
-
-def _closure_value(function: object, name: str, *, default: object) -> object:
-    """A variable a strawberry wrapper closes over; `default` when it has none by that name."""
-    code, closure = getattr(function, "__code__", None), getattr(function, "__closure__", None)
-    if code is None or closure is None or name not in code.co_freevars:
-        return default
-    return closure[code.co_freevars.index(name)].cell_contents
 
 
 def compile_plan(executor: Executor) -> Plan | None:
@@ -318,10 +283,11 @@ _PASSTHROUGH = {id(GraphQLString): str, id(GraphQLID): str, id(GraphQLBoolean): 
 
 def _leaf(type_: Any, non_null: bool) -> Output:
     """A scalar's or enum's completion, with the shortcuts its own coercion allows."""
-    if isinstance(type_, CustomGraphQLEnumType):
+    enum_class = strawberry_internals.enum_class(type_)
+    if enum_class is not None:
         names: dict[Any, str] = {}
         for name, value in type_.values.items():
             names.setdefault(value.value, name)  # strawberry's coercion returns the first match
-        return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value, enum_class=type_.wrapped_cls,
+        return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value, enum_class=enum_class,
                       enum_names=names)
     return Output(OutputKind.LEAF, non_null, coerce=type_.coerce_output_value, passthrough=_PASSTHROUGH.get(id(type_)))

@@ -14,10 +14,10 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, ValueNode, VariableNode
 from strawberry.types import Info
-from strawberry.types.nodes import get_variable_values
 
 from app.common.errors import FieldError, ValidationFailed
-from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.common.pagination import DEFAULT_PAGE_SIZE, CursorPage, OffsetPage, PageResult
+from app.graphql import strawberry_adapter as strawberry_internals
 from app.graphql.document_walk import LEAF, SKIP, DocumentWalk, Fold, skipped
 
 T = TypeVar("T")
@@ -118,8 +118,8 @@ class _Selects(Fold[tuple[str, ...], bool]):
 
 def _selects_along(info: Info, name: str, paths: tuple[tuple[str, ...], ...]) -> bool:
     """Whether the field being resolved selects `name` at the end of one of the paths (one linear walk)."""
-    raw = info._raw_info
-    walk = DocumentWalk(_Selects(name, get_variable_values(raw)), raw.fragments)
+    raw = strawberry_internals.raw_info(info)
+    walk = DocumentWalk(_Selects(name, strawberry_internals.variable_values(raw)), raw.fragments)
     return any(
         walk.walk(node.selection_set, path) for node in raw.field_nodes if node.selection_set for path in paths
     )
@@ -157,5 +157,5 @@ def page_from_args(
     if offset_given and cursor_given:
         raise ValidationFailed(FieldError("page", "use either page/limit or first/after/last/before"))
     if offset_given:
-        return OffsetPage(page=1 if page is None else page, limit=20 if limit is None else limit)
+        return OffsetPage(page=1 if page is None else page, limit=DEFAULT_PAGE_SIZE if limit is None else limit)
     return CursorPage(first=first, after=after, last=last, before=before)

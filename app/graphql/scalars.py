@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dateutil.parser
-from strawberry.schema.types.base_scalars import isoformat, wrap_parser
 from strawberry.types.scalar import ScalarDefinition
+
 from app.common.timestamps import as_utc
+from app.graphql.strawberry_adapter import isoformat, wrap_parser
 
 
 def parse_datetime(text: str) -> datetime:

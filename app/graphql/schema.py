@@ -1,4 +1,5 @@
-"""Assembles Query, Mutation and Subscription from the domain packages into one strawberry schema."""
+"""The generic schema machinery: the schema class, its extensions, and `build_schema` for root types that
+app.schema assembles from the domains (this package imports no domain)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-import app
-from app.audit.resolvers import AuditQuery
+from app.graphql import strawberry_adapter as strawberry_internals
 from app.graphql.access import AccessControl, LimiterSlot
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import document_rules
@@ -24,28 +24,7 @@ from app.graphql.observability import OperationMetrics
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.shared_execution import SharedEventExecutor
 from app.graphql.tracing import schema_extensions as tracing_extensions
-from app.settings import Settings, get_settings
-from app.tags.resolvers import TagMutation, TagQuery
-from app.tasks.resolvers import TaskMutation, TaskQuery
-from app.tasks.subscriptions import TaskSubscription
-from app.users.resolvers import UserMutation, UserQuery
-
-
-@strawberry.type(description="Read operations.")
-class Query(TaskQuery, TagQuery, UserQuery, AuditQuery):
-    @strawberry.field(description="Version of the running Taskboard API.")
-    def api_version(self) -> str:
-        return app.__version__
-
-
-@strawberry.type(description="Write operations; each validates its whole input before writing anything.")
-class Mutation(TaskMutation, TagMutation, UserMutation):
-    pass
-
-
-@strawberry.type(description="Live events over WebSocket (graphql-transport-ws or graphql-ws).")
-class Subscription(TaskSubscription):
-    pass
+from app.settings import Settings
 
 
 class TaskboardSchema(strawberry.Schema):
@@ -61,13 +40,15 @@ class OwnErrorsValidationCache(ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        errors = self.cached_validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+        errors = strawberry_internals.validate_with_cache(self, context)
         context.pre_execution_errors = list(errors) if errors else errors
         yield
 
 
-def build_schema(settings: Settings) -> TaskboardSchema:
-    """The schema with its extensions: error shaping, document caches, limits, access control, prod hardening."""
+def build_schema(settings: Settings, *, query: type, mutation: type | None = None,
+                 subscription: type | None = None) -> TaskboardSchema:
+    """The schema of these root types with its extensions: error shaping, document caches, limits, access
+    control, prod hardening."""
     rules = document_rules(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
@@ -91,10 +72,7 @@ def build_schema(settings: Settings) -> TaskboardSchema:
     limiters = LimiterSlot(settings)
     extensions.append(lambda: AccessControl(settings=settings, limiters=limiters))
     return TaskboardSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+        query=query, mutation=mutation, subscription=subscription, extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
         execution_context_class=SharedEventExecutor,
     )
-
-
-schema = build_schema(get_settings())

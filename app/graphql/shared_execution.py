@@ -19,10 +19,10 @@ import orjson
 from graphql import ExecutionResult, OperationType
 from graphql.execution.executor import Executor
 from graphql.pyutils import Undefined, is_awaitable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.common.shared import SharedWork
 from app.graphql.direct_execution import execute_query
+from app.graphql.strawberry_adapter import ExecutorBase
 from app.metrics import SUBSCRIPTION_RESULTS
 
 ShareKey = tuple[int, bytes, str]
@@ -68,7 +68,7 @@ def _rights_key(context: Any) -> str | None:
     return principal.rights_key() if principal is not None else None
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(ExecutorBase):
     """strawberry's executor, executing a `SharedEvent` once per share key; queries try their compiled plan
     first (app.graphql.direct_execution)."""
 

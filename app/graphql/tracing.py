@@ -23,13 +23,13 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app import tracing
-from app.graphql.document_walk import find_operation
 from app.common.errors import AppError
 from app.graphql.access import COST_ATTRIBUTE
+from app.graphql.document_walk import find_operation
 from app.graphql.errors import shape_error
+from app.graphql.strawberry_adapter import CannotGetOperationTypeError, InvalidOperationTypeError
 
 # Operation names are chosen by clients: bounded, and only GraphQL names (a name the document does not define
 # is still shown when it is a valid name).

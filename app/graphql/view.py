@@ -31,7 +31,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
 from strawberry.types import ExecutionResult
@@ -46,7 +45,8 @@ from app.graphql.graphiql import graphiql_page
 from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
 from app.graphql.persisted_queries import error_response as persisted_error_response
 from app.graphql.response_cache import ResponseCache
-from app.graphql.schema import build_schema
+from app.graphql.schema import TaskboardSchema
+from app.graphql.strawberry_adapter import InvalidOperationTypeError
 from app.graphql.ws_protocols import LegacyWSHandler, TransportWSHandler
 from app.graphql.ws_slots import SocketSlots, TooManySockets
 from app.metrics import WEBSOCKET_CONNECTIONS
@@ -80,8 +80,8 @@ class TaskboardGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(build_schema(settings), **kwargs)
+    def __init__(self, schema: TaskboardSchema, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
         self.settings = settings
         self.verifier = TokenVerifier.from_settings(settings)
         self.response_cache = ResponseCache(settings)
@@ -290,9 +290,10 @@ def request_error_response(exc: HTTPException, media_type: str | None) -> Respon
     )
 
 
-def make_graphql_app(settings: Settings) -> TaskboardGraphQL:
-    """The /graphql endpoint for HTTP and WebSocket."""
+def make_graphql_app(settings: Settings, schema: TaskboardSchema) -> TaskboardGraphQL:
+    """The /graphql endpoint for HTTP and WebSocket, serving `schema` (built for `settings`: app.schema.build)."""
     return TaskboardGraphQL(
+        schema,
         settings,
         graphql_ide=None if settings.is_prod else "graphiql",
         multipart_uploads_enabled=False,

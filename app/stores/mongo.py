@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 
-from beanie import init_beanie
+from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,12 +18,8 @@ DEFAULT_DATABASE = "taskboard"
 
 _client: AsyncMongoClient | None = None
 
-
-def document_indexes() -> dict[type, list[IndexModel]]:
-    """Every Beanie document class the app registers, with the indexes of its collection."""
-    from app.users.documents import USER_INDEXES, User
-
-    return {User: USER_INDEXES}
+# Every Beanie document class the app registers, with the indexes of its collection (named by app.schema).
+Documents = Mapping[type[Document], Sequence[IndexModel]]
 
 
 def make_client(settings: Settings) -> AsyncMongoClient:
@@ -48,29 +45,29 @@ def database() -> AsyncDatabase:
     return _client.get_default_database(default=DEFAULT_DATABASE)
 
 
-async def connect(settings: Settings) -> None:
-    """Open the client, check it answers `hello`, and register the Beanie documents (creates indexes)."""
+async def connect(settings: Settings, documents: Documents) -> None:
+    """Open the client, check it answers `hello`, and register the Beanie documents (creates their indexes)."""
     global _client
     client = make_client(settings)
     try:
         await client.admin.command("hello")
         db = client.get_default_database(default=DEFAULT_DATABASE)
-        await init_beanie(database=db, document_models=list(document_indexes()), skip_indexes=True)
-        await ensure_indexes(db)
+        await init_beanie(database=db, document_models=list(documents), skip_indexes=True)
+        await ensure_indexes(db, documents)
     except BaseException:
         await client.close()
         raise
     _client = client
 
 
-async def ensure_indexes(db: AsyncDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase, documents: Documents) -> None:
     """Create each document's indexes one by one (idempotent).
 
     Beanie sends them in one createIndexes command; when they all exist already, FerretDB v1.24
     panics on that ("slice bounds out of range") and drops the connection. One index per command works
     on FerretDB and on MongoDB alike.
     """
-    for model, indexes in document_indexes().items():
+    for model, indexes in documents.items():
         collection = db[model.get_settings().name]
         for index in indexes:
             await collection.create_indexes([index])

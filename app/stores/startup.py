@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from app.settings import Settings, mask_url
 from app.stores import mongo, postgres, redis
@@ -27,11 +28,11 @@ class Store:
     close: Callable[[], Awaitable[None]]
 
 
-def stores(settings: Settings) -> list[Store]:
-    """The stores in the order they are opened."""
+def stores(settings: Settings, documents: mongo.Documents) -> list[Store]:
+    """The stores in the order they are opened (MongoDB registering `documents`)."""
     return [
         Store("postgres", settings.database_url, postgres.connect, postgres.close),
-        Store("mongodb", settings.mongodb_url, mongo.connect, mongo.close),
+        Store("mongodb", settings.mongodb_url, partial(mongo.connect, documents=documents), mongo.close),
         Store("redis", settings.redis_url, redis.connect, redis.close),
     ]
 
@@ -60,11 +61,12 @@ async def connect_with_retry(store: Store, settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def open_stores(settings: Settings) -> AsyncIterator[None]:
-    """Open PostgreSQL, MongoDB and Redis in that order; close them in reverse, even on failure."""
+async def open_stores(settings: Settings, documents: mongo.Documents) -> AsyncIterator[None]:
+    """Open PostgreSQL, MongoDB (registering `documents`) and Redis in that order; close them in reverse, even
+    on failure."""
     opened: list[Store] = []
     try:
-        for store in stores(settings):
+        for store in stores(settings, documents):
             await connect_with_retry(store, settings)
             opened.append(store)
             log.info("%s connected at %s", store.name, mask_url(store.url))

@@ -11,6 +11,12 @@ def tag(tag_id: str) -> CacheKey:
     return row(Entity.TAG, tag_id)
 
 
+def task_tags(task_id: str) -> CacheKey:
+    """The tags of one task: a part of the task's entry (its links change with the task's TAGS_CHANGED), also
+    stamped by the tag collection (a renamed or recoloured tag changes what it holds)."""
+    return row(Entity.TASK, task_id, part="tags", also=(collection_stamp(Entity.TAG),))
+
+
 def tag_list(params: object = None) -> CacheKey:
     """The list of every tag; it carries live-task counts, so task writes invalidate it too."""
     return collection(Entity.TAG, "list", params, also=(collection_stamp(Entity.TASK),))

@@ -1,4 +1,8 @@
-"""Read paths for tag resolvers: DataLoader batch functions and the cached tag list."""
+"""The relations the tags domain serves (loader specs for the per-request registry) and the cached tag list.
+
+Batch functions read through the cache and return results in key order, one query per batch for whatever
+the cache did not have.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ from collections.abc import Sequence
 
 from app import cache
 from app.cache.codec import typed
+from app.graphql.loaders import LoaderSpec
 from app.tags import keys, service
 from app.tags.service import TagRow, TagWithCount
-from app.tasks import keys as task_keys
 
 _TAGS = typed(list[TagRow])
 _TAG = typed(TagRow | None)
@@ -18,13 +22,17 @@ _LIST = typed(list[TagWithCount])
 async def tags_by_task_id(task_ids: Sequence[str]) -> list[list[TagRow]]:
     """Tags of each task, by name."""
     return await cache.current().get_many(
-        task_ids, task_keys.task_tags, lambda missing: service.tags_by_task_ids(task_ids=missing), _TAGS
+        task_ids, keys.task_tags, lambda missing: service.tags_by_task_ids(task_ids=missing), _TAGS
     )
 
 
 async def tag_by_id(ids: Sequence[str]) -> list[TagRow | None]:
     """Tags by id."""
     return await cache.current().get_many(ids, keys.tag, lambda missing: service.get_tags_by_ids(ids=missing), _TAG)
+
+
+TAGS_BY_TASK_ID: LoaderSpec[str, list[TagRow]] = LoaderSpec("tags_by_task_id", tags_by_task_id)
+TAG_BY_ID: LoaderSpec[str, TagRow | None] = LoaderSpec("tag_by_id", tag_by_id)
 
 
 async def tag_list() -> list[TagWithCount]:

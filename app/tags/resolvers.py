@@ -10,20 +10,16 @@ from strawberry.types import Info
 from app.common.errors import NotFound
 from app.graphql.arguments import IdArg, maybe
 from app.tags import loaders, service
+from app.tags.inputs import UpdateTagInput
+from app.tags.loaders import TAG_BY_ID
 from app.tags.types import TagType, TagWithCountType
-
-
-@strawberry.input(name="UpdateTagInput", description="Fields to change; omitted ones stay.")
-class UpdateTagInput:
-    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name (not null).")
-    color: str | None = strawberry.field(default=strawberry.UNSET, description="New #rrggbb color (not null).")
 
 
 @strawberry.type
 class TagQuery:
     @strawberry.field(description="A tag by id; null when it does not exist.")
     async def tag(self, info: Info, id: IdArg) -> TagType | None:
-        return await info.context.loaders.tag_by_id.load(id)
+        return await info.context.loaders.get(TAG_BY_ID).load(id)
 
     @strawberry.field(description="Every tag by name, with its live task count.")
     async def tags(self) -> list[TagWithCountType]:

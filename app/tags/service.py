@@ -20,8 +20,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Lower
 
-from app.audit import writer as audit
-from app.audit.writer import Action, created, diff, removed
+from app.audit import public as audit
+from app.audit.public import Action, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit

@@ -1,4 +1,5 @@
-"""Task assignment queries the users service needs (Tortoise QuerySets on the tasks table).
+"""Task assignment queries the users domain needs through app.common.ports.TASK_ASSIGNMENTS (Tortoise
+QuerySets on the tasks table).
 
 Users live in MongoDB and tasks in PostgreSQL, so `tasks.assignee_id` is a reference no database
 enforces. Writers keep it right (the tasks service checks the user exists; deleting a user unassigns its
@@ -9,7 +10,6 @@ tasks), readers tolerate it being wrong (an unknown assignee reads as null), and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -19,21 +19,14 @@ from tortoise.functions import Count
 
 from app.common import changes
 from app.common.changes import Change, ChangeKind, Entity
+from app.common.ports import Counts
 from app.common.timestamps import as_utc
 from app.stores.sql import AnyOf, Param, Statement, compile_query
 from app.tasks.models import Task, TaskStatus
 from app.tasks.queries import column
+from app.users.public import existing_user_ids
 
 REPAIR_BATCH_SIZE = 500
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Live (not soft-deleted) tasks of one assignee."""
-
-    total: int = 0
-    completed: int = 0
-    in_progress: int = 0
 
 
 @lru_cache(maxsize=2)
@@ -103,9 +96,6 @@ async def repair_dangling_assignees(*, batch_size: int = REPAIR_BATCH_SIZE) -> i
     Each batch is one SQL query for the next distinct assignee ids, one Mongo `$in` for which of them
     exist, and one UPDATE for the rest.
     """
-    # Imported here: the users service imports this module (delete_user unassigns tasks).
-    from app.users.service import existing_user_ids
-
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     repaired = 0

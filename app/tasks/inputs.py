@@ -1,4 +1,4 @@
-"""GraphQL inputs for tasks: filters, sort orders, create/update/upsert payloads."""
+"""GraphQL inputs for tasks: filters, sort orders, create/update/upsert payloads, the taskChanged filter."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import strawberry
 
 from app.common.errors import FieldError, ValidationFailed
 from app.graphql.arguments import maybe
+from app.tasks.events import TaskFilter
 from app.tasks.queries import SortField, TaskFilters, TaskSort
 from app.tasks.service import TaskUpsert
 from app.tasks.types import PriorityType, TaskStatusType
@@ -141,4 +142,29 @@ class TaskUpsertInput:
             due_date=self.due_date,
             assignee_id=self.assignee_id,
             tag_ids=self.tag_ids,
+        )
+
+
+@strawberry.input(name="TaskChangeFilter", description="Which events to receive; every given condition must hold.")
+class TaskChangeFilterInput:
+    task_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these tasks.")
+    assignee_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Only tasks assigned (after the change) to one of these users."
+    )
+    status: list[TaskStatusType] | None = strawberry.field(
+        default=None, description="Only tasks whose status (after the change) is one of these."
+    )
+    tag_names: list[str] | None = strawberry.field(
+        default=None, description="Only tasks carrying (after the change) one of these tags."
+    )
+
+    def to_filter(self) -> TaskFilter:
+        for name in ("task_ids", "assignee_ids", "status", "tag_names"):
+            if len(getattr(self, name) or ()) > FILTER_LIST_MAX:
+                raise ValidationFailed(FieldError(f"filter.{name}", f"at most {FILTER_LIST_MAX} values"))
+        return TaskFilter.of(
+            task_ids=self.task_ids,
+            assignee_ids=[str(i).lower() for i in self.assignee_ids] if self.assignee_ids is not None else None,
+            statuses=self.status,
+            tag_names=self.tag_names,
         )

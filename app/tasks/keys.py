@@ -17,11 +17,6 @@ def task(task_id: str) -> CacheKey:
     return row(Entity.TASK, task_id)
 
 
-def task_tags(task_id: str) -> CacheKey:
-    """The tags of one task (its links change with TAGS_CHANGED; tag renames change the tag rows)."""
-    return row(Entity.TASK, task_id, part="tags", also=(collection_stamp(Entity.TAG),))
-
-
 def task_page(params: object) -> CacheKey:
     """One page of a task list: `params` is everything that shapes it (filters, sort, page, total)."""
     return collection(Entity.TASK, "page", params, also=(collection_stamp(Entity.TAG),))

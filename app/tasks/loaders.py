@@ -1,21 +1,24 @@
-"""Read paths for task resolvers: DataLoader batch functions and cached pages, all read-through the cache.
+"""The relations the tasks domain serves (loader specs for the per-request registry) and cached task pages.
 
-Batch functions return results in key order, one query per batch for whatever the cache did not have.
+Batch functions read through the cache and return results in key order, one query per batch for whatever
+the cache did not have.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from app import cache
 from app.cache.codec import typed
 from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.graphql.loaders import LoaderSpec, Loaders
+from app.tags.public import TAGS_BY_TASK_ID
 from app.tasks import keys, service
 from app.tasks.assignments import task_counts_by_assignee
 from app.tasks.queries import TaskFilters, TaskSort
 from app.tasks.service import TaskRow
+from app.users.public import USERS_BY_ID
 
 _ROW = typed(TaskRow | None)
 _ROWS = typed(list[TaskRow])
@@ -45,6 +48,11 @@ async def task_count_by_assignee_id(ids: Sequence[str]) -> list[int]:
     return await cache.current().get_many(ids, lambda i: keys.tasks_by_assignee(i, "count"), _counts, _COUNT)
 
 
+TASK_BY_ID: LoaderSpec[str, TaskRow | None] = LoaderSpec("task_by_id", task_by_id)
+TASKS_BY_ASSIGNEE_ID: LoaderSpec[str, list[TaskRow]] = LoaderSpec("tasks_by_assignee_id", tasks_by_assignee_id)
+TASK_COUNT_BY_ASSIGNEE_ID: LoaderSpec[str, int] = LoaderSpec("task_count_by_assignee_id", task_count_by_assignee_id)
+
+
 async def task_page(
     *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
 ) -> PageResult[TaskRow]:
@@ -55,14 +63,14 @@ async def task_page(
     )
 
 
-async def prefetch_relations(loaders: Any, rows: Sequence[TaskRow], *, tags: bool, assignees: bool) -> None:
+async def prefetch_relations(loaders: Loaders, rows: Sequence[TaskRow], *, tags: bool, assignees: bool) -> None:
     """Load the page's tags and assignees in one batch each, before the rows' fields resolve."""
     work = []
     if tags and rows:
-        work.append(loaders.tags_by_task_id.load_many([row.id for row in rows]))
+        work.append(loaders.get(TAGS_BY_TASK_ID).load_many([row.id for row in rows]))
     assignee_ids = list({row.assignee_id for row in rows if row.assignee_id is not None}) if assignees else []
     if assignee_ids:
-        work.append(loaders.users_by_id.load_many(assignee_ids))
+        work.append(loaders.get(USERS_BY_ID).load_many(assignee_ids))
     if work:
         # A failed batch stays in its loader: each row's field then answers the error at its own path (the
         # assignees of a page while MongoDB is down) instead of the whole page failing here.

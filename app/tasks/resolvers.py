@@ -1,18 +1,23 @@
-"""Task queries and mutations: parse input, call the service, return rows (types resolve from them)."""
+"""Task queries and mutations, and `User.tasks` (served to the users domain through app.common.ports):
+parse input, call the service or a loader, return rows (types resolve from them)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from app.auth import permissions as can
-from app.common.errors import NotFound
+from app.common.errors import FieldError, NotFound, ValidationFailed
+from app.common.pagination import MAX_PAGE_SIZE, PageResult
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
 from app.graphql.relay import ConnectionView, node_selects, page_from_args, selects
 from app.tasks import loaders, service
 from app.tasks.inputs import CreateTaskInput, TaskFilterInput, TaskSortEnum, TaskUpsertInput, UpdateTaskInput
+from app.tasks.loaders import TASK_BY_ID, TASK_COUNT_BY_ASSIGNEE_ID, TASKS_BY_ASSIGNEE_ID
+from app.tasks.queries import TaskSort
 from app.tasks.service import TaskRow
 from app.tasks.types import BulkUpsertResultType, TaskConnection, TaskType
 
@@ -31,7 +36,7 @@ class TaskQuery:
     @strawberry.field(description="A task by id; null when it does not exist (or is soft-deleted).")
     async def task(self, info: Info, id: IdArg, include_deleted: IncludeDeleted = False) -> TaskType | None:
         _ensure_may_read_deleted(info, include_deleted)
-        row: TaskRow | None = await info.context.loaders.task_by_id.load(id)
+        row: TaskRow | None = await info.context.loaders.get(TASK_BY_ID).load(id)
         if row is None or (row.deleted_at is not None and not include_deleted):
             return None
         return row  # type: ignore[return-value]
@@ -126,3 +131,27 @@ class TaskMutation:
         return await service.bulk_upsert_tasks(  # type: ignore[return-value]
             items=[item.to_upsert() for item in items], actor=info.context.principal
         )
+
+
+async def assigned_tasks_page(info: Info, user_id: str, first: int) -> ConnectionView:
+    """`User.tasks`: the newest `first` live tasks of a user, with the exact total when selected (batched
+    loaders, so a list of users costs a fixed number of queries)."""
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise ValidationFailed(FieldError("first", f"must be between 0 and {MAX_PAGE_SIZE}"))
+    registry = info.context.loaders
+    want_total = selects(info, "totalCount")
+    rows, total = await asyncio.gather(
+        registry.get(TASKS_BY_ASSIGNEE_ID).load(user_id),
+        registry.get(TASK_COUNT_BY_ASSIGNEE_ID).load(user_id) if want_total else asyncio.sleep(0, None),
+    )
+    page = rows[:first]
+    cursors = TaskSort().cursors  # newest first, as tasks_by_assignee_id orders them
+    return ConnectionView(
+        PageResult(
+            items=page,
+            cursors=[cursors.encode(r.created_at, r.id) for r in page],
+            has_next_page=len(rows) > first,
+            has_previous_page=False,
+            total_count=total,
+        )
+    )

@@ -19,8 +19,8 @@ from uuid import UUID
 
 import asyncpg
 
-from app.audit import writer as audit
-from app.audit.writer import Action, AuditItem, created, diff, removed
+from app.audit import public as audit
+from app.audit.public import Action, AuditItem, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.common.changes import Change, ChangeKind, Entity, emit
@@ -33,7 +33,8 @@ from app.common.timestamps import as_utc
 from app.stores import sql
 from app.stores.sql import ClockTimestamp
 from app.tags.models import Tag
-from app.tags.service import find_existing_tag_ids
+from app.tags.public import find_existing_tag_ids
+from app.users.public import existing_user_ids
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, Task, TaskStatus
 from app.tasks.queries import (
     COLUMNS,
@@ -179,8 +180,6 @@ async def ensure_assignees_exist(assignees: dict[str, str]) -> None:
     """Reject assignments to users that do not exist; `assignees` maps input field → user id."""
     if not assignees:
         return
-    from app.users.service import existing_user_ids
-
     found = await existing_user_ids(ids=set(assignees.values()))
     missing = [FieldError(f, f"user {uid} does not exist") for f, uid in assignees.items() if uid not in found]
     if missing:

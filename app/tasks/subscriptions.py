@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -18,102 +16,18 @@ from app.auth import permissions as can
 from app.auth.expiry import token_deadline
 from app.auth.tokens import InvalidToken
 from app.common.changes import ChangeKind
-from app.common.errors import AppError, FieldError, ValidationFailed
+from app.common.errors import AppError
 from app.common.shared import SharedWork
-from app.events.filters import TaskFilter, matches, may_match, visible_without_deleted
-from app.events.tasks import TaskEvent
-from app.tasks.models import Priority, TaskStatus
-from app.graphql.context import Context, make_loaders
+from app.graphql.loaders import Loaders
 from app.graphql.shared_execution import SharedExecutions
-from app.tags.service import TagRow
+from app.tags.public import TAGS_BY_TASK_ID
+from app.tasks.events import TaskEvent, TaskFilter, matches, may_match, task_events, visible_without_deleted
+from app.tasks.inputs import TaskChangeFilterInput
+from app.tasks.loaders import TASK_BY_ID
+from app.tasks.models import Priority, TaskStatus
 from app.tasks.service import TaskRow
-from app.users.records import UserRecord
-from app.tasks.types import TaskStatusType, TaskType
-
-FILTER_LIST_MAX = 100
-
-
-@strawberry.enum(name="TaskChangeKind", description="What happened to the task (or to the stream).")
-class TaskChangeKindEnum(Enum):
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    DELETED = "DELETED"
-    RESTORED = "RESTORED"
-    TAGS_CHANGED = "TAGS_CHANGED"
-    RESYNC = "RESYNC"
-
-
-@strawberry.input(name="TaskChangeFilter", description="Which events to receive; every given condition must hold.")
-class TaskChangeFilterInput:
-    task_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these tasks.")
-    assignee_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Only tasks assigned (after the change) to one of these users."
-    )
-    status: list[TaskStatusType] | None = strawberry.field(
-        default=None, description="Only tasks whose status (after the change) is one of these."
-    )
-    tag_names: list[str] | None = strawberry.field(
-        default=None, description="Only tasks carrying (after the change) one of these tags."
-    )
-
-    def to_filter(self) -> TaskFilter:
-        for name in ("task_ids", "assignee_ids", "status", "tag_names"):
-            if len(getattr(self, name) or ()) > FILTER_LIST_MAX:
-                raise ValidationFailed(FieldError(f"filter.{name}", f"at most {FILTER_LIST_MAX} values"))
-        return TaskFilter.of(
-            task_ids=self.task_ids,
-            assignee_ids=[str(i).lower() for i in self.assignee_ids] if self.assignee_ids is not None else None,
-            statuses=self.status,
-            tag_names=self.tag_names,
-        )
-
-
-@dataclass(frozen=True)
-class _TaskAfter:
-    """What every subscriber needs to know about one event's task, loaded once per process."""
-
-    row: TaskRow | None
-    tags: list[TagRow]
-    # The error when the assignee could not be read (MongoDB down): the event still goes out, with the
-    # assignee answered as that error at its path.
-    assignee: UserRecord | Exception | None
-    tag_names: frozenset[str] = frozenset()
-
-
-@strawberry.type(name="TaskChangeEvent", description="One change to one task, as committed.")
-class TaskChangeEventType:
-    kind: TaskChangeKindEnum = strawberry.field(description="What happened.")
-    task: TaskType | None = strawberry.field(
-        description="The task after the change (its last state for hard deletes); null for RESYNC."
-    )
-    changed_fields: list[str] = strawberry.field(description="GraphQL names of the fields that changed.")
-    at: datetime = strawberry.field(description="When the change was published.")
-    message: str | None = strawberry.field(
-        default=None, description="For RESYNC: why events may have been missed; re-read what you show."
-    )
-    # Set on the one payload every local subscriber of an event shares (see app.graphql.shared_execution):
-    # subscribers with the same document, variables and rights get one execution between them.
-    shared_executions: strawberry.Private[SharedExecutions | None] = None
-    after: strawberry.Private[_TaskAfter | None] = None
-
-    def prepare(self, context: Context) -> None:
-        """Fresh loaders for this event (never what the socket saw before), primed with the shared load."""
-        after = self.after
-        loaders = context.renew_loaders()
-        if after is None or after.row is None:
-            return
-        row = after.row
-        loaders.task_by_id.prime(row.id, row)
-        loaders.tags_by_task_id.prime(row.id, after.tags)
-        if row.assignee_id is None:
-            return
-        if isinstance(after.assignee, Exception):
-            failed: asyncio.Future[UserRecord | None] = asyncio.get_running_loop().create_future()
-            failed.set_exception(after.assignee)
-            failed.exception()  # marks it retrieved: a subscriber that does not select the assignee never awaits it
-            loaders.users_by_id.cache_map.set(row.assignee_id, failed)  # prime() only takes values
-        else:
-            loaders.users_by_id.prime(row.assignee_id, after.assignee)
+from app.tasks.types import TaskAfter, TaskChangeEventType, TaskChangeKindEnum
+from app.users.public import USERS_BY_ID
 
 
 class SubscriberDropped(AppError):
@@ -155,23 +69,23 @@ _payload_by_event: OrderedDict[tuple, SharedWork[TaskChangeEventType | None]] = 
 _SHARED_EVENTS = 256
 
 
-async def _load_after(event: TaskEvent) -> _TaskAfter:
-    loaders = make_loaders()
-    row: TaskRow | None = await loaders.task_by_id.load(event.task_id)
+async def _load_after(event: TaskEvent) -> TaskAfter:
+    loaders = Loaders()
+    row: TaskRow | None = await loaders.get(TASK_BY_ID).load(event.task_id)
     if row is None:
         if event.kind is not ChangeKind.DELETED or not event.snapshot:
-            return _TaskAfter(None, [], None)  # gone again since: a later event will say so
+            return TaskAfter(None, [], None)  # gone again since: a later event will say so
         row = row_from_snapshot(event.snapshot)
     tags, assignee = await asyncio.gather(
-        loaders.tags_by_task_id.load(row.id),
-        loaders.users_by_id.load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
+        loaders.get(TAGS_BY_TASK_ID).load(row.id),
+        loaders.get(USERS_BY_ID).load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
         return_exceptions=True,
     )
     if isinstance(tags, BaseException):
         raise tags
     if isinstance(assignee, BaseException) and not isinstance(assignee, Exception):
         raise assignee  # cancellation
-    return _TaskAfter(row, tags, assignee, frozenset(tag.name for tag in tags))
+    return TaskAfter(row, tags, assignee, frozenset(tag.name for tag in tags))
 
 
 async def _load_payload(event: TaskEvent) -> TaskChangeEventType | None:
@@ -228,7 +142,7 @@ class TaskSubscription:
         sees_deleted = can.can_read_deleted_tasks(info.context.principal)
         # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
         deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
-        async with events.task_events() as stream:
+        async with task_events() as stream:
             if deadline is not None:
                 stream.end_at(deadline, events.SubscriberNotice("EXPIRED", "token expired"))
             async for item in stream:

@@ -1,16 +1,24 @@
-"""GraphQL types for tasks: the enums, the Task object (resolved straight from service rows), its connection."""
+"""GraphQL types for tasks: the enums, the Task object (resolved straight from service rows), its connection,
+and the `taskChanged` event."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
+from app.graphql.context import Context
 from app.graphql.relay import Connection, value_or_future
-from app.tags.types import TagType
+from app.graphql.shared_execution import SharedExecutions
+from app.tags.public import TAGS_BY_TASK_ID, TagRow, TagType
+from app.tasks.loaders import TASK_BY_ID
 from app.tasks.models import Priority, TaskStatus
-from app.users.types import UserType
+from app.tasks.service import TaskRow
+from app.users.public import USERS_BY_ID, UserRecord, UserType
 
 TaskStatusType = strawberry.enum(TaskStatus, name="TaskStatus", description="Where a task stands.")
 PriorityType = strawberry.enum(Priority, name="Priority", description="How important a task is; sorts by rank.")
@@ -36,13 +44,14 @@ class TaskType:
     # (see app.tasks.loaders.prefetch_relations), or its future otherwise: no coroutine per row.
     @strawberry.field(description="Tags on the task, by name.")
     def tags(self, info: Info) -> list[TagType]:
-        return value_or_future(info.context.loaders.tags_by_task_id.load(self.id))  # type: ignore[return-value]
+        return value_or_future(info.context.loaders.get(TAGS_BY_TASK_ID).load(self.id))  # type: ignore[return-value]
 
     @strawberry.field(description="The assigned user; null when unassigned or the user no longer exists.")
     def assignee(self, info: Info) -> UserType | None:
         if self.assignee_id is None:
             return None
-        return value_or_future(info.context.loaders.users_by_id.load(self.assignee_id))  # type: ignore[return-value]
+        # The users domain's loader (app.users.loaders.USERS_BY_ID): one batch for every assignee of the page.
+        return value_or_future(info.context.loaders.get(USERS_BY_ID).load(self.assignee_id))  # type: ignore[return-value]
 
 
 @strawberry.type(name="TaskConnection", description="One page of tasks (Relay connection).")
@@ -55,3 +64,62 @@ class BulkUpsertResultType:
     created_ids: list[strawberry.ID] = strawberry.field(description="Ids of the tasks that were created.")
     updated_ids: list[strawberry.ID] = strawberry.field(description="Ids of the tasks that were replaced.")
     tasks: list[TaskType] = strawberry.field(description="Every task of the call, in input order.")
+
+
+@strawberry.enum(name="TaskChangeKind", description="What happened to the task (or to the stream).")
+class TaskChangeKindEnum(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    RESTORED = "RESTORED"
+    TAGS_CHANGED = "TAGS_CHANGED"
+    RESYNC = "RESYNC"
+
+
+@dataclass(frozen=True)
+class TaskAfter:
+    """What every subscriber needs to know about one event's task, loaded once per process."""
+
+    row: TaskRow | None
+    tags: list[TagRow]
+    # The error when the assignee could not be read (MongoDB down): the event still goes out, with the
+    # assignee answered as that error at its path.
+    assignee: UserRecord | Exception | None
+    tag_names: frozenset[str] = frozenset()
+
+
+@strawberry.type(name="TaskChangeEvent", description="One change to one task, as committed.")
+class TaskChangeEventType:
+    kind: TaskChangeKindEnum = strawberry.field(description="What happened.")
+    task: TaskType | None = strawberry.field(
+        description="The task after the change (its last state for hard deletes); null for RESYNC."
+    )
+    changed_fields: list[str] = strawberry.field(description="GraphQL names of the fields that changed.")
+    at: datetime = strawberry.field(description="When the change was published.")
+    message: str | None = strawberry.field(
+        default=None, description="For RESYNC: why events may have been missed; re-read what you show."
+    )
+    # Set on the one payload every local subscriber of an event shares (see app.graphql.shared_execution):
+    # subscribers with the same document, variables and rights get one execution between them.
+    shared_executions: strawberry.Private[SharedExecutions | None] = None
+    after: strawberry.Private[TaskAfter | None] = None
+
+    def prepare(self, context: Context) -> None:
+        """Fresh loaders for this event (never what the socket saw before), primed with the shared load."""
+        after = self.after
+        loaders = context.renew_loaders()
+        if after is None or after.row is None:
+            return
+        row = after.row
+        loaders.get(TASK_BY_ID).prime(row.id, row)
+        loaders.get(TAGS_BY_TASK_ID).prime(row.id, after.tags)
+        if row.assignee_id is None:
+            return
+        users = loaders.get(USERS_BY_ID)
+        if isinstance(after.assignee, Exception):
+            failed: asyncio.Future[UserRecord | None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(after.assignee)
+            failed.exception()  # marks it retrieved: a subscriber that does not select the assignee never awaits it
+            users.cache_map.set(row.assignee_id, failed)  # prime() only takes values
+        else:
+            users.prime(row.assignee_id, after.assignee)

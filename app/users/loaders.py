@@ -1,4 +1,5 @@
-"""Read paths for user resolvers: the users_by_id batch function and cached pages and stats."""
+"""The relation the users domain serves (USERS_BY_ID, for `Task.assignee` and the user queries) and the
+cached user pages and stats."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from app import cache
 from app.cache.codec import typed
 from app.common.pagination import CursorPage, OffsetPage, PageResult
+from app.graphql.loaders import LoaderSpec
 from app.users import keys, service
 from app.users.filters import UserFilters, UserSort
 from app.users.records import USER_RECORD, UserRecord
@@ -21,6 +23,9 @@ async def users_by_id(ids: Sequence[str]) -> list[UserRecord | None]:
     return await cache.current().get_many(
         ids, keys.user, lambda missing: service.get_users_by_ids(ids=missing), USER_RECORD
     )
+
+
+USERS_BY_ID: LoaderSpec[str, UserRecord | None] = LoaderSpec("users_by_id", users_by_id)
 
 
 async def user_page(

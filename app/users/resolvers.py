@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -17,89 +16,32 @@ from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, Page
 from app.graphql.relay import ConnectionView, page_from_args, selects
 from app.graphql.surcharges import register as register_surcharge
 from app.users import loaders, service
-from app.users.filters import SEARCH_MAX, SortDirection, UserFilters, UserSort, UserSortField
+from app.users.inputs import (
+    IDS_MAX,
+    CreateUserInput,
+    SettingsModeEnum,
+    UpdateUserInput,
+    UserFilterInput,
+    UserSortEnum,
+)
+from app.users.loaders import USERS_BY_ID
 from app.users.surcharges import email_change_surcharge
 from app.users.types import UserConnection, UserStatsType, UserType
 
-IDS_MAX = 100
-
 # Each email change a member tries costs EMAIL_CHANGE_COST extra (its CONFLICT would otherwise be a free probe).
 register_surcharge("updateUser", email_change_surcharge)
-
-
-@strawberry.enum(name="UserSort", description="Whitelisted user orders; ties are broken by id.")
-class UserSortEnum(Enum):
-    CREATED_AT_DESC = "CREATED_AT:DESC"
-    CREATED_AT_ASC = "CREATED_AT:ASC"
-    NAME_ASC = "NAME:ASC"
-    NAME_DESC = "NAME:DESC"
-    EMAIL_ASC = "EMAIL:ASC"
-    EMAIL_DESC = "EMAIL:DESC"
-
-    def to_sort(self) -> UserSort:
-        field, direction = self.value.split(":")
-        return UserSort(UserSortField(field), SortDirection(direction))
-
-
-@strawberry.enum(name="SettingsMode", description="How updateUserSettings applies the given object.")
-class SettingsModeEnum(Enum):
-    MERGE = "merge"
-    REPLACE = "replace"
-
-
-@strawberry.input(name="UserFilter", description="Narrows a user list; every given condition must hold.")
-class UserFilterInput:
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive literal substring of name or email."
-    )
-    created_after: datetime | None = strawberry.field(default=None, description="Created at or after this instant.")
-    created_before: datetime | None = strawberry.field(default=None, description="Created before this instant.")
-    timezone: str | None = strawberry.field(default=None, description="Profile time zone equals this.")
-    ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these users.")
-
-    def to_filters(self) -> UserFilters:
-        if self.search is not None and len(self.search) > SEARCH_MAX:
-            raise ValidationFailed(FieldError("filter.search", f"at most {SEARCH_MAX} characters"))
-        if self.ids is not None and len(self.ids) > IDS_MAX:
-            raise ValidationFailed(FieldError("filter.ids", f"at most {IDS_MAX} ids"))
-        return UserFilters(
-            search=self.search or None,
-            created_after=self.created_after,
-            created_before=self.created_before,
-            timezone=self.timezone,
-            ids=self.ids,
-        )
-
-
-@strawberry.input(name="CreateUserInput", description="A new user.")
-class CreateUserInput:
-    email: str = strawberry.field(description="Email address; stored trimmed and lower-cased, unique.")
-    name: str | None = strawberry.field(default=None, description="At most 100 characters.")
-    avatar: str | None = strawberry.field(default=None, description="http(s) URL.")
-    bio: str | None = strawberry.field(default=None, description="At most 500 characters.")
-    timezone: str = strawberry.field(default="UTC", description="IANA time zone name.")
-    settings: JSON | None = strawberry.field(default=None, description="JSON object of client settings.")
-
-
-@strawberry.input(name="UpdateUserInput", description="Fields to change; omitted ones stay, null clears optional ones.")
-class UpdateUserInput:
-    email: str | None = strawberry.field(default=strawberry.UNSET, description="New email (not null).")
-    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name or null.")
-    avatar: str | None = strawberry.field(default=strawberry.UNSET, description="New avatar URL or null.")
-    bio: str | None = strawberry.field(default=strawberry.UNSET, description="New bio or null.")
-    timezone: str | None = strawberry.field(default=strawberry.UNSET, description="New time zone (not null).")
 
 
 @strawberry.type
 class UserQuery:
     @strawberry.field(description="A user by id; null when it does not exist.")
     async def user(self, info: Info, id: IdArg) -> UserType | None:
-        return await info.context.loaders.users_by_id.load(id)
+        return await info.context.loaders.get(USERS_BY_ID).load(id)
 
     @strawberry.field(description="The signed-in user; null without a token or when the token's user is gone.")
     async def me(self, info: Info) -> UserType | None:
         user_id = info.context.principal.user_id
-        return None if user_id is None else await info.context.loaders.users_by_id.load(user_id)
+        return None if user_id is None else await info.context.loaders.get(USERS_BY_ID).load(user_id)
 
     @strawberry.field(
         description="A user by email (any letter case); null when none. Members find only themselves this way."

@@ -50,8 +50,8 @@ from pydantic import BaseModel, TypeAdapter
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from app.audit import writer as audit
-from app.audit.writer import Action, AuditItem, Changes, created, removed
+from app.audit import public as audit
+from app.audit.public import Action, AuditItem, Changes, created, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
 from app.common import changes
@@ -68,7 +68,7 @@ from app.common.pagination import (
 )
 from app.common.unset import UNSET, Maybe, is_set
 from app.common.timestamps import as_utc
-from app.tasks.assignments import (
+from app.common.ports import (
     Counts,
     assignee_ids_with_tasks_created_between,
     task_counts_by_assignee,

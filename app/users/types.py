@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.auth.permissions import can_see_email
+from app.common import ports
+from app.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.graphql.relay import Connection
-from app.tasks.assigned import assigned_tasks_page
-
-if TYPE_CHECKING:
-    from app.tasks.types import TaskConnection
 
 
 @strawberry.type(name="Profile", description="The user's profile, embedded in the user document.")
@@ -22,8 +20,6 @@ class ProfileType:
     bio: str | None = strawberry.field(description="Free text, at most 500 characters.")
     timezone: str = strawberry.field(description="IANA time zone name, e.g. Europe/Paris.")
     settings: JSON = strawberry.field(description="Free-form JSON object of client settings.")
-
-
 
 
 @strawberry.type(name="User", description="A person who can be assigned tasks (stored in MongoDB).")
@@ -55,9 +51,10 @@ class UserType:
     async def tasks(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 0 to 100.")] = 20,
-    ) -> Annotated[TaskConnection, strawberry.lazy("app.tasks.types")]:
-        return await assigned_tasks_page(info, str(self.id), first)  # type: ignore[attr-defined]
+        first: Annotated[int, strawberry.argument(description=f"Page size, 0 to {MAX_PAGE_SIZE}.")] = DEFAULT_PAGE_SIZE,
+    ) -> Annotated["TaskConnection", strawberry.lazy("app.tasks.types")]:  # noqa: F821 - the tasks domain's type
+        # The users domain may not import tasks: the tasks domain serves this page through a port.
+        return await ports.user_tasks(info, str(self.id), first)  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="UserStats", description="Task counts of one assignee (soft-deleted tasks excluded).")

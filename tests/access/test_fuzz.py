@@ -31,12 +31,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from app.graphql.schema import schema
+from app.graphql.strawberry_adapter import core_schema
+from app.schema import schema
 from app.stores import sql
 from app.users.documents import User
 from tests.access.world import World
 
-GRAPHQL = schema._schema
+GRAPHQL = core_schema(schema)
 EXAMPLES = 30
 NASTY_TEXT = [
     "", " ", "\x00", "a\x00b", "%", "_", "\\", "%_%", "'; DROP TABLE tasks; --", "' OR '1'='1", '{"$gt": ""}',

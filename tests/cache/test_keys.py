@@ -12,7 +12,7 @@ from app.users import keys as user_keys
 def test_every_key_stamp_and_channel_carries_the_version_prefix() -> None:
     built = [
         task_keys.task("t1"),
-        task_keys.task_tags("t1"),
+        tag_keys.task_tags("t1"),
         task_keys.task_page({"a": 1}),
         task_keys.tasks_by_assignee("u1"),
         tag_keys.tag("g1"),

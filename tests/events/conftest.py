@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from app.common.ids import uuid7
+from app.events import Publisher
 from app.events.hub import Hub
-from app.events.tasks import TaskPublisher
 from app.settings import Settings
 from app.stores.redis import make_client
+from app.tasks.events import TASK_EVENTS
 from tests.support.runtime import ensure_runtime, remove_runtime
 from tests.cache.conftest import make_cache  # noqa: F401 - fixture
 from tests.cache.helpers import private_redis, redis_client  # noqa: F401 - fixtures
@@ -37,14 +38,14 @@ async def make_hub(settings: Settings) -> AsyncIterator[MakeHub]:
 
 
 @pytest.fixture
-async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., TaskPublisher]]:
+async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., Publisher]]:
     """Task publishers with their own client (on the test Redis or `redis_url`)."""
     clients = []
 
-    def make(redis_url: str | None = None, origin: str = "instance-a") -> TaskPublisher:
+    def make(redis_url: str | None = None, origin: str = "instance-a") -> Publisher:
         client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
         clients.append(client)
-        return TaskPublisher(client, timeout_s=settings.redis_timeout_s, origin=origin)
+        return Publisher(client, (TASK_EVENTS,), timeout_s=settings.redis_timeout_s, origin=origin)
 
     yield make
     for client in clients:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app import events
 from app.common import changes
 from app.stores import sql
 from app.tasks import keys
+from app.tasks.events import task_events
 from tests.cache.helpers import CountingLoader, listening, new_id, task_changed
 from tests.events.conftest import MakeHub
 from tests.events.helpers import next_item
@@ -25,7 +25,7 @@ async def test_a_rolled_back_transaction_publishes_nothing_and_a_committed_one_p
     publisher = make_publisher()
     rolled_back, committed = new_id(), new_id()
 
-    async with events.task_events(hub) as stream, listening(publisher.publish):
+    async with task_events(hub) as stream, listening(publisher.publish):
         with pytest.raises(Rollback):
             async with sql.transaction() as conn:
                 await conn.execute("SELECT 1")
@@ -50,7 +50,7 @@ async def test_a_subscriber_that_reloads_on_an_event_reads_the_new_state_through
     task_id = new_id()
     await cache_b.get(keys.task(task_id), CountingLoader("before"))
 
-    async with events.task_events(hub_b) as stream, listening(cache_a.invalidate, publisher_a.publish):
+    async with task_events(hub_b) as stream, listening(cache_a.invalidate, publisher_a.publish):
         await changes.dispatch([task_changed(task_id)])  # invalidation first, then the event (lifespan order)
         event = await next_item(stream)
         reloaded = await cache_b.get(keys.task(event.task_id), CountingLoader("after"))

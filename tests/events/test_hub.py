@@ -8,12 +8,11 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
-from app import events
 from app.common.changes import Change, ChangeKind, Entity, dispatch
 from app.events import keys as channel_keys
 from app.events.hub import SubscriberNotice
-from app.events.tasks import TaskEvent
 from app.tasks import keys
+from app.tasks.events import TaskEvent, task_events
 from tests.cache.helpers import eventually, listening, new_id, paused, task_changed
 from tests.events.conftest import MakeHub
 from tests.events.helpers import connections_named, eventually_async, next_item, numsub
@@ -26,7 +25,7 @@ async def test_a_change_committed_on_one_instance_reaches_a_subscriber_on_anothe
     publisher_a = make_publisher(origin="instance-a")
     task_id = new_id()
 
-    async with events.task_events(hub_b) as stream, listening(publisher_a.publish):
+    async with task_events(hub_b) as stream, listening(publisher_a.publish):
         await dispatch([task_changed(task_id, fields=("status", "title"))])
         event = await next_item(stream)
 
@@ -46,7 +45,7 @@ async def test_one_change_about_many_tasks_is_one_publish_and_one_event_per_task
     first, second, gone = new_id(), new_id(), new_id()
     snapshot = {"id": gone, "title": "old", "status": "TODO", "assignee_id": None}
 
-    async with events.task_events(hub) as stream, listening(publisher.publish):
+    async with task_events(hub) as stream, listening(publisher.publish):
         await dispatch([
             Change(Entity.TASK, ChangeKind.UPDATED, (first, second), ("assignee_id",)),
             Change(Entity.USER, ChangeKind.DELETED, (new_id(),)),  # not a task: not published
@@ -66,7 +65,7 @@ async def test_one_pubsub_connection_serves_any_number_of_subscribers(make_hub: 
     hub = await make_hub()
     task_channel = keys.task_events(hub.db)
     other_channel = channel_keys.channel(hub.db, f"test-{new_id()}")
-    streams = [events.task_events(hub) for _ in range(20)] + [hub.subscribe(other_channel) for _ in range(5)]
+    streams = [task_events(hub) for _ in range(20)] + [hub.subscribe(other_channel) for _ in range(5)]
     for stream in streams:
         await stream.__aenter__()
 
@@ -193,7 +192,7 @@ async def test_closing_the_hub_ends_every_stream(make_hub: MakeHub) -> None:
     ended: list[int] = []
 
     async def consume(n: int) -> None:
-        async with events.task_events(hub) as stream:
+        async with task_events(hub) as stream:
             async for _ in stream:
                 pass
         ended.append(n)
@@ -206,7 +205,7 @@ async def test_closing_the_hub_ends_every_stream(make_hub: MakeHub) -> None:
     await asyncio.wait_for(asyncio.gather(*consumers), 5)
     assert sorted(ended) == [0, 1, 2]
     with pytest.raises(RuntimeError):
-        await events.task_events(hub).__aenter__()
+        await task_events(hub).__aenter__()
 
 
 

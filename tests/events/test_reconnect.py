@@ -10,10 +10,9 @@ import logging
 import pytest
 from redis.asyncio import Redis
 
-from app import events
 from app.common.changes import dispatch
 from app.events.hub import SubscriberNotice
-from app.events.tasks import TaskEvent
+from app.tasks.events import TaskEvent, task_events
 from tests.cache.helpers import PrivateRedis, eventually, listening, new_id, paused, task_changed
 from tests.events.conftest import MakeHub
 from tests.events.helpers import next_item
@@ -23,7 +22,7 @@ async def test_after_redis_restarts_on_the_same_port_subscribers_are_told_and_re
     make_hub: MakeHub, make_publisher, private_redis: PrivateRedis
 ) -> None:
     hub = await make_hub(private_redis.url, timeout_s=0.2, reconnect_max_s=0.2)
-    async with events.task_events(hub) as stream:
+    async with task_events(hub) as stream:
         private_redis.kill()
         lost = await next_item(stream)
         assert isinstance(lost, SubscriberNotice) and lost.kind == "DISCONNECTED"
@@ -47,7 +46,7 @@ async def test_a_frozen_redis_is_noticed_by_ping_and_the_stream_resumes_when_it_
     make_hub: MakeHub, private_redis: PrivateRedis
 ) -> None:
     hub = await make_hub(private_redis.url, timeout_s=0.2, reconnect_max_s=0.2, ping_s=0.2)
-    channel_name = events.task_events(hub).channel
+    channel_name = task_events(hub).channel
     async with hub.subscribe(channel_name) as stream:
         with paused(private_redis.process):
             lost = await next_item(stream)
@@ -71,7 +70,7 @@ async def test_a_subscriber_arriving_during_an_outage_is_told_at_once_and_served
         private_redis.kill()
         assert await eventually(lambda: not hub.stats()["connected"])
 
-        async with hub.subscribe(events.task_events(hub).channel) as stream:
+        async with hub.subscribe(task_events(hub).channel) as stream:
             told = await next_item(stream, timeout_s=30)
             assert isinstance(told, SubscriberNotice) and told.kind == "DISCONNECTED"
 
@@ -95,4 +94,4 @@ async def test_a_failed_publish_is_counted_and_logged_and_does_not_fail_the_writ
             await dispatch([task_changed(new_id())])  # returns: the write already committed
 
     assert publisher.stats() == {"published": 0, "publish_errors": 1}
-    assert any("publishing 1 task change(s) failed" in record.getMessage() for record in caplog.records)
+    assert any("publishing 1 change(s) failed" in record.getMessage() for record in caplog.records)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from strawberry.printer import print_schema
 
-from app.graphql.schema import schema
+from app.schema import schema
 from tests.support.processes import ROOT
 
 

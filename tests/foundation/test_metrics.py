@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from app import metrics
 from app.main import create_app
-from app.metrics import MAX_LABEL_CHARS, OTHER, BoundedValues, install_gc_observer, render
+from app.metrics import MAX_LABEL_CHARS, OTHER, BoundedValues, install_gc_observer
 from app.settings import Settings
 from tests.support.auth import admin_headers
 from tests.support.data import reset_postgres
@@ -38,14 +38,14 @@ async def test_metrics_after_some_traffic(client: httpx.AsyncClient) -> None:
     assert "# TYPE taskboard_dataloader_batch_size histogram" in text
 
 
-def test_garbage_collections_are_timed_by_generation() -> None:
+async def test_garbage_collections_are_timed_by_generation(client: httpx.AsyncClient) -> None:
     install_gc_observer()
     try:
         gc.collect(0)
         gc.collect()
-        exposition = render()
     finally:
         gc.callbacks.remove(metrics._on_gc)
+    exposition = (await client.get("/metrics")).text
     for generation in ("0", "2"):
         count = re.search(rf'taskboard_gc_pause_seconds_count{{generation="{generation}"}} (\d+)', exposition)
         assert count is not None and int(count[1]) >= 1, exposition

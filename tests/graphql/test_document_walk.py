@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -26,13 +28,14 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, OverlappingFieldsCanBeMergedRule, ValidationContext
 
-from app.abuse.cost import COST_MAX, operation_cost
-from app.abuse.inputs import literal_walk
+from app.graphql.cost import COST_MAX, operation_cost
+from app.graphql.input_guard import literal_walk
 from app.graphql.access import root_field_names
-from app.graphql.document_walk import FIGURE_MAX, PerDocument, fragments_of, total_visits
+from app.graphql.document_walk import FIGURE_MAX, DocumentWalk, PerDocument, fragments_of
 from app.graphql.limits import depth_and_aliases, limits_walk
 from app.graphql.plans import check_selections
-from app.graphql.schema import schema
+from app.graphql.strawberry_adapter import core_schema
+from app.schema import schema
 from tests.graphql.test_plans import executor
 from tests.support.graphql import codes, gql
 
@@ -116,27 +119,46 @@ def test_depth_through_a_chain_adds_each_fragments_own_depth_once_per_level() ->
     assert walk.visits == selections(document)
 
 
-def cost_and_visits(document: DocumentNode, variables: dict | None = None) -> tuple[int, int]:
-    before = total_visits()
-    cost = operation_cost(schema._schema, document, variables=variables)
-    return cost, total_visits() - before
+Visits = Callable[[], int]
 
 
-def test_cost_of_a_doubling_chain_is_exact_in_linear_visits() -> None:
+@pytest.fixture
+def visits(monkeypatch: pytest.MonkeyPatch) -> Visits:
+    """Selections visited so far by every DocumentWalk, including the ones a pass builds inside itself."""
+    total = [0]
+    walk = DocumentWalk.walk
+
+    def counted(self: DocumentWalk, selection_set: Any, context: Any) -> Any:
+        before = self.visits
+        figure = walk(self, selection_set, context)
+        total[0] += self.visits - before
+        return figure
+
+    monkeypatch.setattr(DocumentWalk, "walk", counted)
+    return lambda: total[0]
+
+
+def cost_and_visits(visits: Visits, document: DocumentNode, variables: dict | None = None) -> tuple[int, int]:
+    before = visits()
+    cost = operation_cost(core_schema(schema), document, variables=variables)
+    return cost, visits() - before
+
+
+def test_cost_of_a_doubling_chain_is_exact_in_linear_visits(visits: Visits) -> None:
     document = parse(chain(LEVELS, "apiVersion"))
-    assert cost_and_visits(document) == (2**LEVELS, selections(document))
+    assert cost_and_visits(visits, document) == (2**LEVELS, selections(document))
     saturating = parse(chain(60, "tasks(first: 100) { nodes { id } }"))
-    assert cost_and_visits(saturating) == (COST_MAX, selections(saturating))
+    assert cost_and_visits(visits, saturating) == (COST_MAX, selections(saturating))
 
 
-def test_cost_inside_a_connection_prices_each_fragment_once_whatever_the_page_size() -> None:
+def test_cost_inside_a_connection_prices_each_fragment_once_whatever_the_page_size(visits: Visits) -> None:
     # The same fragment spread under three page sizes: priced once, applied with each size.
     text = chain(LEVELS, "nodes { id }", on="TaskConnection",
                  root="{ a: tasks(first: 3) { ...F0 } b: tasks(first: 7) { ...F0 } c: tasks { ...F0 } }")
     document = parse(text)
     # Each tasks field 1; under it, 2^40 times nodes (1) with its page of ids (3, 7, the default 20).
     cost = 3 + ((1 + 3) + (1 + 7) + (1 + 20)) * 2**LEVELS
-    assert cost_and_visits(document) == (cost, selections(document))
+    assert cost_and_visits(visits, document) == (cost, selections(document))
 
 
 def test_the_storable_text_guard_walks_each_fragment_once() -> None:
@@ -146,15 +168,15 @@ def test_the_storable_text_guard_walks_each_fragment_once() -> None:
     assert walk.visits == selections(document)
 
 
-def test_access_control_finds_root_fields_through_a_chain_in_linear_visits() -> None:
+def test_access_control_finds_root_fields_through_a_chain_in_linear_visits(visits: Visits) -> None:
     document = parse(chain(LEVELS, "apiVersion tasks { totalCount }"))
-    before = total_visits()
+    before = visits()
     assert root_field_names(document, None) == {"apiVersion", "tasks"}
     # Root fields only: the chain's spreads and the two leaves, not what is inside `tasks`.
-    assert total_visits() - before == selections(document) - 1
-    before = total_visits()
+    assert visits() - before == selections(document) - 1
+    before = visits()
     assert root_field_names(document, None) == {"apiVersion", "tasks"}
-    assert total_visits() == before  # the same document again: remembered, not walked
+    assert visits() == before  # the same document again: remembered, not walked
 
 
 def test_plan_checks_walk_each_fragment_once() -> None:
@@ -182,6 +204,7 @@ NORMAL = [
 
 
 def test_depth_aliases_and_cost_through_repeated_fragments_equal_the_expanded_documents() -> None:
+    schema_ = core_schema(schema)
     for text in NORMAL:
         document, expanded = parse(text), inlined(parse(text))
         walk = limits_walk(fragments_of(document.definitions))
@@ -189,8 +212,8 @@ def test_depth_aliases_and_cost_through_repeated_fragments_equal_the_expanded_do
         assert figure == depth_and_aliases(limits_walk({}), operation(expanded)), text
         assert figure[1] > 0
         for variables in ({}, {"n": 2, "skip": False}):
-            cost = cost_and_visits(document, variables)[0]
-            assert cost == cost_and_visits(expanded, variables)[0], text
+            cost = operation_cost(schema_, document, variables=variables)
+            assert cost == operation_cost(schema_, expanded, variables=variables), text
 
 
 def test_a_fragment_spread_three_times_counts_its_aliases_three_times() -> None:
@@ -236,43 +259,45 @@ def test_per_document_figures_are_computed_once_and_go_with_their_document() -> 
 # Through the app, anonymously: answered at once, with every pass linear.
 
 
-async def post_counting(client: httpx.AsyncClient, text: str) -> tuple[dict, int]:
-    before = total_visits()
+async def post_counting(client: httpx.AsyncClient, visits: Visits, text: str) -> tuple[dict, int]:
+    before = visits()
     body = await gql(client, text)
-    return body, total_visits() - before
+    return body, visits() - before
 
 
-async def test_anonymous_doubling_chain_is_answered_with_linear_work(client: httpx.AsyncClient) -> None:
+async def test_anonymous_doubling_chain_is_answered_with_linear_work(client: httpx.AsyncClient, visits: Visits) -> None:
     client.headers.pop("Authorization")
     text = chain(LEVELS, "__typename")
-    body, visits = await post_counting(client, text)
+    body, visited = await post_counting(client, visits, text)
     assert body["data"] == {"__typename": "Query"} and "errors" not in body
     # limits, storable text, root fields, cost, plan checks: each at most once per written selection.
-    assert visits <= 5 * selections(parse(text))
+    assert visited <= 5 * selections(parse(text))
 
 
-async def test_anonymous_doubling_chains_get_their_exact_coded_errors(client: httpx.AsyncClient) -> None:
+async def test_anonymous_doubling_chains_get_their_exact_coded_errors(client: httpx.AsyncClient, visits: Visits) -> None:
     client.headers.pop("Authorization")
-    aliased, visits = await post_counting(client, chain(LEVELS, "a: __typename"))
+    aliased, visited = await post_counting(client, visits, chain(LEVELS, "a: __typename"))
     assert codes(aliased) == ["TOO_MANY_ALIASES"] and aliased["_status"] == 400
     assert aliased["errors"][0]["extensions"]["aliases"] == 2**LEVELS
-    assert visits <= selections(parse(chain(LEVELS, "a: __typename")))
-    costly, visits = await post_counting(client, chain(LEVELS, "apiVersion"))
+    assert visited <= selections(parse(chain(LEVELS, "a: __typename")))
+    costly, visited = await post_counting(client, visits, chain(LEVELS, "apiVersion"))
     assert codes(costly) == ["QUERY_TOO_COMPLEX"]
     assert costly["errors"][0]["extensions"]["cost"] == 2**LEVELS
-    assert visits <= 5 * selections(parse(chain(LEVELS, "apiVersion")))
+    assert visited <= 5 * selections(parse(chain(LEVELS, "apiVersion")))
 
 
-async def test_a_chain_inside_a_connection_resolves_with_linear_selection_checks(client: httpx.AsyncClient) -> None:
+async def test_a_chain_inside_a_connection_resolves_with_linear_selection_checks(
+    client: httpx.AsyncClient, visits: Visits
+) -> None:
     # The tasks resolver asks whether totalCount and the rows' tags/assignee are selected: through
     # strawberry's info.selected_fields that expanded every spread.
     root = "{ tasks { ...F0 nodes { ...R0 } edges { node { ...R0 } } } }"
     text = chain(LEVELS, "__typename", on="TaskConnection", root=root)
     text += " " + chain(LEVELS, "__typename", on="Task", root="", name="R")
-    body, visits = await post_counting(client, text)
+    body, visited = await post_counting(client, visits, text)
     assert "errors" not in body, body
     assert body["data"] == {"tasks": {"__typename": "TaskConnection", "nodes": [], "edges": []}}
-    assert visits <= 12 * selections(parse(text))
+    assert visited <= 12 * selections(parse(text))
 
 
 async def test_depth_and_aliases_through_repeated_fragments_are_exact_in_the_app(client: httpx.AsyncClient) -> None:
@@ -333,8 +358,8 @@ def calls(rule: type[ASTValidationRule], document: DocumentNode) -> int:
         nonlocal count
         count += event == "call"
 
-    type_info = TypeInfo(schema._schema)
-    context = ValidationContext(schema._schema, document, type_info, lambda _: None)
+    type_info = TypeInfo(core_schema(schema))
+    context = ValidationContext(core_schema(schema), document, type_info, lambda _: None)
     visitor = TypeInfoVisitor(type_info, ParallelVisitor([rule(context)]))
     sys.setprofile(profile)
     try:

@@ -11,7 +11,8 @@ from graphql.validation import FieldsOnCorrectTypeRule, OverlappingFieldsCanBeMe
 from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
 
 from app.graphql.limits import bounded_field_merging
-from app.graphql.schema import schema
+from app.graphql.strawberry_adapter import core_schema
+from app.schema import schema
 from app.tasks import service as task_service
 from tests.support.graphql import codes, gql
 
@@ -78,7 +79,7 @@ def test_field_merging_stops_at_its_budget_with_a_coded_error(monkeypatch: pytes
 
     monkeypatch.setattr(overlapping, "find_conflict", counting)
     rule = bounded_field_merging(merge_budget=20_000)
-    errors = validate(schema._schema, parse("{ nope " + REPEATED[1:]), [rule, FieldsOnCorrectTypeRule])
+    errors = validate(core_schema(schema), parse("{ nope " + REPEATED[1:]), [rule, FieldsOnCorrectTypeRule])
     codes_found = sorted((e.extensions or {}).get("code", "standard") for e in errors)
     # The other rules still ran; field merging stopped once it had spent its budget (2 units a comparison).
     assert codes_found == ["TOO_MANY_OVERLAPPING_FIELDS", "standard"]
@@ -96,8 +97,8 @@ def test_field_merging_stops_at_its_budget_with_a_coded_error(monkeypatch: pytes
 )
 def test_within_its_budget_field_merging_gives_graphql_cores_verdicts(text: str) -> None:
     document = parse(text)
-    ours = validate(schema._schema, document, [bounded_field_merging(merge_budget=1_000)])
-    theirs = validate(schema._schema, document, [OverlappingFieldsCanBeMergedRule])
+    ours = validate(core_schema(schema), document, [bounded_field_merging(merge_budget=1_000)])
+    theirs = validate(core_schema(schema), document, [OverlappingFieldsCanBeMergedRule])
     assert [(e.message, e.locations) for e in ours] == [(e.message, e.locations) for e in theirs]
 
 

@@ -7,12 +7,13 @@ from graphql import GraphQLEnumType, GraphQLScalarType, parse
 from graphql.execution.executor import Executor
 
 from app.graphql.plans import FieldKind, PlanCache, _leaf, compile_plan
-from app.graphql.schema import schema
+from app.graphql.strawberry_adapter import core_schema
+from app.schema import schema
 from app.graphql.shared_execution import SharedEventExecutor
 
 
 def executor(text: str, variables: dict | None = None) -> Executor:
-    built = SharedEventExecutor.build(schema._schema, parse(text), raw_variable_values=variables)
+    built = SharedEventExecutor.build(core_schema(schema), parse(text), raw_variable_values=variables)
     assert isinstance(built, Executor), built
     return built
 
@@ -61,7 +62,7 @@ def test_the_cache_returns_the_same_plan_for_the_same_node_and_stays_bounded() -
 
 def test_leaf_shortcuts_give_what_the_types_own_coercion_gives() -> None:
     checked = 0
-    for graphql_type in schema._schema.type_map.values():
+    for graphql_type in core_schema(schema).type_map.values():
         if isinstance(graphql_type, GraphQLEnumType) and not graphql_type.name.startswith("__"):
             output = _leaf(graphql_type, non_null=True)
             assert output.enum_class is not None and output.enum_names is not None
@@ -76,7 +77,7 @@ def test_leaf_shortcuts_give_what_the_types_own_coercion_gives() -> None:
                 assert graphql_type.coerce_output_value(value) is value
                 checked += 1
     assert {name for name in ("String", "ID", "Boolean")} <= {
-        t.name for t in schema._schema.type_map.values()
+        t.name for t in core_schema(schema).type_map.values()
         if isinstance(t, GraphQLScalarType) and _leaf(t, non_null=False).passthrough is not None
     }
     assert checked >= 10

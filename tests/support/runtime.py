@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app import cache, events
+from app.schema import PARTS
 from app.settings import Settings
 from app.stores import redis
 
@@ -14,7 +15,7 @@ async def ensure_runtime(settings: Settings) -> None:
     if not cache.stats():
         await cache.install(settings, redis.client())
     if not events.stats():
-        await events.install(settings, redis.client())
+        await events.install(settings, redis.client(), streams=PARTS.streams)
 
 
 async def remove_runtime() -> None:

@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from app import tracing
 from app.settings import Settings
+from app.schema import PARTS
 from app.stores import mongo
 from tests.support.data import reset_mongo, reset_postgres
 
@@ -20,7 +21,7 @@ async def clean_stores(stores: None) -> None:
 async def reopen_mongo(settings: Settings) -> None:
     """A new MongoDB client: listeners are fixed when a client is made (the app makes its clients after install)."""
     await mongo.close()
-    await mongo.connect(settings)
+    await mongo.connect(settings, PARTS.documents)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""Subscriber-side filters for task events.
+"""Task change events: the TASK_EVENTS stream (one PUBLISH per committed task change, decoded into one
+TaskEvent per task) and the subscriber-side filters the `taskChanged` subscription applies.
 
-Each given criterion must hold (AND); within one criterion any listed value matches (OR). Tag names
-compare case-insensitively (tag names are unique that way). An empty or missing criterion does not
+Filters: each given criterion must hold (AND); within one criterion any listed value matches (OR). Tag
+names compare case-insensitively (tag names are unique that way). An empty or missing criterion does not
 narrow. Filters see the task as it is after the change (for hard deletes: the event's snapshot).
 
 Visibility comes before any filter: a subscriber who may not read soft-deleted tasks (a member) hears of a
@@ -10,13 +11,85 @@ task only while it is live, plus the one DELETED event that ended its life.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from app.common.changes import ChangeKind
-from app.events.tasks import TaskEvent
+import orjson
+
+from app import events
+from app.common.changes import Change, ChangeKind, Entity
+from app.events.hub import Hub, Subscription
+from app.tasks import keys
+
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """One task changed. task_id None: many tasks changed at once (seeding, data migrations): re-read."""
+
+    kind: ChangeKind
+    task_id: str | None
+    fields: tuple[str, ...]
+    snapshot: dict[str, Any] | None
+    origin: str
+    at: datetime
+
+
+def encode_change(change: Change, *, origin: str, at: datetime) -> bytes:
+    """The published payload of one task change."""
+    return orjson.dumps(
+        {
+            "v": PAYLOAD_VERSION,
+            "kind": change.kind.value,
+            "ids": [str(task_id) for task_id in change.ids],
+            "fields": list(change.fields),
+            "snapshot": change.snapshot,
+            "origin": origin,
+            "at": int(at.timestamp() * 1000),
+        },
+        default=str,
+    )
+
+
+def decode_task_events(payload: bytes) -> list[TaskEvent]:
+    """One TaskEvent per task id of a published change (one with task_id None when it named none)."""
+    body = orjson.loads(payload)
+    ids: list[str | None] = list(body["ids"]) or [None]
+    snapshot = body.get("snapshot")
+    common = {
+        "kind": ChangeKind(body["kind"]),
+        "fields": tuple(body.get("fields") or ()),
+        "origin": body.get("origin", ""),
+        "at": datetime.fromtimestamp(body["at"] / 1000, UTC),
+    }
+    return [TaskEvent(task_id=task_id, snapshot=_snapshot_of(snapshot, task_id, len(ids)), **common) for task_id in ids]
+
+
+def _snapshot_of(snapshot: Any, task_id: str | None, count: int) -> dict[str, Any] | None:
+    # A change about one task carries that task's snapshot; a multi-task one may key them by id.
+    if not isinstance(snapshot, dict):
+        return None
+    if count == 1:
+        return snapshot
+    value = snapshot.get(task_id) if task_id is not None else None
+    return value if isinstance(value, dict) else None
+
+
+TASK_EVENTS: events.Stream[TaskEvent] = events.Stream(
+    entity=Entity.TASK, channel=keys.task_events, encode=encode_change, decode=decode_task_events
+)
+
+
+def task_events(hub: Hub | None = None) -> Subscription[TaskEvent]:
+    """A subscription to task change events, one TaskEvent per changed task (use with `async with`)."""
+    return events.subscribe(TASK_EVENTS, hub)
+
+
+# --------------------------------------------------------------------------------------------- filters
 
 
 @dataclass(frozen=True)
@@ -85,17 +158,6 @@ def matches(
     if task_filter.tag_names is not None and task_filter.tag_names.isdisjoint(name.lower() for name in tag_names):
         return False
     return True
-
-
-def snapshot_matches(task_filter: TaskFilter, snapshot: Mapping[str, Any], tag_names: Iterable[str] = ()) -> bool:
-    """`matches` for a deleted task's snapshot (snapshots carry no tags: pass them when known)."""
-    return matches(
-        task_filter,
-        task_id=snapshot.get("id"),
-        assignee_id=snapshot.get("assignee_id"),
-        status=snapshot.get("status"),
-        tag_names=tag_names,
-    )
 
 
 def _text(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import build_schema, parse
 
-from app.abuse.cost import CostModel, QueryTooComplex, check_cost, operation_cost
+from app.graphql.cost import CostModel, QueryTooComplex, check_cost, operation_cost
 
 SDL = """
 type PageInfo { hasNextPage: Boolean! endCursor: String }
@@ -137,7 +137,8 @@ def test_over_the_maximum_is_query_too_complex() -> None:
 
 
 def test_board_query_on_the_real_schema() -> None:
-    from app.graphql.schema import schema
+    from app.graphql.strawberry_adapter import core_schema
+    from app.schema import schema
 
     board = """
     query Board($first: Int) {
@@ -148,4 +149,4 @@ def test_board_query_on_the_real_schema() -> None:
       }
     }"""
     # 1 + totalCount 1 + pageInfo 3 + edges (1 + 50 x (cursor 1 + node 1 + 5 scalars + tags 61 + assignee 3))
-    assert operation_cost(schema._schema, parse(board), variables={"first": 50}) == 1 + 1 + 3 + 1 + 50 * 71
+    assert operation_cost(core_schema(schema), parse(board), variables={"first": 50}) == 1 + 1 + 3 + 1 + 50 * 71

@@ -1,0 +1,82 @@
+"""The publisher: a change listener that PUBLISHes committed changes on their streams' channels.
+
+It knows no domain: each `Stream` names the entity whose changes it carries, its channel (built by the
+domain's keys.py) and its payload codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from app.cache.link import REDIS_ERRORS, RateLimitedWarning
+from app.common.changes import Change, Entity
+
+log = logging.getLogger("taskboard.events")
+
+T = TypeVar("T")
+
+
+class Encode(Protocol):
+    def __call__(self, change: Change, *, origin: str, at: datetime) -> bytes: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Stream(Generic[T]):
+    """One kind of event: every committed change of `entity`, published on `channel(db)` as
+    `encode(change, origin=..., at=...)` (one PUBLISH per change), read back by `decode` (items of T)."""
+
+    entity: Entity
+    channel: Callable[[int], str]
+    encode: Encode
+    decode: Callable[[bytes], Iterable[T]]
+
+
+def db_of(redis: Redis) -> int:
+    """The database number a client talks to (channels are scoped by it)."""
+    return int(redis.connection_pool.connection_kwargs.get("db", 0))
+
+
+class Publisher:
+    """Change listener: PUBLISHes each committed change of a stream's entity on its channel, in one round trip."""
+
+    def __init__(self, redis: Redis, streams: Sequence[Stream], *, timeout_s: float, origin: str) -> None:
+        self.redis = redis
+        db = db_of(redis)
+        self._routes = [(stream.entity, stream.channel(db), stream.encode) for stream in streams]
+        self.origin = origin
+        self._timeout_s = timeout_s
+        self._warn = RateLimitedWarning(log, 10.0)
+        self.published = 0
+        self.publish_errors = 0
+
+    async def publish(self, changes: list[Change]) -> None:
+        """Publish the changes among `changes` that a stream carries; on Redis failure log, count and carry on."""
+        messages = [
+            (channel, encode, change)
+            for change in changes
+            for entity, channel, encode in self._routes
+            if change.entity is entity
+        ]
+        if not messages:
+            return
+        now = datetime.now(UTC)
+        pipe = self.redis.pipeline(transaction=False)
+        for channel, encode, change in messages:
+            pipe.publish(channel, encode(change, origin=self.origin, at=now))
+        try:
+            await asyncio.wait_for(pipe.execute(), self._timeout_s)
+        except REDIS_ERRORS as exc:
+            self.publish_errors += len(messages)
+            self._warn("events: publishing %d change(s) failed (%s); subscribers miss them", len(messages), exc)
+            return
+        self.published += len(messages)
+
+    def stats(self) -> dict[str, int]:
+        return {"published": self.published, "publish_errors": self.publish_errors}
