@@ -34,7 +34,7 @@ from app.common.pagination import (
     timestamp_key,
 )
 from app.stores.sql import TRUE, AnyOf, ILike, IntParam, Param, Statement, Unnest, compile_query
-from app.tags.models import Tag
+from app.tags.public import Tag
 from app.tasks.models import Priority, Task, TaskStatus
 
 # What a task row is read as (TaskRow's fields), in every query that returns rows.

@@ -32,8 +32,7 @@ from app.common.unset import UNSET, Maybe, is_set
 from app.common.timestamps import as_utc
 from app.stores import sql
 from app.stores.sql import ClockTimestamp
-from app.tags.models import Tag
-from app.tags.public import find_existing_tag_ids
+from app.tags.public import Tag, find_existing_tag_ids
 from app.users.public import existing_user_ids
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, Task, TaskStatus
 from app.tasks.queries import (
