@@ -1,10 +1,12 @@
 """Everything Taskboard relies on inside strawberry that strawberry does not promise as API, in one place.
 
 Private attributes, the names of the resolver wrappers strawberry builds, the variables they close over,
-helpers from its internal modules: direct execution (app.graphql.plans), selection checks
-(app.graphql.relay), access control and the validation cache use them through the functions here, never
-directly. tests/graphql/test_strawberry_adapter.py checks each assumption against the installed
-strawberry and says which one broke after an upgrade (pinned: strawberry-graphql 0.341.2).
+private hooks, classes and helpers from its internal modules: direct execution (app.graphql.plans), selection
+checks (app.graphql.relay), access control, error shaping, the validation cache and the executor use them
+through what is here, never directly. tests/graphql/test_strawberry_adapter.py checks each assumption against
+the installed strawberry and says which one broke after an upgrade (pinned: strawberry-graphql 0.341.2); it
+also checks that every strawberry hook our subclasses override (view, WebSocket handlers, schema,
+extensions) still exists, and the handler state app.graphql.ws_protocols reads.
 
 Where an assumption no longer holds at run time, the functions answer the safe way: a field is not taken
 for a plain attribute or a plain method, and direct execution leaves the operation to graphql-core.
