@@ -62,8 +62,9 @@ from app.common.pagination import (
     CursorPage,
     OffsetPage,
     PageResult,
-    decode_cursor,
-    encode_cursor,
+    KeysetCursor,
+    str_key,
+    timestamp_key,
     validate_page,
 )
 from app.common.unset import UNSET, Maybe, is_set
@@ -513,6 +514,13 @@ def _conditions(filters: UserFilters) -> list[Any]:
     return conditions
 
 
+def _cursor_id(raw: str) -> ObjectId:
+    oid = _object_id(raw)
+    if oid is None:
+        raise ValueError("bad id")
+    return oid
+
+
 class _Order:
     """A sort order: its Mongo sort spec, its cursors, and the filter for rows beyond a cursor."""
 
@@ -523,35 +531,22 @@ class _Order:
         self.field = self._FIELDS[sort.field]
         self.descending = sort.descending
         # Cursors are tied to the order they were made for.
-        self.token = f"{sort.field.value}:{'DESC' if self.descending else 'ASC'}"
+        self.cursors: KeysetCursor[ObjectId] = KeysetCursor(
+            f"{sort.field.value}:{'DESC' if self.descending else 'ASC'}",
+            parse_value=timestamp_key if self.field == "created_at" else str_key,
+            parse_id=_cursor_id,
+            nullable=self.field in self._NULLABLE,
+        )
 
     def spec(self, *, descending: bool) -> list[tuple[str, int]]:
         direction = DESCENDING if descending else ASCENDING
         return [(self.field, direction), ("_id", direction)]
 
     def cursor(self, user: UserRecord) -> str:
-        return encode_cursor([self.token, getattr(user, self.field), str(user.id)])
+        return self.cursors.encode(getattr(user, self.field), user.id)
 
     def decode(self, cursor: str, *, field_name: str) -> tuple[Any, ObjectId]:
-        values = decode_cursor(cursor, field_name=field_name, expected=self.token)
-        try:
-            raw_value, raw_id = values
-            oid = _object_id(raw_id)
-            if oid is None:
-                raise ValueError("bad id")
-            return self._parse(raw_value), oid
-        except (ValueError, TypeError):
-            raise invalid(field_name, "invalid cursor") from None
-
-    def _parse(self, value: object) -> Any:
-        if value is None and self.field in self._NULLABLE:
-            return None
-        if not isinstance(value, str):
-            raise ValueError("bad value")
-        if self.field == "created_at":
-            parsed = datetime.fromisoformat(value)
-            return as_utc(parsed)
-        return value
+        return self.cursors.decode(cursor, field_name=field_name)
 
     def beyond(self, value: Any, oid: ObjectId, *, ascending: bool) -> dict[str, Any]:
         """Rows strictly after (value, oid) when scanning in the given direction."""
