@@ -10,7 +10,8 @@ job (it unassigns even when the document is already gone), and
 would be worse: a failure after unassigning would leave a live user who silently lost their tasks.
 
 Every read and write goes through Beanie: `User.find`/`find_one` with its query operators, `Set`/`Unset`
-updates. Reads that only show users (lists, batches, stats) project onto the read model `UserRecord`
+updates (the one exception: `delete_user` calls pymongo's `find_one_and_delete` on Beanie's collection,
+Beanie has no find-and-delete, and parses the result with the read model). Reads that only show users (lists, batches, stats) project onto the read model `UserRecord`
 (`app.users.records`): a `User` document, validated and state-tracked, costs about 40 times as much to
 build (measured here: 5.4 ms against 0.14 ms of CPU for 50 users). Writes and single-user reads use the
 document.
