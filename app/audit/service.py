@@ -74,7 +74,8 @@ def _fits(name: str, value: str) -> bool:
 
 def _matching(filters: AuditFilters) -> QuerySet[AuditEntry]:
     _validate(filters)
-    equal = {name: value for name in ("actor_id", "entity", "entity_id") if (value := getattr(filters, name)) is not None}
+    named = {name: getattr(filters, name) for name in ("actor_id", "entity", "entity_id")}
+    equal = {name: value for name, value in named.items() if value is not None}
     actions = [action for action in filters.actions if _fits("action", action)]
     if not all(_fits(name, value) for name, value in equal.items()) or (filters.actions and not actions):
         return AuditEntry.filter(id__in=[])  # a value longer than its column matches no row

@@ -22,7 +22,7 @@ DEFAULT_TAGS: tuple[tuple[str, str], ...] = (
 )
 
 
-async def missing_default_tags(db: BaseDBAsyncClient) -> list[tuple[str, str]]:
+async def _missing(db: BaseDBAsyncClient) -> list[tuple[str, str]]:
     """The default tags whose name (case-insensitively) no tag has yet."""
     present = set(await default_tags(db).values_list("name_key", flat=True))
     return [(name, color) for name, color in DEFAULT_TAGS if name not in present]
@@ -40,7 +40,7 @@ async def ensure_default_tags(*, dry_run: bool = False) -> Outcome:
     """
     async with sql.transaction() as conn:
         db = postgres.client(conn)
-        missing = await missing_default_tags(db)
+        missing = await _missing(db)
         names = ", ".join(name for name, _ in missing)
         if dry_run:
             return Outcome(len(missing), f"would add {len(missing)} tag(s)" + (f": {names}" if missing else ""))

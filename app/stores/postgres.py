@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import TransactionWrapper
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from app.settings import Settings, get_settings
 from app.stores.query_log import LoggedConnection
@@ -92,12 +92,16 @@ def __getattr__(name: str) -> Any:
 def client(conn: BaseDBAsyncClient | asyncpg.Connection) -> BaseDBAsyncClient:
     """The Tortoise client that runs statements on `conn`, the connection `sql.transaction()` yields (`using_db=`).
 
-    A Tortoise client is returned as it is; a bare asyncpg connection already inside a transaction is
-    wrapped (never begun, committed or rolled back here: its owner does that).
+    A Tortoise client is returned as it is, and so is the current Tortoise transaction when `conn` is its
+    connection. Any other asyncpg connection (already inside a transaction) is wrapped: the wrapper never
+    begins, commits or rolls back; the connection's owner does.
     """
     if isinstance(conn, BaseDBAsyncClient):
         return conn
-    wrapper = TransactionWrapper(connections.get("default"))
+    current = connections.get("default")
+    if isinstance(current, TransactionalDBClient) and current._connection is conn:  # type: ignore[attr-defined]
+        return current
+    wrapper = TransactionWrapper(current)
     wrapper._connection = conn
     return wrapper
 
