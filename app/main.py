@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready_endpoint(settings), methods=["GET"]),
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/graphql", graphql_app, methods=None),  # the view answers other methods with a JSON 405
         WebSocketRoute("/graphql", graphql_app),
     ]
     if not settings.is_prod:  # GraphiQL's assets, like GraphiQL itself, only outside prod

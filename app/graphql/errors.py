@@ -11,7 +11,7 @@ import uuid
 from graphql import GraphQLError, GraphQLSyntaxError
 
 from app.common.errors import AppError
-from app.graphql.strawberry_adapter import ErrorsHook
+from app.graphql.strawberry_adapter import ErrorsHook, InvalidOperationTypeError
 from app.stores.outages import as_service_unavailable
 
 log = logging.getLogger("taskboard.graphql")
@@ -44,6 +44,12 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, GraphQLError):
         # graphql-core wraps syntax and variable-coercion errors; they are the client's, not ours.
         return _reshaped(error, error.message, {**(error.extensions or {}), "code": request_error_code(original)})
+    if isinstance(original, InvalidOperationTypeError):
+        # Only the legacy graphql-ws subprotocol gets here: it runs subscriptions and nothing else.
+        return _reshaped(
+            error, original.as_http_error_reason("graphql-ws") + ": send them over HTTP or graphql-transport-ws",
+            {"code": "OPERATION_NOT_SUPPORTED"},
+        )
     if original is not None and not isinstance(original, AppError):
         # A store outage is the client's to retry, not a bug of ours to hide.
         original = as_service_unavailable(original) or original

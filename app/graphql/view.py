@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from starlette import status
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -203,7 +203,7 @@ class TaskboardGraphQL(GraphQL):
             # Refused before the schema ran (unreadable body, no query, wrong method): it never reached
             # AccessControl, so it is charged here.
             refused = await self._charge_refused(request)
-            return refused or PlainTextResponse(exc.reason, status_code=exc.status_code)
+            return refused or request_error_response(exc, negotiate(request.headers.get("accept")))
         if response.headers.get("content-type", "").startswith("application/json"):
             response.headers["content-type"] = f"{scope.get(_MEDIA_KEY, 'application/json')}; charset=utf-8"
             if _STATUS_KEY in scope:
@@ -268,6 +268,25 @@ def rate_limited_response(decision: Decision, media_type: str) -> Response:
         orjson.dumps(body), status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"retry-after": str(max(1, math.ceil(decision.retry_after_s)))},
         media_type=f"{media_type}; charset=utf-8",
+    )
+
+
+_REQUEST_ERROR_CODES = {
+    status.HTTP_404_NOT_FOUND: "NOT_FOUND",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+    status.HTTP_406_NOT_ACCEPTABLE: "NOT_ACCEPTABLE",
+}
+
+
+def request_error_response(exc: HTTPException, media_type: str | None) -> Response:
+    """A request refused before any operation ran (unreadable body, no query, unknown operation name, wrong
+    method, unacceptable Accept): its status, and a GraphQL error with a code in the body, never bare text."""
+    code = _REQUEST_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    headers = {"allow": "GET, POST"} if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED else None
+    return Response(
+        orjson.dumps(body), status_code=exc.status_code, headers=headers,
+        media_type=f"{media_type or 'application/json'}; charset=utf-8",
     )
 
 

@@ -60,6 +60,9 @@ async def test_get_runs_queries_but_not_mutations(client: httpx.AsyncClient) -> 
     mutation = 'mutation { createTag(name: "x", color: "#000000") { id } }'
     refused = await client.get("/graphql", params={"query": mutation}, headers={"accept": GRAPHQL_RESPONSE})
     assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, POST"
+    assert refused.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert codes(refused.json()) == ["METHOD_NOT_ALLOWED"]
     assert (await gql(client, "{ tags { tag { name } } }"))["data"] == {"tags": []}
 
 
@@ -72,12 +75,39 @@ async def test_malformed_bodies_are_client_errors_never_500(
     client: httpx.AsyncClient, content: bytes, content_type: str
 ) -> None:
     response = await client.post("/graphql", content=content, headers={"content-type": content_type})
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"]
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json"])
+async def test_an_unknown_operation_name_is_a_graphql_error_in_the_accepted_media_type(
+    client: httpx.AsyncClient, accept: str
+) -> None:
+    response = await client.post(
+        "/graphql", json={"query": "query A { apiVersion }", "operationName": "B"}, headers={"accept": accept}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(accept)
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert "B" in error["message"]
+
+
+async def test_other_methods_are_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.put("/graphql", json={"query": "{ apiVersion }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert codes(response.json()) == ["METHOD_NOT_ALLOWED"]
 
 
 async def test_unacceptable_accept_header_is_406(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json={"query": "{ apiVersion }"}, headers={"accept": "text/csv"})
     assert response.status_code == 406
+    assert response.headers["content-type"].startswith("application/json")
+    assert codes(response.json()) == ["NOT_ACCEPTABLE"]
 
 
 async def test_multipart_uploads_are_refused(client: httpx.AsyncClient) -> None:

@@ -132,3 +132,17 @@ def test_server_shutdown_ends_open_subscriptions() -> None:
             message = {"closed": type(exc).__name__}
         assert wait_until(lambda: server.process.poll() is not None, 20)
     assert message.get("type") in ("complete", "error") or "closed" in message
+
+
+async def test_queries_run_over_graphql_transport_ws_and_are_refused_with_a_code_over_legacy_graphql_ws(
+    two_instances,
+) -> None:
+    a, _ = two_instances
+    async with subscription(a.base_url, "{ apiVersion }", live=False) as subscriber:
+        assert (await subscriber.next_payload())["data"] == {"apiVersion": "0.1.0"}
+    for operation, kind in (("{ apiVersion }", "queries"), ('mutation { deleteTag(id: "x") }', "mutations")):
+        async with subscription(a.base_url, operation, protocol=LEGACY_WS, live=False) as subscriber:
+            refused = await subscriber.next_message()
+            assert refused["type"] == "error", refused
+            assert refused["payload"]["extensions"] == {"code": "OPERATION_NOT_SUPPORTED"}
+            assert refused["payload"]["message"].startswith(f"{kind} are not allowed when using graphql-ws")
