@@ -9,10 +9,9 @@ import logging
 import uuid
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.common.errors import AppError
-from app.graphql.strawberry_adapter import ErrorsHook
+from app.graphql.strawberry_adapter import ErrorsHook, InvalidOperationTypeError
 from app.stores.outages import as_service_unavailable
 
 log = logging.getLogger("taskboard.graphql")
