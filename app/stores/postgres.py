@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from tortoise import Tortoise, connections
-from tortoise.backends.asyncpg.client import TransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from app.settings import Settings, get_settings
@@ -93,17 +92,14 @@ def client(conn: BaseDBAsyncClient | asyncpg.Connection) -> BaseDBAsyncClient:
     """The Tortoise client that runs statements on `conn`, the connection `sql.transaction()` yields (`using_db=`).
 
     A Tortoise client is returned as it is, and so is the current Tortoise transaction when `conn` is its
-    connection. Any other asyncpg connection (already inside a transaction) is wrapped: the wrapper never
-    begins, commits or rolls back; the connection's owner does.
+    connection (what `sql.transaction()` yields, nested blocks included); any other connection is a mistake.
     """
     if isinstance(conn, BaseDBAsyncClient):
         return conn
     current = connections.get("default")
     if isinstance(current, TransactionalDBClient) and current._connection is conn:  # type: ignore[attr-defined]
         return current
-    wrapper = TransactionWrapper(current)
-    wrapper._connection = conn
-    return wrapper
+    raise RuntimeError("postgres.client() takes the connection sql.transaction() yields, inside that block")
 
 
 async def connect(settings: Settings) -> None:
