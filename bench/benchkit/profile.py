@@ -1,4 +1,4 @@
-"""bench/run --profile [--cached]: where the app's CPU goes on the board under load (py-spy, ~10 s).
+"""bench/run --profile [--cached | --create]: where the app's CPU goes on the board (or createTask) under load.
 
 Starts the app (1 worker; cache off, or on with --cached) on the bench data set, drives the board with
 wrk, records the worker with `py-spy record --format raw`, and prints the hottest functions (self and
@@ -22,7 +22,7 @@ from benchkit.config import REPO_DIR, WORK_DIR, RunConfig
 from benchkit.loadgen import run_wrk, write_body
 from benchkit.servers import app_config, start
 from benchkit.source import resolve
-from benchkit.workloads import board
+from benchkit.workloads import board, create_task
 
 PY_SPY = REPO_DIR / ".venv" / "bin" / "py-spy"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
@@ -86,7 +86,7 @@ def table(title: str, counts: Counter[str], total: int, limit: int) -> list[str]
 def report(stacks: list[tuple[list[str], int]], rps: float, which: str) -> str:
     own, inclusive, packages, total = tally(stacks)
     header = [
-        f"# Profile: {which} board, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
+        f"# Profile: {which}, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
         "",
         f"py-spy, {total} on-CPU samples of the worker process; {rps:.0f} req/s under wrk while recording.",
         "",
@@ -121,6 +121,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-seed", action="store_true", help="reuse the bench data set as it is")
     parser.add_argument("--cached", action="store_true", help="profile the cached board (CACHE_ENABLED=true)")
     parser.add_argument("--no-assignee", action="store_true", help="profile board 1b (without the MongoDB assignee)")
+    parser.add_argument("--create", action="store_true", help="profile createTask with 2 tags (cache on) instead")
     args = parser.parse_args(argv)
     run = RunConfig()
     (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -130,12 +131,15 @@ async def main(argv: Sequence[str] | None = None) -> int:
         database.seed(source, run.data)
         await database.prepare_for_peers()
     auth.mint(source, database.first_user_id())
-    config = app_config(1, cache=args.cached)
+    config = app_config(1, cache=args.cached or args.create)
     server = start(config, source)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     raw = WORK_DIR / f"profile-{stamp}.txt"
     try:
-        body = write_body("profile-board", board("app", with_assignee=not args.no_assignee).body)
+        if args.create:
+            body = write_body("profile-create", create_task("app", await database.expectations()).body)
+        else:
+            body = write_body("profile-board", board("app", with_assignee=not args.no_assignee).body)
         run_wrk(config.url, body, seconds=3, threads=run.wrk_threads, connections=run.wrk_connections)
         recorder = threading.Thread(target=record, args=(worker_pid(server.pids), args.seconds, raw))
         recorder.start()
@@ -144,7 +148,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         recorder.join()
     finally:
         server.stop()
-    markdown = report(parse_raw(raw.read_text()), result.rps, "cached" if args.cached else "uncached")
+    which = "createTask (2 tags)" if args.create else ("cached" if args.cached else "uncached") + " board"
+    markdown = report(parse_raw(raw.read_text()), result.rps, which)
     out = WORK_DIR / f"profile-{stamp}.md"
     out.write_text(markdown)
     print(markdown)
