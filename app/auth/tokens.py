@@ -11,8 +11,10 @@ optional `scope` claim holds space-separated scopes.
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,8 @@ _USER_ID = re.compile(r"^[0-9a-f]{24}$")
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 # Kept short: a token is a header value, and anything longer is not one of ours.
 TOKEN_MAX_LENGTH = 8192
+# Verified tokens a verifier remembers (a few MB at most: TOKEN_MAX_LENGTH bounds each).
+VERIFIED_TOKENS_MAX = 4096
 
 
 class InvalidToken(Unauthenticated):
@@ -52,6 +56,7 @@ class TokenVerifier:
         audience: str,
         leeway_s: int,
         max_ttl_s: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys: dict[str, Any] = {}
         if hs256_secret:
@@ -62,6 +67,12 @@ class TokenVerifier:
         self.audience = audience
         self.leeway_s = leeway_s
         self.max_ttl_s = max_ttl_s
+        self._clock = clock
+        # Tokens verified before, by their exact text: a client sends the same token on every request, and a
+        # signature check and claims decoding cost more than the rest of a cached request. Only tokens that
+        # passed every check are kept (a bad one is checked again each time), at most VERIFIED_TOKENS_MAX,
+        # least recently used first out; a kept token is still refused once it expires.
+        self._verified: OrderedDict[str, Principal] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -82,6 +93,20 @@ class TokenVerifier:
         """The principal the token names; InvalidToken (UNAUTHENTICATED) when it cannot be trusted."""
         if not token or len(token) > TOKEN_MAX_LENGTH:
             raise InvalidToken("malformed token", reason="malformed")
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at is not None and self._clock() > known.expires_at.timestamp() + self.leeway_s:
+                del self._verified[token]
+                raise InvalidToken("token expired", reason="expired")
+            self._verified.move_to_end(token)
+            return known
+        principal = self._verify_signed(token)
+        self._verified[token] = principal
+        if len(self._verified) > VERIFIED_TOKENS_MAX:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify_signed(self, token: str) -> Principal:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:

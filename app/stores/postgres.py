@@ -102,6 +102,16 @@ def client(conn: BaseDBAsyncClient | asyncpg.Connection) -> BaseDBAsyncClient:
     raise RuntimeError("postgres.client() takes the connection sql.transaction() yields, inside that block")
 
 
+def connection_of(conn: BaseDBAsyncClient | asyncpg.Connection) -> asyncpg.Connection:
+    """The asyncpg connection of a transaction: `conn` itself (what `sql.transaction()` yields), or the one a
+    Tortoise transaction client runs on; anything else (a pool client) is a mistake."""
+    if isinstance(conn, asyncpg.Connection):
+        return conn
+    if isinstance(conn, TransactionalDBClient):
+        return conn._connection  # type: ignore[attr-defined,no-any-return]
+    raise RuntimeError("postgres.connection_of() takes a transaction's connection or client")
+
+
 async def connect(settings: Settings) -> None:
     """Initialise Tortoise and open the pool; raises if PostgreSQL does not answer."""
     # The lifespan runs in another task than requests: the global fallback makes the context visible there.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.tags.loaders import TAGS_BY_TASK_ID
 from app.tags.models import Tag
-from app.tags.service import TagRow, find_existing_tag_ids
+from app.tags.service import TagRow, find_existing_tag_ids, find_existing_tags
 from app.tags.types import TagType
 
-__all__ = ["TAGS_BY_TASK_ID", "Tag", "TagRow", "TagType", "find_existing_tag_ids"]
+__all__ = ["TAGS_BY_TASK_ID", "Tag", "TagRow", "TagType", "find_existing_tag_ids", "find_existing_tags"]

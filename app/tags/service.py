@@ -8,13 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from pypika_tortoise.terms import Array, Function
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -30,6 +28,7 @@ from app.common.ids import parse_uuid, uuid7
 from app.common.text import required_text
 from app.common.unset import UNSET, Maybe, is_set
 from app.stores import postgres, sql
+from app.stores.sql import AnyOf, Param, Statement, compile_query
 from app.tags.models import NAME_MAX, Tag
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -77,33 +76,40 @@ def _ids(values: Sequence[str]) -> list[UUID]:
     return [uuid for value in values if (uuid := parse_uuid(value)) is not None]
 
 
+# Statements every task write or board page runs, compiled by Tortoise once (app/stores/sql.py): building
+# and compiling the QuerySet each time would cost more than running it, and model instances are not needed.
+
+
+@lru_cache(maxsize=1)
+def _by_ids_statement() -> Statement:
+    """The tags whose id is in `ids`, by name."""
+    return compile_query(
+        Tag.filter(id=AnyOf(Param("ids", "uuid[]"))).annotate(name_key=Lower("name")).order_by(*_BY_NAME).values(*_FIELDS)
+    )
+
+
+@lru_cache(maxsize=1)
+def _of_tasks_statement() -> Statement:
+    """The tags of the tasks whose id is in `task_ids` (one row per link, with its task_id), by name."""
+    return compile_query(
+        Tag.filter(tasks__id=AnyOf(Param("task_ids", "uuid[]")))
+        .annotate(name_key=Lower("name"))
+        .order_by(*_BY_NAME)
+        .values(*_FIELDS, task_id="tasks__id")
+    )
+
+
 async def get_tags_by_ids(*, ids: Sequence[str]) -> list[TagRow | None]:
     """Tags for ids in key order (None for missing) in one query."""
     uuids = _ids(ids)
-    found = await Tag.filter(id__in=uuids).values(*_FIELDS) if uuids else []
+    found = await _by_ids_statement().fetch({"ids": uuids}) if uuids else []
     by_id = {values["id"]: _row(values) for values in found}
     return [by_id.get(parse_uuid(i)) for i in ids]
 
 
-@cache
-def _tags_of_tasks_sql() -> str:
-    """The statement behind `tags_by_task_ids`, compiled by Tortoise once: `$1` is the array of task ids.
-
-    The board asks for it on every page: building and compiling the QuerySet each time would cost more
-    than running it, and model instances are not needed.
-    """
-    return (
-        Tag.filter(tasks__id=Function("ANY", Array()))
-        .annotate(name_key=Lower("name"))
-        .order_by(*_BY_NAME)
-        .values(*_FIELDS, task_id="tasks__id")
-        .sql()
-    )
-
-
 async def tags_by_task_ids(*, task_ids: Sequence[str]) -> list[list[TagRow]]:
     """Tags of each task, in key order, sorted by name, in one query."""
-    _, records = await connections.get("default").execute_query(_tags_of_tasks_sql(), [_ids(task_ids)])
+    records = await _of_tasks_statement().fetch({"task_ids": _ids(task_ids)})
     grouped: dict[UUID, list[TagRow]] = {}
     for record in records:
         grouped.setdefault(record["task_id"], []).append(_row(record))
@@ -121,8 +127,9 @@ async def list_tags() -> list[TagWithCount]:
     return [TagWithCount(_row(values), values["task_count"]) for values in rows]
 
 
-async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") -> list[UUID]:
-    """The ids as UUIDs (deduplicated), all of which exist; unknown or malformed ones raise ValidationFailed."""
+async def find_existing_tags(*, ids: Sequence[str], field: str = "tagIds") -> list[TagRow]:
+    """The tags the ids name (each once), by name, as a task's tags are listed; unknown or malformed ids raise
+    ValidationFailed naming each one's position in `field`."""
     positions: dict[UUID, int] = {}
     errors: list[FieldError] = []
     for index, value in enumerate(ids):
@@ -135,11 +142,17 @@ async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") ->
         raise ValidationFailed(errors)
     if not positions:
         return []
-    found = set(await Tag.filter(id__in=list(positions)).values_list("id", flat=True))
-    missing = [FieldError(f"{field}.{i}", f"unknown tag {uuid}") for uuid, i in positions.items() if uuid not in found]
+    found = await _by_ids_statement().fetch({"ids": list(positions)})
+    known = {record["id"] for record in found}
+    missing = [FieldError(f"{field}.{i}", f"unknown tag {uuid}") for uuid, i in positions.items() if uuid not in known]
     if missing:
         raise ValidationFailed(missing)
-    return list(positions)
+    return [_row(record) for record in found]
+
+
+async def find_existing_tag_ids(*, ids: Sequence[str], field: str = "tagIds") -> list[UUID]:
+    """The ids as UUIDs (deduplicated), all of which exist; unknown or malformed ones raise ValidationFailed."""
+    return [UUID(tag.id) for tag in await find_existing_tags(ids=ids, field=field)]
 
 
 def _values(tag: TagRow) -> dict[str, str]:

@@ -14,6 +14,7 @@ from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.common.pagination import MAX_PAGE_SIZE, PageResult
 from app.graphql.arguments import After, Before, First, IdArg, Last, Limit, PageNumber
 from app.graphql.relay import ConnectionView, node_selects, page_from_args, selects
+from app.tags.public import TAGS_BY_TASK_ID
 from app.tasks import loaders, service
 from app.tasks.inputs import CreateTaskInput, TaskFilterInput, TaskSortEnum, TaskUpsertInput, UpdateTaskInput
 from app.tasks.loaders import TASK_BY_ID, TASK_COUNT_BY_ASSIGNEE_ID, TASKS_BY_ASSIGNEE_ID
@@ -75,7 +76,7 @@ class TaskMutation:
     async def create_task(
         self, info: Info, input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")]
     ) -> TaskType:
-        return await service.create_task(  # type: ignore[return-value]
+        task = await service.create_task(
             actor=info.context.principal,
             title=input.title,
             description=input.description,
@@ -85,6 +86,9 @@ class TaskMutation:
             assignee_id=input.assignee_id,
             tag_ids=input.tag_ids,
         )
+        # Its tags are known from the write: `tags { ... }` in the answer reads neither Redis nor PostgreSQL.
+        info.context.loaders.get(TAGS_BY_TASK_ID).prime(task.id, list(task.tags))
+        return task  # type: ignore[return-value]
 
     @strawberry.mutation(description="Change some fields of a live task.")
     async def update_task(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +32,7 @@ from app.common.unset import UNSET, Maybe, is_set
 from app.common.timestamps import as_utc
 from app.stores import sql
 from app.stores.sql import ClockTimestamp
-from app.tags.public import Tag, find_existing_tag_ids
+from app.tags.public import Tag, TagRow, find_existing_tag_ids, find_existing_tags
 from app.users.public import existing_user_ids
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, Task, TaskStatus
 from app.tasks.queries import (
@@ -75,11 +75,22 @@ class TaskRow:
     creator_id: str | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain values of every field (for change notices of deleted tasks and audit rows)."""
-        data = asdict(self)
+        """Plain values of the task's own fields (for change notices of deleted tasks and audit rows)."""
+        data = {name: getattr(self, name) for name in _TASK_FIELDS}
         data["status"] = self.status.value
         data["priority"] = self.priority.name
         return data
+
+
+_TASK_FIELDS = tuple(field.name for field in fields(TaskRow))
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedTask(TaskRow):
+    """A task just created, with its tags as they were linked (by name, as `Task.tags` lists them), so the
+    mutation's answer need not read them back."""
+
+    tags: tuple[TagRow, ...] = ()
 
 
 # Plain lookups, not Enum calls: a page builds one row per task (CHECK constraints keep the values valid).
@@ -87,8 +98,8 @@ _STATUS_BY_VALUE = {status.value: status for status in TaskStatus}
 _PRIORITY_BY_RANK = {priority.value: priority for priority in Priority}
 
 
-def _row(record: asyncpg.Record) -> TaskRow:
-    return TaskRow(
+def _row(record: asyncpg.Record, row_type: type[TaskRow] = TaskRow, **extra: Any) -> TaskRow:
+    return row_type(
         id=str(record["id"]),
         title=record["title"],
         description=record["description"],
@@ -100,6 +111,7 @@ def _row(record: asyncpg.Record) -> TaskRow:
         updated_at=record["updated_at"],
         deleted_at=record["deleted_at"],
         creator_id=record["creator_id"],
+        **extra,
     )
 
 
@@ -278,7 +290,7 @@ async def create_task(
     assignee_id: str | None = None,
     tag_ids: Sequence[str] = (),
     actor: Principal,
-) -> TaskRow:
+) -> CreatedTask:
     """Create a task with its tags in one transaction; input is validated before anything is written."""
     can.ensure(actor, can.can_create_task(actor), "create tasks")
     clean = {
@@ -294,9 +306,10 @@ async def create_task(
     if clean["assignee_id"]:
         await ensure_assignees_exist({"assigneeId": clean["assignee_id"]})
     async with sql.transaction() as conn:
-        tag_uuids = await find_existing_tag_ids(ids=tag_ids)
+        tags = await find_existing_tags(ids=tag_ids)
+        tag_uuids = [UUID(tag.id) for tag in tags]
         record = await insert_statement().fetchrow({"id": uuid7(), **clean, "creator_id": actor.user_id})
-        task = _row(record)
+        task: CreatedTask = _row(record, CreatedTask, tags=tuple(tags))  # type: ignore[assignment]
         await _link([record["id"]] * len(tag_uuids), tag_uuids)
         values = _audited(task)
         if tag_uuids:

@@ -206,3 +206,40 @@ def test_mint_for_settings_makes_tokens_the_app_accepts() -> None:
         mint_for_settings(settings, user_id=USER, ttl_s=settings.jwt_max_ttl_s + 1)
     with pytest.raises(ValueError, match="JWT_HS256_SECRET"):
         mint_for_settings(Settings(_env_file=None, jwt_hs256_secret=""), user_id=USER)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_remembered_and_still_expires() -> None:
+    clock = _Clock()
+    checker = TokenVerifier(hs256_secret=SECRET, rs256_public_key=None, issuer=ISSUER, audience=AUDIENCE,
+                            leeway_s=5, max_ttl_s=86_400, clock=clock)
+    token = hs256(ttl_s=60)
+    first = checker.verify(token)
+    assert checker.verify(token) is first  # the second time from memory: the same principal, not decoded again
+    clock.now += 60 + 5 + 1  # past exp + leeway: the remembered token is refused, and forgotten
+    assert reason(token, checker) == "expired"
+    assert token not in checker._verified
+
+
+def test_only_good_tokens_are_remembered_and_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.auth.tokens as tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_TOKENS_MAX", 3)
+    checker = verifier()
+    tampered = hs256().rsplit(".", 1)[0] + "." + _b64(b"x" * 32)
+    assert reason(tampered, checker) == "signature"
+    assert reason(tampered, checker) == "signature"  # checked again, never remembered
+    minted = [hs256(extra={"n": n}) for n in range(5)]
+    for token in minted:
+        checker.verify(token)
+    assert list(checker._verified) == minted[2:]  # the 3 most recently used
+    checker.verify(minted[2])  # a hit moves it to the back: the next eviction takes minted[3]
+    checker.verify(hs256(extra={"n": 99}))
+    assert list(checker._verified) == [minted[4], minted[2], next(reversed(checker._verified))]

@@ -98,3 +98,29 @@ async def test_selections_through_fragments_and_directives_decide_the_round_trip
         node = body["data"]["tasks"]["nodes"][0]
         assert len(node["tags"]) == 2 and node["assignee"]["id"]
         assert (statements.count, commands.count) == expected
+
+
+CREATE = """mutation($input: CreateTaskInput!) {
+  createTask(input: $input) { id title tags { id name color } }
+}"""
+
+
+@pytest.mark.usefixtures("board", "uncached")
+async def test_create_task_answers_its_tags_from_the_write(client: httpx.AsyncClient) -> None:
+    """The tags the write looked up and linked are its answer: no statement reads them back afterwards."""
+    tags = await sql.fetch("SELECT id::text, name, color FROM tags ORDER BY lower(name) DESC LIMIT 2")
+    ids = [tags[0]["id"], tags[1]["id"], tags[0]["id"]]  # a repeated id links once
+    with record_statements() as statements, record_commands() as commands:
+        body = await gql(client, CREATE, {"input": {"title": "primed", "tagIds": ids}})
+    assert "errors" not in body, body
+    created = body["data"]["createTask"]
+    # by name, as Task.tags always lists them
+    assert created["tags"] == [dict(row) for row in reversed(tags)]
+    # BEGIN, the tags, the task, its links, the audit row, COMMIT; nothing after the commit, no MongoDB
+    assert statements.count == 6, statements.statements
+    assert commands.count == 0
+    stored = await sql.fetch(
+        "SELECT t.name FROM task_tags l JOIN tags t ON t.id = l.tag_id WHERE l.task_id = $1::uuid ORDER BY 1",
+        created["id"],
+    )
+    assert [row["name"] for row in stored] == sorted(row["name"] for row in tags)
