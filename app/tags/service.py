@@ -109,11 +109,16 @@ async def get_tags_by_ids(*, ids: Sequence[str]) -> list[TagRow | None]:
 
 async def tags_by_task_ids(*, task_ids: Sequence[str]) -> list[list[TagRow]]:
     """Tags of each task, in key order, sorted by name, in one query."""
-    records = await _of_tasks_statement().fetch({"task_ids": _ids(task_ids)})
+    uuids = [parse_uuid(task_id) for task_id in task_ids]
+    records = await _of_tasks_statement().fetch({"task_ids": [uuid for uuid in uuids if uuid is not None]})
+    tags: dict[UUID, TagRow] = {}  # a tag on many tasks of the page is one (frozen) row
     grouped: dict[UUID, list[TagRow]] = {}
     for record in records:
-        grouped.setdefault(record["task_id"], []).append(_row(record))
-    return [grouped.get(parse_uuid(i), []) for i in task_ids]
+        tag = tags.get(record["id"])
+        if tag is None:
+            tag = tags[record["id"]] = _row(record)
+        grouped.setdefault(record["task_id"], []).append(tag)
+    return [grouped.get(uuid, []) for uuid in uuids]  # type: ignore[arg-type]
 
 
 async def list_tags() -> list[TagWithCount]:

@@ -10,6 +10,7 @@ statement's structure. The fixed-shape statements are compiled the same way, onc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -109,9 +110,10 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def cursor_for(sort: TaskSort, record: Any) -> str:
-    """The opaque cursor of a row (anything with `[field]` and `["id"]`) under the sort."""
-    return sort.cursors.encode(record[sort.field.value], record["id"])
+def cursors_for(sort: TaskSort, records: Sequence[Any]) -> list[str]:
+    """The opaque cursor of each row (anything with `[field]` and `["id"]`) under the sort."""
+    encode, field = sort.cursors.encode, sort.field.value
+    return [encode(record[field], record["id"]) for record in records]
 
 
 # ---------------------------------------------------------------- shapes and values

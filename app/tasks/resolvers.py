@@ -76,7 +76,7 @@ class TaskMutation:
     async def create_task(
         self, info: Info, input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")]
     ) -> TaskType:
-        task = await service.create_task(
+        task, tags = await service.create_task_with_tags(
             actor=info.context.principal,
             title=input.title,
             description=input.description,
@@ -87,7 +87,7 @@ class TaskMutation:
             tag_ids=input.tag_ids,
         )
         # Its tags are known from the write: `tags { ... }` in the answer reads neither Redis nor PostgreSQL.
-        info.context.loaders.get(TAGS_BY_TASK_ID).prime(task.id, list(task.tags))
+        info.context.loaders.get(TAGS_BY_TASK_ID).prime(task.id, tags)
         return task  # type: ignore[return-value]
 
     @strawberry.mutation(description="Change some fields of a live task.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -44,7 +44,7 @@ from app.tasks.queries import (
     by_ids_statement,
     count_query,
     insert_statement,
-    cursor_for,
+    cursors_for,
     link_statement,
     locked_statement,
     page_query,
@@ -75,22 +75,11 @@ class TaskRow:
     creator_id: str | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain values of the task's own fields (for change notices of deleted tasks and audit rows)."""
-        data = {name: getattr(self, name) for name in _TASK_FIELDS}
+        """Plain values of every field (for change notices of deleted tasks and audit rows)."""
+        data = asdict(self)
         data["status"] = self.status.value
         data["priority"] = self.priority.name
         return data
-
-
-_TASK_FIELDS = tuple(field.name for field in fields(TaskRow))
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedTask(TaskRow):
-    """A task just created, with its tags as they were linked (by name, as `Task.tags` lists them), so the
-    mutation's answer need not read them back."""
-
-    tags: tuple[TagRow, ...] = ()
 
 
 # Plain lookups, not Enum calls: a page builds one row per task (CHECK constraints keep the values valid).
@@ -98,8 +87,8 @@ _STATUS_BY_VALUE = {status.value: status for status in TaskStatus}
 _PRIORITY_BY_RANK = {priority.value: priority for priority in Priority}
 
 
-def _row(record: asyncpg.Record, row_type: type[TaskRow] = TaskRow, **extra: Any) -> TaskRow:
-    return row_type(
+def _row(record: asyncpg.Record) -> TaskRow:
+    return TaskRow(
         id=str(record["id"]),
         title=record["title"],
         description=record["description"],
@@ -111,7 +100,6 @@ def _row(record: asyncpg.Record, row_type: type[TaskRow] = TaskRow, **extra: Any
         updated_at=record["updated_at"],
         deleted_at=record["deleted_at"],
         creator_id=record["creator_id"],
-        **extra,
     )
 
 
@@ -233,7 +221,7 @@ async def find_tasks(
         has_next, has_previous = has_more, page.after is not None
     return PageResult(
         items=[_row(r) for r in records],
-        cursors=[cursor_for(sort, r) for r in records],
+        cursors=cursors_for(sort, records),
         has_next_page=has_next,
         has_previous_page=has_previous,
         total_count=total,
@@ -280,7 +268,13 @@ async def tasks_by_assignee_ids(*, ids: Sequence[str], limit_per_user: int = 100
 # ---------------------------------------------------------------- writes
 
 
-async def create_task(
+async def create_task(*, actor: Principal, **fields: Any) -> TaskRow:
+    """Create a task with its tags in one transaction (the fields of `create_task_with_tags`)."""
+    task, _ = await create_task_with_tags(actor=actor, **fields)
+    return task
+
+
+async def create_task_with_tags(
     *,
     title: str,
     description: str | None = None,
@@ -290,8 +284,10 @@ async def create_task(
     assignee_id: str | None = None,
     tag_ids: Sequence[str] = (),
     actor: Principal,
-) -> CreatedTask:
-    """Create a task with its tags in one transaction; input is validated before anything is written."""
+) -> tuple[TaskRow, list[TagRow]]:
+    """Create a task with its tags in one transaction; input is validated before anything is written.
+
+    Returns the task and its tags as linked, by name as `Task.tags` lists them (so an answer need not read them back)."""
     can.ensure(actor, can.can_create_task(actor), "create tasks")
     clean = {
         "title": validate_title(title),
@@ -309,7 +305,7 @@ async def create_task(
         tags = await find_existing_tags(ids=tag_ids)
         tag_uuids = [UUID(tag.id) for tag in tags]
         record = await insert_statement().fetchrow({"id": uuid7(), **clean, "creator_id": actor.user_id})
-        task: CreatedTask = _row(record, CreatedTask, tags=tuple(tags))  # type: ignore[assignment]
+        task = _row(record)
         await _link([record["id"]] * len(tag_uuids), tag_uuids)
         values = _audited(task)
         if tag_uuids:
@@ -318,7 +314,7 @@ async def create_task(
             conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values)
         )
         await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ())))
-    return task
+    return task, tags
 
 
 _UPDATABLE = ("title", "description", "status", "priority", "due_date", "assignee_id")
