@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -76,11 +76,13 @@ class TaskRow:
 
     def snapshot(self) -> dict[str, Any]:
         """Plain values of every field (for change notices of deleted tasks and audit rows)."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _ROW_FIELDS}  # asdict() deep-copies: 10x the cost
         data["status"] = self.status.value
         data["priority"] = self.priority.name
         return data
 
+
+_ROW_FIELDS = tuple(field.name for field in fields(TaskRow))
 
 # Plain lookups, not Enum calls: a page builds one row per task (CHECK constraints keep the values valid).
 _STATUS_BY_VALUE = {status.value: status for status in TaskStatus}
