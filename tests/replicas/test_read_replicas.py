@@ -79,6 +79,20 @@ async def test_the_board_costs_three_statements_all_on_the_replica(uncached) -> 
     assert reads == Counter({("replica", "query"): 3})  # page + count + tags, whatever the page size
 
 
+async def test_queryset_reads_take_the_same_route(uncached) -> None:
+    a, b = uncached
+    writer = principal()
+    task = (await a.gql(CREATE, {"t": "audited"}, headers=writer))["createTask"]
+    await b.sees_replayed(await primary_position())
+    log = "query($id: String!) { auditLog(filter: {entityId: $id}) { totalCount nodes { action entityId } } }"
+
+    data, reads = await b.counted(lambda: b.gql(log, {"id": task["id"]}, headers=principal()))
+
+    assert data["auditLog"]["totalCount"] == 1
+    assert data["auditLog"]["nodes"] == [{"action": "create", "entityId": task["id"]}]
+    assert reads == Counter({("replica", "query"): 2})  # count and page: Tortoise QuerySets via sql.read
+
+
 async def test_the_writer_reads_its_write_on_another_instance_while_the_replica_lags(uncached) -> None:
     a, b = uncached
     writer, other = principal(), principal()
