@@ -53,7 +53,7 @@ from app.metrics_supervisor import (
     multiprocess_registry,
 )
 from app.settings import Settings
-from app.stores import mongo_log, query_log, replicas
+from app.stores import mongo, mongo_log, query_log, replicas
 
 log = logging.getLogger("taskboard")
 
@@ -223,6 +223,12 @@ REPLICA_LAG = Gauge(
     "taskboard_sql_replica_lag_seconds",
     "How far a read replica's replay is behind the primary, at its last poll (worst process; -1 while unknown).",
     ["replica"], multiprocess_mode="livemax",
+)
+MONGO_READS = Counter(
+    "taskboard_mongo_reads_total",
+    "User reads that may use a MongoDB secondary (MONGODB_URL's readPreference not primary), by the read "
+    "preference they used and why (query; pinned, own_write, shared_cache or position_unknown: the primary).",
+    ["read_preference", "reason"],
 )
 _sql_read_children: dict[tuple[str, str, str], Any] = {}
 
@@ -409,6 +415,7 @@ def configure(settings: Settings) -> None:
         query_log.add_observer(lambda sql, seconds: SQL_SECONDS.observe(_sql_kind(sql), seconds))
         mongo_log.add_observer(lambda command, seconds: MONGO_SECONDS.observe(command, seconds))
         replicas.add_observer(_count_sql_read)
+        mongo.add_read_observer(lambda preference, reason: MONGO_READS.labels(preference, reason).inc())
         configure.observing = True  # type: ignore[attr-defined]
 
 
