@@ -6,11 +6,15 @@ starts; where a read ran is what each instance's /metrics counts (taskboard_sql_
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 
 from tests.support.data import reset_mongo, reset_postgres, seed_board
+from tests.support.processes import ROOT
 from tests.support.replica import (
     eventually,
     instances,
@@ -18,6 +22,7 @@ from tests.support.replica import (
     principal,
     replay_paused,
     replica_stopped,
+    replica_url,
 )
 
 TASK = "query($id: ID!) { task(id: $id) { id title } }"
@@ -192,3 +197,13 @@ async def test_a_stopped_replica_changes_nothing_visible_but_health(uncached) ->
 
 async def _status_is(app, status: str) -> bool:
     return (await app.replica_state())["status"] == status
+
+
+def test_migrate_runs_on_the_primary_with_replicas_configured() -> None:
+    # The standby is read-only: a migration that went there would fail at its first statement.
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DATABASE_REPLICA_URLS": replica_url()},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "applied 0 migration(s)" in result.stdout + result.stderr

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.read_concern import ReadConcern
 from pymongo.read_preferences import Primary, SecondaryPreferred
@@ -24,6 +25,8 @@ from app.settings import Settings
 from app.stores import mongo, routing
 from app.users import service
 from app.users.documents import User
+from tests.support.auth import bearer
+from tests.support.processes import app_server
 
 OPTIONS = "readPreference=secondaryPreferred&maxStalenessSeconds=120&w=majority"
 
@@ -183,3 +186,24 @@ async def test_with_the_shared_cache_on_every_user_read_uses_the_primary(reconne
     await query_as("reader", lambda: service.find_users())
     await query_as("reader", lambda: service.get_users_by_ids(ids=[str(user.id)]))
     assert reads(driver.take()) == {"Primary"}
+
+
+async def test_an_instance_runs_with_the_options_and_counts_where_user_lists_read(settings: Settings) -> None:
+    env = {"MONGODB_URL": with_options(settings.mongodb_url), "CACHE_ENABLED": "false"}
+    with app_server(env) as app:
+        async with httpx.AsyncClient(base_url=app.base_url, timeout=20) as http:
+            writer, reader = bearer(secrets.token_hex(12), "admin"), bearer(secrets.token_hex(12), "admin")
+            created = await http.post("/graphql", headers=writer, json={
+                "query": 'mutation { createUser(input: {email: "inst@example.com", name: "I"}) { id } }'})
+            assert "errors" not in created.json(), created.json()
+            for who in (writer, reader):
+                listed = (await http.post("/graphql", headers=who, json={"query": "{ users { nodes { email } } }"})).json()
+                assert {"email": "inst@example.com"} in listed["data"]["users"]["nodes"], listed
+            metrics = (await http.get("/metrics")).text
+
+    counted = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
+               if line.startswith("taskboard_mongo_reads_total{")}
+    assert counted == {
+        'taskboard_mongo_reads_total{read_preference="primary",reason="own_write"}': 1.0,
+        'taskboard_mongo_reads_total{read_preference="secondaryPreferred",reason="query"}': 1.0,
+    }
