@@ -136,6 +136,7 @@ class ReplicaSet:
         self.replicas = replicas
         self.samples = PrimarySamples(keep_s=self.max_lag_s * 2 + self.poll_s * 4 + 1.0)
         self._tasks: list[asyncio.Task[None]] = []
+        self._expiring: set[asyncio.Task[None]] = set()  # strong references until they finish
         self._turn = itertools.count()
 
     # ------------------------------------------------------------------------------------ polling
@@ -202,7 +203,9 @@ class ReplicaSet:
         if replica.up and not up:
             log.warning("replica %s skipped: %s", replica.name, state)
             # Its pooled connections may be dead (a restart): new ones once it is back.
-            asyncio.ensure_future(_expire_pool(replica.name))
+            task = asyncio.ensure_future(_expire_pool(replica.name))
+            self._expiring.add(task)
+            task.add_done_callback(self._expiring.discard)
         elif up and not replica.up and replica.state != "starting":
             log.warning("replica %s is back", replica.name)
         replica.up, replica.state = up, state
@@ -287,9 +290,10 @@ class ReplicaSet:
                     "status": "up" if replica in usable else "lagging", "lag_s": lag,
                     "replayed_lsn": format_lsn(replica.replayed),
                 }
+            elif replica.state == "starting":
+                report[replica.name] = {"status": "starting"}  # not polled yet
             else:
-                report[replica.name] = {"status": "down" if replica.state != "starting" else "starting",
-                                        "error": replica.state}
+                report[replica.name] = {"status": "down", "error": replica.state}
         return report
 
 
