@@ -3,8 +3,10 @@
 Readiness decides whether a load balancer sends this instance traffic. Every instance shares the stores, so a
 store whose loss the app survives must not take the whole fleet out: MongoDB down (tasks still answer, their
 assignees are SERVICE_UNAVAILABLE) or Redis down (the cache bypasses, rate limits fail open) is `degraded`
-and still 200; PostgreSQL down or migrations pending is `not_ready`, 503. Reasons are short words; the
-drivers' text (hosts, ports) goes to the log.
+and still 200; PostgreSQL down or migrations pending is `not_ready`, 503. A read replica down or lagging
+beyond REPLICA_MAX_LAG_S is `degraded` too (reads go to the primary): `postgres_replicas` reports each one as
+this process's poller last saw it (no round trip). Reasons are short words; the drivers' text (hosts, ports)
+goes to the log.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.settings import Settings
-from app.stores import migrations, mongo, postgres, redis
+from app.stores import migrations, mongo, postgres, redis, replicas
 from app.stores.outages import reason_of
 
 log = logging.getLogger("taskboard.health")
 
 # Stores the app answers without (partially, for MongoDB): down means degraded, not unready.
-OPTIONAL = frozenset({"mongodb", "redis"})
+OPTIONAL = frozenset({"mongodb", "redis", "postgres_replicas"})
 
 # The last failure logged per check: a probe every few seconds logs a store going down once, not each time.
 _logged: dict[str, str] = {}
@@ -78,6 +80,11 @@ async def readiness(settings: Settings) -> tuple[bool, dict[str, object]]:
         _check_migrations(timeout),
     )
     checks = {"postgres": pg, "mongodb": mg, "redis": rd, "migrations": mig}
+    replica_set = replicas.current()
+    if replica_set is not None:
+        each = replica_set.status()
+        healthy = all(state["status"] == "up" for state in each.values())
+        checks["postgres_replicas"] = {"status": "up" if healthy else "degraded", "replicas": each}
     down = [name for name, check in checks.items() if check["status"] != "up"]
     failing = [name for name in down if name not in OPTIONAL]
     degraded = [name for name in down if name in OPTIONAL]

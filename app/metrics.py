@@ -53,7 +53,7 @@ from app.metrics_supervisor import (
     multiprocess_registry,
 )
 from app.settings import Settings
-from app.stores import mongo_log, query_log
+from app.stores import mongo, mongo_log, query_log, replicas
 
 log = logging.getLogger("taskboard")
 
@@ -208,6 +208,49 @@ GC_PAUSE_SECONDS = LabelledMetric(
               buckets=_LATENCY_BUCKETS),
     FixedValues("0", "1", "2"),
 )
+SQL_READS = Counter(
+    "taskboard_sql_reads_total",
+    "PostgreSQL reads with DATABASE_REPLICA_URLS set, by where they ran (target primary or replica, which "
+    "replica) and why (reason: query on a replica; pinned, transaction, own_write, unreplayed_write, "
+    "unavailable, position_unknown or replica_failed on the primary).",
+    ["target", "replica", "reason"],
+)
+REPLICA_UP = Gauge(
+    "taskboard_sql_replica_up", "1 while a read replica is up and within REPLICA_MAX_LAG_S (worst process).",
+    ["replica"], multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "taskboard_sql_replica_lag_seconds",
+    "How far a read replica's replay is behind the primary, at its last poll (worst process; -1 while unknown).",
+    ["replica"], multiprocess_mode="livemax",
+)
+MONGO_READS = Counter(
+    "taskboard_mongo_reads_total",
+    "User reads that may use a MongoDB secondary (MONGODB_URL's readPreference not primary), by the read "
+    "preference they used and why (query; pinned, own_write, shared_cache or position_unknown: the primary).",
+    ["read_preference", "reason"],
+)
+_sql_read_children: dict[tuple[str, str, str], Any] = {}
+
+
+def _count_sql_read(target: str, replica: str, reason: str) -> None:
+    key = (target, replica, reason)
+    child = _sql_read_children.get(key)
+    if child is None:
+        child = _sql_read_children[key] = SQL_READS.labels(*key)
+    child.inc()
+
+
+def _sync_replicas() -> None:
+    replica_set = replicas.current()
+    if replica_set is None:
+        return
+    for name, state in replica_set.status().items():
+        REPLICA_UP.labels(name).set(1.0 if state["status"] == "up" else 0.0)
+        lag = state.get("lag_s")
+        REPLICA_LAG.labels(name).set(-1.0 if lag is None else float(lag))
+
+
 WEBSOCKET_CONNECTIONS = Gauge(
     "taskboard_websocket_connections", "Open GraphQL WebSockets.", multiprocess_mode="livesum"
 )
@@ -320,6 +363,7 @@ _PROCESS = _ProcessGauges() if MULTIPROCESS else None
 def sync() -> None:
     """Bring this process's state-derived gauges and GC pauses up to date."""
     _record_gc_pauses()
+    _sync_replicas()
     for copied in _COPIED:
         copied.sync()
     if _PROCESS is not None:
@@ -370,6 +414,8 @@ def configure(settings: Settings) -> None:
     if not getattr(configure, "observing", False):
         query_log.add_observer(lambda sql, seconds: SQL_SECONDS.observe(_sql_kind(sql), seconds))
         mongo_log.add_observer(lambda command, seconds: MONGO_SECONDS.observe(command, seconds))
+        replicas.add_observer(_count_sql_read)
+        mongo.add_read_observer(lambda preference, reason: MONGO_READS.labels(preference, reason).inc())
         configure.observing = True  # type: ignore[attr-defined]
 
 

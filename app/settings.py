@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     pg_connect_timeout_s: float = Field(2.0, gt=0, le=60)
     pg_command_timeout_s: float = Field(5.0, gt=0, le=3600)
     slow_query_ms: float = Field(200.0, ge=0)
+    # Streaming replicas of DATABASE_URL (comma-separated postgres:// URLs): reads that may lag go to one that
+    # is up, within REPLICA_MAX_LAG_S and has replayed what the reader must see (README: Read replicas).
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    replica_max_lag_s: float = Field(5.0, gt=0, le=3600)
+    # How often each process asks every replica (and the primary) for its WAL position.
+    replica_poll_s: float = Field(0.1, ge=0.01, le=60)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/taskboard"
     mongo_pool_max: int = Field(20, ge=1, le=500)
@@ -104,6 +110,21 @@ class Settings(BaseSettings):
     def _postgres_scheme(cls, value: str) -> str:
         if urlsplit(value).scheme not in {"postgres", "postgresql", "asyncpg"}:
             raise ValueError("must be a postgres:// URL")
+        return value
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_schemes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if urlsplit(url).scheme not in {"postgres", "postgresql", "asyncpg"}:
+                raise ValueError(f"must be postgres:// URLs ({mask_url(url)} is not)")
         return value
 
     @field_validator("mongodb_url")

@@ -14,6 +14,7 @@ from app.audit.models import AuditEntry
 from app.common.errors import FieldError, ValidationFailed
 from app.common.pagination import DEFAULT_PAGE_SIZE, CursorPage, PageResult, decode_cursor, encode_cursor, validate_page
 from app.common.timestamps import as_utc
+from app.stores import sql
 
 _CURSOR_KEY = "audit:at:desc"
 _TEXT_MAX = 64
@@ -106,10 +107,12 @@ async def find_audit_entries(
     size = DEFAULT_PAGE_SIZE if first is None else first
     query = _matching(filters)
     position = _decode(after) if after is not None else None
-    total = await query.count() if with_total else None
+    # QuerySets read through sql.read: on a replica during a query operation when one may answer it.
+    total = await sql.read(lambda db: query.using_db(db).count()) if with_total else None
     if position is not None:
         query = query.filter(_before(*position))
-    found = await query.order_by("-at", "-id").limit(size + 1).values(*_COLUMNS)
+    page = query.order_by("-at", "-id").limit(size + 1)
+    found = await sql.read(lambda db: page.using_db(db).values(*_COLUMNS))
     rows = [_row(values) for values in found[:size]]
     return PageResult(
         items=rows,

@@ -7,6 +7,9 @@ execution a thousand times; this executor runs it once and hands every one of th
 An event takes part when its payload (the value the subscription field yields) is a `SharedEvent`, i.e.
 its `shared_executions` is a `SharedExecutions`: the executions already done for it, keyed by
 (operation, variables, rights). Other payloads execute per subscriber, exactly as graphql-core does.
+
+Every execution runs under a read route (app.stores.routing) when a store routes reads: a query operation's
+reads may come from a replica, a mutation's and a subscription event's from the primary.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.common.shared import SharedWork
 from app.graphql.direct_execution import execute_query
 from app.graphql.strawberry_adapter import ExecutorBase
 from app.metrics import SUBSCRIPTION_RESULTS
+from app.stores import routing
 
 ShareKey = tuple[int, bytes, str]
 
@@ -84,6 +88,16 @@ class SharedEventExecutor(ExecutorBase):
         return super().build_per_event_executor(payload)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
+        if not routing.active():
+            return self._execute_operation(serially)
+        principal = getattr(self.context_value, "principal", None)
+        route = routing.Route(
+            actor=principal.actor_id if principal is not None else None,
+            may_lag=self.operation.operation is OperationType.QUERY,
+        )
+        return routing.run(route, lambda: self._execute_operation(serially))
+
+    def _execute_operation(self, serially: bool | None) -> Any:
         key = self._share_key
         shared = _shared(self.root_value) if key is not None else None
         if shared is None or key is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,8 +12,11 @@ import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, mask_url
+from app.stores import replicas
 from app.stores.query_log import LoggedConnection
+
+log = logging.getLogger("taskboard.stores")
 
 APP_LABEL = "models"
 MODEL_MODULES = [
@@ -61,20 +65,32 @@ def credentials_from_url(url: str, *, pool_min: int, pool_max: int) -> dict[str,
     return credentials
 
 
-def tortoise_config(settings: Settings, *, bounded: bool = True) -> dict[str, Any]:
-    """The Tortoise config dict (also what aerich reads).
-
-    `bounded`: every statement times out after PG_COMMAND_TIMEOUT_S (serving); migrations run unbounded.
-    """
-    credentials = credentials_from_url(
-        settings.database_url, pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max
-    )
+def _credentials(settings: Settings, url: str, *, bounded: bool) -> dict[str, Any]:
+    credentials = credentials_from_url(url, pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max)
     # asyncpg's own time-outs: connecting (default 60 s) and each statement (default none).
     credentials["timeout"] = settings.pg_connect_timeout_s
     if bounded:
         credentials["command_timeout"] = settings.pg_command_timeout_s
+    return credentials
+
+
+def tortoise_config(settings: Settings, *, bounded: bool = True) -> dict[str, Any]:
+    """The Tortoise config dict (also what aerich reads).
+
+    `bounded`: serving: every statement times out after PG_COMMAND_TIMEOUT_S, and each read replica is a
+    connection of its own (`replica1`, ...: app.stores.replicas). Migrations run unbounded, on the primary
+    only (the models' `default` connection; no replica is even configured).
+    """
+    connections_config = {
+        "default": {"engine": "tortoise.backends.asyncpg",
+                    "credentials": _credentials(settings, settings.database_url, bounded=bounded)},
+    }
+    if bounded:
+        for name, url in zip(replicas.connection_names(settings), settings.database_replica_urls, strict=True):
+            connections_config[name] = {"engine": "tortoise.backends.asyncpg",
+                                        "credentials": _credentials(settings, url, bounded=True)}
     return {
-        "connections": {"default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}},
+        "connections": connections_config,
         "apps": {APP_LABEL: {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
@@ -112,15 +128,35 @@ def connection_of(conn: BaseDBAsyncClient | asyncpg.Connection) -> asyncpg.Conne
     raise RuntimeError("postgres.connection_of() takes a transaction's connection or client")
 
 
+def poll_credentials(settings: Settings, url: str) -> dict[str, Any]:
+    """asyncpg.connect() arguments for a replica poller's own connection (plain: not in the query log)."""
+    pooled = credentials_from_url(url, pool_min=1, pool_max=1)
+    wanted = ("host", "port", "user", "password", "database", "ssl")
+    return {
+        **{key: pooled[key] for key in wanted if key in pooled},
+        "timeout": settings.pg_connect_timeout_s,
+        "server_settings": {"application_name": "taskboard-replica-poll"},
+    }
+
+
 async def connect(settings: Settings) -> None:
-    """Initialise Tortoise and open the pool; raises if PostgreSQL does not answer."""
+    """Initialise Tortoise and open the pool; raises if PostgreSQL does not answer. Replicas are opened on
+    first use and polled from now on: one that is down does not hold the start-up."""
     # The lifespan runs in another task than requests: the global fallback makes the context visible there.
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
     await connections.get("default").execute_query("SELECT 1")
+    names = replicas.connection_names(settings)
+    for name, url in zip(names, settings.database_replica_urls, strict=True):
+        log.info("postgres read replica %s at %s", name, mask_url(url))
+    await replicas.start(
+        settings, poll_credentials(settings, settings.database_url),
+        {name: poll_credentials(settings, url) for name, url in zip(names, settings.database_replica_urls, strict=True)},
+    )
 
 
 async def close() -> None:
-    """Close the pool."""
+    """Stop polling replicas and close the pools."""
+    await replicas.stop()
     await Tortoise.close_connections()
 
 

@@ -1,6 +1,13 @@
 """PostgreSQL through Tortoise: the transaction helper every multi-statement write uses, QuerySets compiled
 once per shape for hot paths, and raw statements for what Tortoise cannot say.
 
+Reads and replicas: with DATABASE_REPLICA_URLS set, a read (a compiled SELECT, a raw `fetch*` of a SELECT, or
+`read()` around a QuerySet) outside a transaction goes where app.stores.replicas says (a replica during a
+query operation, when one has what the reader must see; else the primary); everything else, and everything
+inside `transaction()`, runs on the primary. After a commit (and after a write outside a transaction) its WAL
+position is recorded before the change notices go out, so a cache fill that sees the notice's stamps also
+finds that position. Without replicas every call goes straight to the pool, as before.
+
 Compiled queries: building and compiling a QuerySet costs more CPU than running its statement (~0.26 ms for
 the board's page query, against ~4 us to find its compiled form). A hot query is therefore defined once as a QuerySet whose variable values are `Param`s (`limit()`/`offset()` take an
 `IntParam`), compiled by Tortoise to its parameterized SQL (`$n` placeholders) with `compile_query`, cached
@@ -10,10 +17,11 @@ statement, checked against the models; only the values change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import asyncpg
 from pypika_tortoise import SqlContext
@@ -21,13 +29,16 @@ from pypika_tortoise.enums import Matching
 from pypika_tortoise.queries import QueryBuilder
 from pypika_tortoise.terms import Function, Term, ValueWrapper
 from tortoise import connections
-from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.expressions import Expression, ResolveContext, ResolveResult
 from tortoise.filters import Like
 from tortoise.queryset import AwaitableQuery
 from tortoise.transactions import in_transaction
 
 from app.common import changes
+from app.stores import replicas
+
+T = TypeVar("T")
 
 
 def connection() -> AbstractAsyncContextManager[asyncpg.Connection]:
@@ -56,7 +67,43 @@ async def transaction() -> AsyncIterator[asyncpg.Connection]:
     finally:
         collected = changes.end_collecting(token)
     if committed:
+        replica_set = replicas.current()
+        if replica_set is not None:
+            await replica_set.after_commit()
         await changes.dispatch(collected)
+
+
+async def read(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
+    """A read through Tortoise QuerySets, `run(client)` with `.using_db(client)`: on a replica when the
+    route allows one (see the module docstring), else the primary (inside a transaction: the transaction)."""
+    replica_set = replicas.current()
+    if replica_set is None:
+        return await run(connections.get("default"))
+    return await replica_set.read(run, client=True)
+
+
+# A statement that only reads: SELECT without a locking clause (a write, or FOR UPDATE, needs the primary).
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+def is_read(sql: str) -> bool:
+    """Whether a statement only reads (so a replica may run it)."""
+    return sql.lstrip()[:6].upper() == "SELECT" and _LOCKING.search(sql) is None
+
+
+async def _run(reads: bool | None, method: str, sql: str, args: list[Any] | tuple[Any, ...]) -> Any:
+    """`conn.<method>(sql, *args)` on the connection the statement belongs on (`reads` None: look at the SQL)."""
+    replica_set = replicas.current()
+    if replica_set is None:
+        async with connection() as conn:
+            return await getattr(conn, method)(sql, *args)
+    if reads if reads is not None else is_read(sql):
+        return await replica_set.read(lambda conn: getattr(conn, method)(sql, *args))
+    async with connection() as conn:
+        result = await getattr(conn, method)(sql, *args)
+    if not isinstance(connections.get("default"), TransactionalDBClient):
+        await replica_set.after_commit()  # it committed on its own
+    return result
 
 
 # ---------------------------------------------------------------- compiled queries
@@ -144,25 +191,22 @@ class Statement:
 
     sql: str
     names: tuple[str, ...]
+    reads: bool = field(default=False, compare=False)  # a SELECT without a locking clause (see `is_read`)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         return [values[name] for name in self.names]
 
     async def fetch(self, values: Mapping[str, Any]) -> list[asyncpg.Record]:
-        async with connection() as conn:
-            return await conn.fetch(self.sql, *self.args(values))
+        return await _run(self.reads, "fetch", self.sql, self.args(values))  # type: ignore[no-any-return]
 
     async def fetchrow(self, values: Mapping[str, Any]) -> asyncpg.Record | None:
-        async with connection() as conn:
-            return await conn.fetchrow(self.sql, *self.args(values))
+        return await _run(self.reads, "fetchrow", self.sql, self.args(values))  # type: ignore[no-any-return]
 
     async def fetchval(self, values: Mapping[str, Any]) -> Any:
-        async with connection() as conn:
-            return await conn.fetchval(self.sql, *self.args(values))
+        return await _run(self.reads, "fetchval", self.sql, self.args(values))
 
     async def execute(self, values: Mapping[str, Any]) -> str:
-        async with connection() as conn:
-            return await conn.execute(self.sql, *self.args(values))
+        return await _run(False, "execute", self.sql, self.args(values))  # type: ignore[no-any-return]
 
 
 def compile_query(query: AwaitableQuery | QueryBuilder) -> Statement:
@@ -179,7 +223,7 @@ def compile_query(query: AwaitableQuery | QueryBuilder) -> Statement:
         else:
             # A literal would be frozen into every later run of the statement.
             raise ValueError(f"compiled query has a literal value {value!r}: pass it as a Param")
-    return Statement(sql, tuple(names))
+    return Statement(sql, tuple(names), reads=is_read(sql))
 
 
 # ---------------------------------------------------------------- raw statements
@@ -187,23 +231,19 @@ def compile_query(query: AwaitableQuery | QueryBuilder) -> Statement:
 
 async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
     """Rows of a query."""
-    async with connection() as conn:
-        return await conn.fetch(query, *args)
+    return await _run(None, "fetch", query, args)  # type: ignore[no-any-return]
 
 
 async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
     """First row of a query, or None."""
-    async with connection() as conn:
-        return await conn.fetchrow(query, *args)
+    return await _run(None, "fetchrow", query, args)  # type: ignore[no-any-return]
 
 
 async def fetchval(query: str, *args: Any) -> Any:
     """First column of the first row."""
-    async with connection() as conn:
-        return await conn.fetchval(query, *args)
+    return await _run(None, "fetchval", query, args)
 
 
 async def execute(query: str, *args: Any) -> str:
     """Run a statement; returns the status tag (e.g. 'UPDATE 3')."""
-    async with connection() as conn:
-        return await conn.execute(query, *args)
+    return await _run(False, "execute", query, args)  # type: ignore[no-any-return]

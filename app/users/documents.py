@@ -18,6 +18,8 @@ import pymongo
 from beanie import Document, Insert, Replace, Save, SaveChanges, Update, before_event
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.stores.mongo import RoutedReads
+
 NAME_MAX = 100
 BIO_MAX = 500
 EMAIL_MAX = 254
@@ -173,7 +175,7 @@ class Profile(BaseModel):
         return validate_settings(value)
 
 
-class User(Document):
+class User(RoutedReads, Document):
     email: str
     name: str | None = None
     avatar: str | None = None

@@ -16,6 +16,13 @@ Beanie has no find-and-delete, and parses the result with the read model). Reads
 build (measured here: 5.4 ms against 0.14 ms of CPU for 50 users). Writes and single-user reads use the
 document.
 
+Read preference (MONGODB_URL's readPreference on a replica set, app.stores.mongo): lists, batches by id and
+stats (`find_users`, `get_users_by_ids` and what calls it) run inside `mongo.secondary_reads()`, so they may
+use a secondary when nothing the caller must see can be missing there. Everything else reads the primary:
+the user a write is about to change (`get_user` via `_require`), the email lookup (sign-in tooling, the
+uniqueness a write relies on), `existing_user_ids` (a task write's check that its assignee exists, the
+repair job). Every write marks its caller (`mongo.wrote_documents()`) before announcing the change.
+
 Writes validate every input field before touching the database and report all invalid fields at once.
 Updates are query-level (`$set`/`$unset` of just the changed paths in one findAndModify) and
 `_update_fields` is the one place that writes them and stamps `updated_at`. On MongoDB that makes
@@ -87,7 +94,7 @@ from app.users.documents import (
     validate_settings,
     validate_timezone,
 )
-from app.stores import sql
+from app.stores import mongo, sql
 from app.users.filters import SEARCH_MAX, UserFilters, UserSort, UserSortField
 from app.users.records import UserId, UserRecord
 
@@ -142,7 +149,8 @@ async def get_users_by_ids(*, ids: Sequence[str]) -> list[UserRecord | None]:
     wanted = list({oid for oid in oids if oid is not None})
     if not wanted:
         return [None] * len(oids)
-    found = {record.id: record for record in await _projected(_find_ids(wanted), UserRecord)}
+    async with mongo.secondary_reads():
+        found = {record.id: record for record in await _projected(_find_ids(wanted), UserRecord)}
     return [None if oid is None else found.get(oid) for oid in oids]
 
 
@@ -176,6 +184,13 @@ async def find_users(
     with_total: bool = False,
 ) -> PageResult[UserRecord]:
     """One page of users matching filters, in a whitelisted order with `_id` as tiebreaker."""
+    async with mongo.secondary_reads():
+        return await _find_users(filters=filters, sort=sort, page=page, with_total=with_total)
+
+
+async def _find_users(
+    *, filters: UserFilters, sort: UserSort, page: OffsetPage | CursorPage, with_total: bool
+) -> PageResult[UserRecord]:
     validate_page(page)
     conditions = _conditions(filters)
     order = _Order(sort)
@@ -254,7 +269,7 @@ async def create_user(
     except PyMongoError as exc:
         _raise_if_duplicate_email(exc)
         raise
-    await changes.emit(Change(Entity.USER, ChangeKind.CREATED, ids=(str(user.id),), fields=USER_FIELDS))
+    await _announce(Change(Entity.USER, ChangeKind.CREATED, ids=(str(user.id),), fields=USER_FIELDS))
     await _audit(actor, Action.CREATE, str(user.id), created(_stored_values(user)))
     return user
 
@@ -351,7 +366,7 @@ async def delete_user(*, user_id: str, actor: Principal) -> bool:
     # Beanie has no find-and-delete: pymongo's, on Beanie's collection, with the result parsed as a read model.
     document = await User.get_pymongo_collection().find_one_and_delete({"_id": oid})
     if document is not None:
-        await changes.emit(Change(Entity.USER, ChangeKind.DELETED, ids=(str(oid),)))
+        await _announce(Change(Entity.USER, ChangeKind.DELETED, ids=(str(oid),)))
         await _audit(actor, Action.DELETE, str(oid), removed(_stored_values(UserRecord.model_validate(document))))
     async with sql.transaction() as conn:
         task_ids = await unassign_user_tasks(user_id=str(oid))
@@ -365,6 +380,12 @@ async def delete_user(*, user_id: str, actor: Principal) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+
+async def _announce(change: Change) -> None:
+    """After a MongoDB write: its caller reads the primary for a while, then everyone hears of the change."""
+    await mongo.wrote_documents()
+    await changes.emit(change)
 
 
 def _find_ids(oids: list[ObjectId]) -> FindMany[User]:
@@ -463,7 +484,7 @@ async def _write(
     if user is None:  # deleted since it was read
         raise NotFound(f"no user with id {str(current.id)!r}", extensions={"id": str(current.id)})
     changed = tuple(fields if fields is not None else set_)
-    await changes.emit(Change(Entity.USER, ChangeKind.UPDATED, ids=(str(user.id),), fields=changed))
+    await _announce(Change(Entity.USER, ChangeKind.UPDATED, ids=(str(user.id),), fields=changed))
     return user
 
 
