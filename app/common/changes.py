@@ -25,6 +25,7 @@ class Entity(str, Enum):
 # pairs). Here because the users domain's task counts per user depend on the assignee slices too.
 TASK_STATUS = "status"
 TASK_ASSIGNEE = "assignee"
+TASK_ROWS = ("rows", "any")  # the one slice every task row is in (not bumped by tag-link changes)
 
 
 class ChangeKind(str, Enum):

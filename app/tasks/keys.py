@@ -3,7 +3,8 @@
 Task entries hold task rows and ids only, never user data: assignees come through the users cache,
 so a user write never has to invalidate task pages.
 
-Task lists are sliced by status and by assignee (app.cache.keys: partition stamps). A write names the
+Task lists are sliced by status and by assignee, and one slice holds every row (app.cache.keys: partition
+stamps). A write names the
 slices of every row it changed, before and after (`row_partitions`), so a list depends only on the slices
 that can hold its rows: a board of one status or one assignee survives writes elsewhere. A change of a
 task's tag links names the task's slices in the tag dimensions (`link_partitions`): only lists filtered
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
-from app.common.changes import TASK_ASSIGNEE, TASK_STATUS, Entity
+from app.common.changes import TASK_ASSIGNEE, TASK_ROWS, TASK_STATUS, Entity
 from app.common.ids import canonical_uuid
 from app.events.keys import channel
 from app.tasks.queries import TaskFilters
@@ -26,8 +27,8 @@ _LINKS = "tags."  # the tag-link dimensions: "tags.status", "tags.assignee"
 Partition = tuple[str, str]
 
 
-def _slices(status: str, assignee_id: str | None) -> tuple[Partition, Partition]:
-    return (TASK_STATUS, status), (TASK_ASSIGNEE, assignee_id or NO_ASSIGNEE)
+def _slices(status: str, assignee_id: str | None) -> tuple[Partition, ...]:
+    return (TASK_STATUS, status), (TASK_ASSIGNEE, assignee_id or NO_ASSIGNEE), TASK_ROWS
 
 
 def row_partitions(*states: tuple[str, str | None] | None) -> tuple[Partition, ...]:
@@ -43,17 +44,19 @@ def link_partitions(*states: tuple[str, str | None]) -> tuple[Partition, ...]:
     return tuple(dict.fromkeys(pairs))
 
 
-def _cover(filters: TaskFilters) -> list[Partition] | None:
-    """Slices that hold every task the filters can match; None when no filter narrows to slices.
+def _cover(filters: TaskFilters) -> list[Partition]:
+    """Slices that hold every task the filters can match.
 
-    The assignee dimension first: one assignee's slice gets far fewer writes than one status's.
+    The assignee dimension first: one assignee's slice gets far fewer writes than one status's. Without
+    either, the slice of every row: any row write bumps it, a change of tag links (which such a list does
+    not show unless it filters by tags) does not.
     """
     if filters.assignee_ids or filters.unassigned:
         values = [*filters.assignee_ids, *([NO_ASSIGNEE] if filters.unassigned else [])]
         return [(TASK_ASSIGNEE, value) for value in dict.fromkeys(values)]
     if filters.statuses:
         return [(TASK_STATUS, status.value) for status in dict.fromkeys(filters.statuses)]
-    return None
+    return [TASK_ROWS]
 
 
 def _list_stamps(filters: TaskFilters | None) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -61,11 +64,9 @@ def _list_stamps(filters: TaskFilters | None) -> tuple[tuple[str, ...] | None, t
     if filters is None:  # nothing known about what the list holds: the whole collection, and the tags
         return None, (collection_stamp(Entity.TAG),)
     by_tags = bool(filters.tags_any or filters.tags_all)
-    also = (collection_stamp(Entity.TAG),) if by_tags else ()  # tag names decide which tasks match
     cover = _cover(filters)
-    if cover is None:
-        return None, also  # every task write bumps the collection, tag-link changes too
     links = [(_LINKS + dimension, value) for dimension, value in cover] if by_tags else []
+    also = (collection_stamp(Entity.TAG),) if by_tags else ()  # tag names decide which tasks match
     return over_partitions(Entity.TASK, [*cover, *links]), also
 
 

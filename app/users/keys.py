@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.cache.keys import CacheKey, bulk_stamp, collection, collection_stamp, over_partitions, row_stamp
+from app.cache.keys import CacheKey, bulk_stamp, collection, over_partitions, row_stamp
 from app.cache.keys import row as row_key
-from app.common.changes import TASK_ASSIGNEE, Entity
+from app.common.changes import TASK_ASSIGNEE, TASK_ROWS, Entity
 
 
 def canonical_user_id(user_id: str) -> str:
@@ -28,10 +28,11 @@ def user_stats(user_ids: Sequence[str] | None = None) -> CacheKey:
     """Task counts per user with the users themselves (None: every assignee, busiest first).
 
     For given users it depends on those users' rows and their assignee slices of the task lists only; for
-    every assignee on both whole collections (any task write may change who is listed, and in which order).
+    every assignee on the whole user collection and the slice of every task row (any row write may change
+    who is listed, and in which order; tag-link changes do not).
     """
     if user_ids is None:
-        return collection(Entity.USER, "stats", None, also=(collection_stamp(Entity.TASK),))
+        return collection(Entity.USER, "stats", None, also=over_partitions(Entity.TASK, [TASK_ROWS]))
     ids = list(dict.fromkeys(canonical_user_id(user_id) for user_id in user_ids))
     rows = (bulk_stamp(Entity.USER), *(row_stamp(Entity.USER, user_id) for user_id in ids))
     slices = over_partitions(Entity.TASK, [(TASK_ASSIGNEE, user_id) for user_id in ids])
