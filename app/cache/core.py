@@ -46,19 +46,29 @@ _POLL_MAX_S = 0.05
 # script passes the names to MGET as arguments, and Lua's stack is bounded).
 MAX_RECORDED_STAMPS = 2000
 
-# KEYS: the entry, the epoch, the fallback stamps. Returns {their values, entry, values of the stamps the
-# entry names}. The names come from the entry itself (fine on one Redis; Redis Cluster would need them
-# all in one hash slot).
+# KEYS: the entry, the epoch, the fallback stamps. Returns {their values} and, when every stamp the entry
+# names still holds the value it records, the entry's value as a second element. The comparison runs in
+# Redis: only the value travels back. The names come from the entry itself (fine on one Redis; Redis
+# Cluster would need them all in one hash slot).
 _LOOKUP = """
 local observed = redis.call('MGET', unpack(KEYS, 2))
 local entry = redis.call('GET', KEYS[1])
 if not entry then return {observed} end
-local stop = string.find(entry, '\\n', 1, true)
-if not stop then return {observed} end
-local names = {}
-for name in string.gmatch(string.sub(entry, 1, stop - 1), '%S+') do names[#names + 1] = name end
-if #names == 0 then return {observed, entry, {}} end
-return {observed, entry, redis.call('MGET', unpack(names))}
+local first = string.find(entry, '\\n', 1, true)
+if not first then return {observed} end
+local second = string.find(entry, '\\n', first + 1, true)
+if not second then return {observed} end
+local names, values = {}, {}
+for name in string.gmatch(string.sub(entry, 1, first - 1), '%S+') do names[#names + 1] = name end
+for value in string.gmatch(string.sub(entry, first + 1, second - 1), '%S+') do values[#values + 1] = value end
+if #names ~= #values then return {observed} end
+if #names > 0 then
+  local current = redis.call('MGET', unpack(names))
+  for i = 1, #names do
+    if current[i] ~= values[i] then return {observed} end
+  end
+end
+return {observed, string.sub(entry, second + 1)}
 """
 
 
@@ -220,21 +230,18 @@ class Cache:
         """(epoch and fallback stamp values, the entry's value or _MISS) in one round trip."""
         names = [keys.epoch(), *key.stamps]
         reply = await self._link.call("read", lambda: self._lookup_script(keys=[key.key, *names]))
-        values, raw, current = (list(reply) + [None, None])[:3]
+        values, body = reply[0], (reply[1] if len(reply) > 1 else None)
         stamps = {name: value.decode() for name, value in zip(names, values, strict=True) if value is not None}
         absent = [name for name in names if name not in stamps]
         if absent:
             stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
-        return tuple(stamps[name] for name in names), self._read_recorded(raw, current, codec)
+        return tuple(stamps[name] for name in names), self._decode(body, codec)
 
-    def _read_recorded(self, raw: bytes | None, current: list[bytes | None] | None, codec: Codec[T]) -> T:
-        if raw is None or current is None or None in current:
-            return _MISS
-        parts = raw.split(b"\n", 2)
-        if len(parts) != 3 or parts[1] != b" ".join(current):
+    def _decode(self, body: bytes | None, codec: Codec[T]) -> T:
+        if body is None:
             return _MISS
         try:
-            return codec.load(orjson.loads(parts[2]))
+            return codec.load(orjson.loads(body))
         except Exception as exc:  # noqa: BLE001 - an entry the code no longer understands is a miss
             self._warn_codec("cache: entry does not decode (%s); bump keys.VERSION when a shape changes", exc)
             return _MISS

@@ -8,6 +8,7 @@ zero Mongo commands during the request; "fresh" by the data (and by a miss).
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -301,3 +302,12 @@ async def test_a_user_read_by_an_upper_case_id_follows_its_writes(client: httpx.
     await users.update_user(user_id=ada, name="Ada L.", actor=SYSTEM)
 
     assert (await read(client, query, {"id": ada.upper()}))[0]["user"] == {"name": "Ada L."}
+
+
+async def test_metrics_count_the_response_caches_hits_and_misses(client: httpx.AsyncClient) -> None:
+    await cached(client, ROWS, {"status": ["TODO"]})
+    text = (await client.get("/metrics")).text
+    for name in ("hits", "misses", "stores", "fallbacks"):
+        assert f"# TYPE taskboard_cache_response_{name} gauge" in text
+    assert float(re.search(r"^taskboard_cache_response_hits (\S+)$", text, re.M)[1]) >= 1
+    assert float(re.search(r"^taskboard_cache_response_misses (\S+)$", text, re.M)[1]) >= 1
