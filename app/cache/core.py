@@ -241,22 +241,27 @@ class Cache:
         if body is None:
             return _MISS
         try:
-            return codec.load(orjson.loads(body))
-        except Exception as exc:  # noqa: BLE001 - an entry the code no longer understands is a miss
-            self._warn_codec("cache: entry does not decode (%s); bump keys.VERSION when a shape changes", exc)
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
             return _MISS
+        return self._value_of(value, codec)
 
     async def _fill_recorded(
         self, key: CacheKey, observed: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
     ) -> list[T]:
         lock = keys.fill_lock(key.key, observed)
-        held = await self._acquire(lock)
-        if not held:
-            value, held = await self._await_other_fill(lambda: self._peek_recorded(key, codec), lock)
-            if value is not _MISS:
-                if held:
-                    await self._release(lock)
-                return [value]
+        return await self._under_lock(lock, lambda: self._peek_recorded(key, codec), lambda held: self._record(
+            key, observed, load, codec, lock if held else None
+        ))
+
+    async def _record(
+        self,
+        key: CacheKey,
+        observed: tuple[str, ...],
+        load: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        lock: str | None,
+    ) -> T:
         try:
             self.loads += 1
             with reads.recording() as seen:
@@ -264,7 +269,7 @@ class Cache:
                 value = await load()
                 await asyncio.sleep(0)  # asyncpg reports statements through call_soon: let the last ones in
         except BaseException:
-            if held:
+            if lock is not None:
                 await self._release(lock)
             raise
         if seen.covered and len(seen.stamps) <= MAX_RECORDED_STAMPS:
@@ -272,8 +277,8 @@ class Cache:
         else:
             self.recorded["fallbacks"] += 1
             stamps = dict(zip([keys.epoch(), *key.stamps], observed, strict=True))
-        await self._store_recorded(key.key, stamps, value, codec, release=lock if held else None)
-        return [value]
+        await self._store_recorded(key.key, stamps, value, codec, release=lock)
+        return value
 
     async def _peek_recorded(self, key: CacheKey, codec: Codec[T]) -> T:
         return (await self._look_up(key, codec))[1]
@@ -341,6 +346,9 @@ class Cache:
         value = entry.get("v")
         if value is None:
             return None  # type: ignore[return-value]
+        return self._value_of(value, codec)
+
+    def _value_of(self, value: Any, codec: Codec[T]) -> T:
         try:
             return codec.load(value)
         except Exception as exc:  # noqa: BLE001 - an entry the code no longer understands is a miss
@@ -353,21 +361,35 @@ class Cache:
         self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
     ) -> list[T]:
         lock = keys.fill_lock(key.key, stamps)
+        return await self._under_lock(lock, lambda: self._peek(key, codec), lambda held: self._fill_held(
+            key, stamps, load, codec, lock if held else None
+        ))
+
+    async def _under_lock(
+        self, lock: str, peek: Callable[[], Awaitable[T]], fill: Callable[[bool], Awaitable[T]]
+    ) -> list[T]:
+        """Fill once across instances: take the fill lock, or wait for the holder's entry (`peek`); fill(held)
+        loads and stores (releasing the lock when held)."""
         held = await self._acquire(lock)
         if not held:
-            value, held = await self._await_other_fill(lambda: self._peek(key, codec), lock)
+            value, held = await self._await_other_fill(peek, lock)
             if value is not _MISS:
                 if held:
                     await self._release(lock)
                 return [value]
+        return [await fill(held)]
+
+    async def _fill_held(
+        self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T], lock: str | None
+    ) -> T:
         try:
             value = await self._load(load)
         except BaseException:
-            if held:
+            if lock is not None:
                 await self._release(lock)  # a waiting instance takes over at once
             raise
-        await self._store([(key.key, stamps, value)], codec, release=lock if held else None)
-        return [value]
+        await self._store([(key.key, stamps, value)], codec, release=lock)
+        return value
 
     async def _fill_many(
         self,
