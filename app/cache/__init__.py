@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.cache import reads
 from app.cache.codec import JSON, Codec, typed
 from app.cache.core import Cache
 from app.cache.keys import CacheKey
@@ -35,6 +36,7 @@ async def install(settings: Settings, redis: Redis) -> Cache:
     global _cache
     await uninstall()
     _cache = Cache.from_settings(settings, redis)
+    reads.watch_stores()
     changes.add_listener(_cache.invalidate)
     return _cache
 

@@ -4,12 +4,18 @@ An entry is `{"s": [stamp values it was filled under], "v": value}` (orjson). A 
 epoch, the entry's stamps and the entry in one MGET and serves the entry only when its recorded stamp
 values equal the current ones. A fill records the values observed *before* loading, so a write that
 commits during the load (and bumps a stamp after its commit) leaves the entry unservable.
+
+A recorded entry (`get_recorded`, the whole-response cache) names its stamps itself: the ones every
+cache read of the computation that filled it observed (app/cache/reads.py). Its first line lists their
+names, its second their values, the rest is the value (orjson). One script reads the entry and the
+current values of the stamps it names in one round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -19,7 +25,7 @@ from typing import Any, TypeVar
 import orjson
 from redis.asyncio import Redis
 
-from app.cache import keys
+from app.cache import keys, reads
 from app.cache.codec import JSON, Codec
 from app.cache.flights import Flights, wait
 from app.cache.keys import CacheKey
@@ -33,8 +39,37 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 _MISS: Any = object()
+_BLANK = re.compile(r"\s")  # stamp names and values are space-separated in a recorded entry
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.05
+# A recorded entry naming more stamps than this is stored under its fallback stamps instead (the lookup
+# script passes the names to MGET as arguments, and Lua's stack is bounded).
+MAX_RECORDED_STAMPS = 2000
+
+# KEYS: the entry, the epoch, the fallback stamps. Returns {their values} and, when every stamp the entry
+# names still holds the value it records, the entry's value as a second element. The comparison runs in
+# Redis: only the value travels back. The names come from the entry itself (fine on one Redis; Redis
+# Cluster would need them all in one hash slot).
+_LOOKUP = """
+local observed = redis.call('MGET', unpack(KEYS, 2))
+local entry = redis.call('GET', KEYS[1])
+if not entry then return {observed} end
+local first = string.find(entry, '\\n', 1, true)
+if not first then return {observed} end
+local second = string.find(entry, '\\n', first + 1, true)
+if not second then return {observed} end
+local names, values = {}, {}
+for name in string.gmatch(string.sub(entry, 1, first - 1), '%S+') do names[#names + 1] = name end
+for value in string.gmatch(string.sub(entry, first + 1, second - 1), '%S+') do values[#values + 1] = value end
+if #names ~= #values then return {observed} end
+if #names > 0 then
+  local current = redis.call('MGET', unpack(names))
+  for i = 1, #names do
+    if current[i] ~= values[i] then return {observed} end
+  end
+end
+return {observed, string.sub(entry, second + 1)}
+"""
 
 
 @dataclass(frozen=True)
@@ -83,6 +118,9 @@ class Cache:
         self.bypassed = 0
         self.fills_awaited = 0
         self.invalidations = 0
+        # Recorded entries (get_recorded: the whole-response cache is their one user), also in the totals above.
+        self.recorded = {"hits": 0, "misses": 0, "stores": 0, "fallbacks": 0}
+        self._lookup_script = redis.register_script(_LOOKUP)
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis) -> Cache:
@@ -160,13 +198,120 @@ class Cache:
             found[item] = await wait(future)
         return [found[item] for item in items]
 
+    async def get_recorded(self, key: CacheKey, load: Callable[[], Awaitable[T]], codec: Codec[T] = JSON) -> T:
+        """The cached value of `key`, or load() and cache it under the stamps its own cache reads observed.
+
+        load() runs inside `reads.recording()`: the entry depends on exactly the stamps of the cache reads it
+        made (the values observed before each load). When it also read something no stamp follows (a
+        database round trip outside a cache load) the entry depends on `key.stamps` and the epoch instead,
+        as observed before load() started. A None value is returned, never stored.
+        """
+        if not self.enabled or self._link.degraded:
+            return await self._bypass(load)
+        try:
+            observed, value = await self._look_up(key, codec)
+        except Unavailable:
+            return await self._bypass(load)
+        if value is not _MISS:
+            self.hits += 1
+            self.recorded["hits"] += 1
+            return value
+        self.misses += 1
+        self.recorded["misses"] += 1
+        # Keyed by the fallback stamps as observed: a caller that arrives after a write bumped one of them
+        # (every write bumps its entity's collection stamp) never joins a computation that began before it.
+        flight = (key.key, observed)
+        future = self._flights.joinable(flight)
+        if future is None:
+            [future] = self._flights.start([flight], lambda: self._fill_recorded(key, observed, load, codec))
+        return await wait(future)
+
+    async def _look_up(self, key: CacheKey, codec: Codec[T]) -> tuple[tuple[str, ...], T]:
+        """(epoch and fallback stamp values, the entry's value or _MISS) in one round trip."""
+        names = [keys.epoch(), *key.stamps]
+        reply = await self._link.call("read", lambda: self._lookup_script(keys=[key.key, *names]))
+        values, body = reply[0], (reply[1] if len(reply) > 1 else None)
+        stamps = {name: value.decode() for name, value in zip(names, values, strict=True) if value is not None}
+        absent = [name for name in names if name not in stamps]
+        if absent:
+            stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
+        return tuple(stamps[name] for name in names), self._decode(body, codec)
+
+    def _decode(self, body: bytes | None, codec: Codec[T]) -> T:
+        if body is None:
+            return _MISS
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _MISS
+        return self._value_of(value, codec)
+
+    async def _fill_recorded(
+        self, key: CacheKey, observed: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
+    ) -> list[T]:
+        lock = keys.fill_lock(key.key, observed)
+        return await self._under_lock(lock, lambda: self._peek_recorded(key, codec), lambda held: self._record(
+            key, observed, load, codec, lock if held else None
+        ))
+
+    async def _record(
+        self,
+        key: CacheKey,
+        observed: tuple[str, ...],
+        load: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        lock: str | None,
+    ) -> T:
+        try:
+            self.loads += 1
+            with reads.recording() as seen:
+                seen.observed({keys.epoch(): observed[0]})  # as it was before anything was read
+                value = await load()
+                await asyncio.sleep(0)  # asyncpg reports statements through call_soon: let the last ones in
+        except BaseException:
+            if lock is not None:
+                await self._release(lock)
+            raise
+        if seen.covered and len(seen.stamps) <= MAX_RECORDED_STAMPS:
+            stamps = seen.stamps
+        else:
+            self.recorded["fallbacks"] += 1
+            stamps = dict(zip([keys.epoch(), *key.stamps], observed, strict=True))
+        await self._store_recorded(key.key, stamps, value, codec, release=lock)
+        return value
+
+    async def _peek_recorded(self, key: CacheKey, codec: Codec[T]) -> T:
+        return (await self._look_up(key, codec))[1]
+
+    async def _store_recorded(
+        self, name: str, stamps: dict[str, str], value: Any, codec: Codec[Any], *, release: str | None
+    ) -> None:
+        storable = value is not None and not any(_BLANK.search(text) for pair in stamps.items() for text in pair)
+        if self._link.degraded or not (storable or release):
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        if storable:
+            header = f"{' '.join(stamps)}\n{' '.join(stamps.values())}\n".encode()
+            pipe.set(name, header + orjson.dumps(codec.dump(value)), ex=self.ttl_s)
+        if release is not None:
+            pipe.delete(release)
+        try:
+            await self._link.call("store", pipe.execute)
+        except Unavailable:
+            return
+        if storable:
+            self.stores += 1
+            self.recorded["stores"] += 1
+
     async def _bypass(self, load: Callable[[], Awaitable[T]]) -> T:
         self.bypassed += 1
+        reads.uncovered()  # read with no stamp observed: a recording around it cannot be stored as covered
         return await self._load(load)
 
     async def _load(self, load: Callable[[], Awaitable[T]]) -> T:
         self.loads += 1
-        return await load()
+        with reads.loading():
+            return await load()
 
     async def _observe(self, cache_keys: Sequence[CacheKey]) -> _Observed:
         """Current stamp values and raw entries in one round trip (a second only for stamps never set)."""
@@ -177,6 +322,7 @@ class Cache:
         absent = [name for name in stamp_names if name not in stamps]
         if absent:
             stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
+        reads.observed(stamps)
         return _Observed(stamps, values[len(stamp_names) :])
 
     async def _create_stamps(self, names: list[str]) -> dict[str, str]:
@@ -200,6 +346,9 @@ class Cache:
         value = entry.get("v")
         if value is None:
             return None  # type: ignore[return-value]
+        return self._value_of(value, codec)
+
+    def _value_of(self, value: Any, codec: Codec[T]) -> T:
         try:
             return codec.load(value)
         except Exception as exc:  # noqa: BLE001 - an entry the code no longer understands is a miss
@@ -212,21 +361,35 @@ class Cache:
         self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
     ) -> list[T]:
         lock = keys.fill_lock(key.key, stamps)
+        return await self._under_lock(lock, lambda: self._peek(key, codec), lambda held: self._fill_held(
+            key, stamps, load, codec, lock if held else None
+        ))
+
+    async def _under_lock(
+        self, lock: str, peek: Callable[[], Awaitable[T]], fill: Callable[[bool], Awaitable[T]]
+    ) -> list[T]:
+        """Fill once across instances: take the fill lock, or wait for the holder's entry (`peek`); fill(held)
+        loads and stores (releasing the lock when held)."""
         held = await self._acquire(lock)
         if not held:
-            value, held = await self._await_other_fill(key, lock, codec)
+            value, held = await self._await_other_fill(peek, lock)
             if value is not _MISS:
                 if held:
                     await self._release(lock)
                 return [value]
+        return [await fill(held)]
+
+    async def _fill_held(
+        self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T], lock: str | None
+    ) -> T:
         try:
             value = await self._load(load)
         except BaseException:
-            if held:
+            if lock is not None:
                 await self._release(lock)  # a waiting instance takes over at once
             raise
-        await self._store([(key.key, stamps, value)], codec, release=lock if held else None)
-        return [value]
+        await self._store([(key.key, stamps, value)], codec, release=lock)
+        return value
 
     async def _fill_many(
         self,
@@ -255,7 +418,7 @@ class Cache:
         except Unavailable:
             pass
 
-    async def _await_other_fill(self, key: CacheKey, lock: str, codec: Codec[T]) -> tuple[T, bool]:
+    async def _await_other_fill(self, peek: Callable[[], Awaitable[T]], lock: str) -> tuple[T, bool]:
         """Another instance holds the fill lock: poll for its entry instead of loading it again.
 
         Returns (value, False) on a hit, or (_MISS, held) when this instance should load: it took the
@@ -267,12 +430,12 @@ class Cache:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX_S)
             try:
-                value = await self._peek(key, codec)
+                value = await peek()
                 if value is not _MISS:
                     self.fills_awaited += 1
                     return value, False
                 if await self._try_lock(lock):
-                    value = await self._peek(key, codec)  # the holder may have stored just before
+                    value = await peek()  # the holder may have stored just before
                     if value is not _MISS:
                         self.fills_awaited += 1
                     return value, True
@@ -342,6 +505,7 @@ class Cache:
             "flights_joined": self._flights.joined,
             "fills_awaited": self.fills_awaited,
             "invalidations": self.invalidations,
+            **{f"response_{name}": count for name, count in self.recorded.items()},
             "missed_invalidations": link.missed,
             "errors": link.errors,
             "recoveries": link.recoveries,

@@ -21,6 +21,13 @@ class Entity(str, Enum):
     USER = "user"
 
 
+# The dimensions task lists are sliced by (Change.partitions of task writes; app/tasks/keys.py builds the
+# pairs). Here because the users domain's task counts per user depend on the assignee slices too.
+TASK_STATUS = "status"
+TASK_ASSIGNEE = "assignee"
+TASK_ROWS = ("rows", "any")  # the one slice every task row is in (not bumped by tag-link changes)
+
+
 class ChangeKind(str, Enum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
@@ -35,6 +42,12 @@ class Change:
 
     `ids=()` means "any number of rows of this entity" (seeding, data migrations, bulk clears):
     listeners must treat it as everything of that entity having changed.
+
+    `partitions` names the slices of the entity's lists the rows were in before the write and are in
+    after it, as (dimension, value) pairs (a task moved from TODO to COMPLETED: both statuses); the
+    entity's keys.py says which dimensions exist and builds the pairs. None (the default) means unknown:
+    listeners must treat every slice as touched. `()` says the write moved no row in or out of any slice
+    and changed no row any list holds (e.g. a tag rename: the tasks' rows stay as they were).
     """
 
     entity: Entity
@@ -44,6 +57,7 @@ class Change:
     # DELETED: the task's state just before the deletion (soft or hard), so subscribers get its last state
     # from here once it is gone, and can tell a live task's deletion (no deleted_at) from a purge.
     snapshot: dict[str, object] | None = field(default=None, compare=False)
+    partitions: tuple[tuple[str, str], ...] | None = None
 
 
 Listener = Callable[[list[Change]], Awaitable[None]]

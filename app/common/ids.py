@@ -31,6 +31,13 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+def canonical_uuid(value: str) -> str:
+    """The canonical spelling of a UUID (`uuid.UUID` also reads upper case, braces, `urn:uuid:`, no
+    hyphens); anything else as it is. Cache keys and stamps of one row must be spelled one way."""
+    parsed = parse_uuid(value)
+    return value if parsed is None else str(parsed)
+
+
 def parse_uuid(value: str) -> uuid.UUID | None:
     """The UUID in value, or None when value is not a UUID (callers turn that into not-found)."""
     try:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from app.cache.keys import CacheKey, collection, collection_stamp
+from app.cache.keys import PREFIX, CacheKey, collection_stamp, digest
 from app.common.changes import Entity
 
 
 def response(params: object) -> CacheKey:
     """A query's response for one document, variables, operation and permission scope.
 
-    It depends on every entity's collection stamp, which every committed write replaces: any write makes
-    every cached response unservable (coarse, and exact).
+    Its entry is recorded (app.cache.Cache.get_recorded): it depends on the stamps of what the execution
+    read through the resolver cache. `stamps` are the fallback for an execution that read something no
+    stamp follows: every entity's collection stamp, which every committed write of it replaces.
     """
-    return collection(
-        "response", "graphql", params, also=tuple(collection_stamp(entity) for entity in Entity)
-    )
+    return CacheKey(f"{PREFIX}:response:graphql:{digest(params)}", tuple(collection_stamp(entity) for entity in Entity))

@@ -125,7 +125,7 @@ class ResponseCache:
             executed.append(response)
             return _entry_of(response)
 
-        entry = await cache.current().get(key, load, JSON)
+        entry = await cache.current().get_recorded(key, load, JSON)
         if executed:
             return executed[0]
         if entry is None:

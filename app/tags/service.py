@@ -52,6 +52,11 @@ class TagWithCount:
     task_count: int
 
 
+# A tag's rename or deletion changes the tags its tasks show (their rows' stamps), never a task row: lists
+# filtered by tag names follow the tag collection's stamp instead of task slices.
+NO_TASK_SLICES: tuple[tuple[str, str], ...] = ()
+
+
 def _row(values: Mapping[str, Any]) -> TagRow:
     return TagRow(id=str(values["id"]), name=values["name"], color=values["color"])
 
@@ -227,7 +232,7 @@ async def update_tag(
                            changes=diff(_values(before), _values(after), changed))
         await emit(Change(Entity.TAG, ChangeKind.UPDATED, (after.id,), changed))
         if task_ids:
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES))
     return after
 
 
@@ -254,5 +259,5 @@ async def delete_tag(*, tag_id: str, actor: Principal) -> bool:
                            changes=removed({**_values(gone), "task_ids": sorted(task_ids)}))
         await emit(Change(Entity.TAG, ChangeKind.DELETED, (gone.id,)))
         if task_ids:
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",)))
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES))
     return True

@@ -57,7 +57,7 @@ async def task_page(
     *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
 ) -> PageResult[TaskRow]:
     """One page of tasks, cached per filters, sort, page and whether the total was asked for."""
-    key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total})
+    key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total}, filters)
     return await cache.current().get(
         key, lambda: service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total), _PAGE
     )

@@ -34,6 +34,7 @@ from app.stores import sql
 from app.stores.sql import ClockTimestamp
 from app.tags.public import Tag, TagRow, find_existing_tag_ids, find_existing_tags
 from app.users.public import existing_user_ids
+from app.tasks import keys
 from app.tasks.models import DESCRIPTION_MAX, TITLE_MAX, Priority, Task, TaskStatus
 from app.tasks.queries import (
     COLUMNS,
@@ -134,6 +135,13 @@ async def _reread(uuid: UUID) -> TaskRow:
 async def _link(task_ids: Sequence[UUID], tag_ids: Sequence[UUID]) -> None:
     if tag_ids:
         await link_statement().execute({"task_ids": task_ids, "tag_ids": tag_ids})
+
+
+def _state(task: TaskRow | asyncpg.Record) -> tuple[str, str | None]:
+    """What slices of the task lists a row is in (app.tasks.keys.row_partitions): its status and assignee."""
+    if isinstance(task, TaskRow):
+        return task.status.value, task.assignee_id
+    return task["status"], task["assignee_id"]
 
 
 def _ensure_may_update(actor: Principal, current: asyncpg.Record, action: str) -> None:
@@ -315,7 +323,8 @@ async def create_task_with_tags(
         await audit.record(
             conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values)
         )
-        await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ())))
+        await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ()),
+                          partitions=keys.row_partitions(_state(task))))
     return task, tags
 
 
@@ -364,7 +373,8 @@ async def update_task(
         task = await _reread(uuid)
         await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=task.id,
                      changes=diff(_audited(_row(current)), _audited(task), changed))
-        await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed)))
+        await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed),
+                          partitions=keys.row_partitions(_state(current), _state(task))))
     return task
 
 
@@ -378,11 +388,12 @@ async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> T
         task = await _reread(uuid)
         await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
                      entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
+        slices = keys.row_partitions(_state(task))  # the same before and after
         if deleted:
             await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",),
-                              snapshot=_row(current).snapshot()))
+                              snapshot=_row(current).snapshot(), partitions=slices))
         else:
-            await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",)))
+            await emit(Change(Entity.TASK, ChangeKind.RESTORED, (task.id,), ("deleted_at",), partitions=slices))
     return task
 
 
@@ -411,16 +422,20 @@ async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
         await Task.filter(id=uuid).delete()
         await audit.record(conn, actor=actor, action=Action.HARD_DELETE, entity=_ENTITY, entity_id=task.id,
                      changes=removed({**_audited(task), "tag_ids": tag_ids}))
-        await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot()))
+        await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot(),
+                          partitions=keys.row_partitions(_state(task))))
     return task
 
 
 async def _tags_changed(
-    conn: asyncpg.Connection, actor: Principal, action: Action, uuid: UUID, old: list[str], new: list[str]
+    conn: asyncpg.Connection, actor: Principal, action: Action, current: asyncpg.Record, old: list[str], new: list[str]
 ) -> None:
-    await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=str(uuid),
+    task_id = str(current["id"])
+    await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=task_id,
                  changes={"tag_ids": {"old": old, "new": new}})
-    await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (str(uuid),), ("tags",)))
+    # The row stays as it was (and locked): only lists filtered by tags can gain or lose it.
+    await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (task_id,), ("tags",),
+                      partitions=keys.link_partitions(_state(current))))
 
 
 async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) -> TaskRow:
@@ -439,7 +454,7 @@ async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) ->
             raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
         if added:
             await _link([uuid] * len(added), added)
-            await _tags_changed(conn, actor, Action.ADD_TAGS, uuid, old, new)
+            await _tags_changed(conn, actor, Action.ADD_TAGS, current, old, new)
     return _row(current)
 
 
@@ -454,7 +469,7 @@ async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal)
         gone = await unlink_statement().fetch({"task_ids": [uuid], "tag_ids": tag_uuids})
         if gone:
             removed_ids = {str(r["tag_id"]) for r in gone}
-            await _tags_changed(conn, actor, Action.REMOVE_TAGS, uuid, old, [t for t in old if t not in removed_ids])
+            await _tags_changed(conn, actor, Action.REMOVE_TAGS, current, old, [t for t in old if t not in removed_ids])
     return _row(current)
 
 
@@ -550,9 +565,16 @@ async def bulk_upsert_tasks(*, items: Sequence[TaskUpsert], actor: Principal) ->
             for r, item in zip(ordered, items, strict=True)
         ])
         if created_ids:
-            await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created_ids)))
+            await emit(Change(Entity.TASK, ChangeKind.CREATED, tuple(created_ids),
+                              partitions=keys.row_partitions(*(_state(r) for r in ordered if r["inserted"]))))
         if updated_ids:
-            await emit(Change(Entity.TASK, ChangeKind.UPDATED, tuple(updated_ids)))
+            # Before (locked) and after; replaced tag links belong to rows whose slices are named. A row that
+            # was not there when locked (inserted concurrently, then replaced) has no known old state.
+            replaced = [r for r in ordered if not r["inserted"]]
+            slices = None
+            if all(r["id"] in before for r in replaced):
+                slices = keys.row_partitions(*(s for r in replaced for s in (_state(before[r["id"]]), _state(r))))
+            await emit(Change(Entity.TASK, ChangeKind.UPDATED, tuple(updated_ids), partitions=slices))
     return BulkUpsertResult(created_ids, updated_ids, [_row(r) for r in ordered])
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.cache.keys import CacheKey, collection, collection_stamp, row
-from app.common.changes import Entity
+from app.cache.keys import CacheKey, bulk_stamp, collection, over_partitions, row_stamp
+from app.cache.keys import row as row_key
+from app.common.changes import TASK_ASSIGNEE, TASK_ROWS, Entity
+
+
+def canonical_user_id(user_id: str) -> str:
+    """A user id as writes spell it: ObjectIds are read in either letter case, written in lower case."""
+    return user_id.lower() if len(user_id) == 24 else user_id
 
 
 def user(user_id: str) -> CacheKey:
-    """One user document."""
-    return row(Entity.USER, user_id)
+    """One user document (any letter case of its id)."""
+    return row_key(Entity.USER, canonical_user_id(user_id))
 
 
 def user_page(params: object) -> CacheKey:
@@ -19,6 +25,15 @@ def user_page(params: object) -> CacheKey:
 
 
 def user_stats(user_ids: Sequence[str] | None = None) -> CacheKey:
-    """Task counts per user with the users themselves (None: every assignee, busiest first)."""
-    params = None if user_ids is None else list(user_ids)
-    return collection(Entity.USER, "stats", params, also=(collection_stamp(Entity.TASK),))
+    """Task counts per user with the users themselves (None: every assignee, busiest first).
+
+    For given users it depends on those users' rows and their assignee slices of the task lists only; for
+    every assignee on the whole user collection and the slice of every task row (any row write may change
+    who is listed, and in which order; tag-link changes do not).
+    """
+    if user_ids is None:
+        return collection(Entity.USER, "stats", None, also=over_partitions(Entity.TASK, [TASK_ROWS]))
+    ids = list(dict.fromkeys(canonical_user_id(user_id) for user_id in user_ids))
+    rows = (bulk_stamp(Entity.USER), *(row_stamp(Entity.USER, user_id) for user_id in ids))
+    slices = over_partitions(Entity.TASK, [(TASK_ASSIGNEE, user_id) for user_id in ids])
+    return collection(Entity.USER, "stats", list(user_ids), over=rows, also=slices)

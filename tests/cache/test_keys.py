@@ -41,10 +41,13 @@ def test_a_row_depends_on_its_own_stamp_and_the_bulk_stamp_a_page_on_the_collect
 
 
 def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:
+    # A change that does not say which list slices it touched (partitions=None) bumps them all.
     named = Change(Entity.TASK, ChangeKind.UPDATED, ("t1", "t2"))
     unnamed = Change(Entity.USER, ChangeKind.UPDATED, ())
-    assert cache_keys.stamps_to_bump(named) == ["tb:v3:gen:task:id:t1", "tb:v3:gen:task:id:t2", "tb:v3:gen:task"]
-    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v3:gen:user:all", "tb:v3:gen:user"]
+    assert cache_keys.stamps_to_bump(named) == [
+        "tb:v3:gen:task:id:t1", "tb:v3:gen:task:id:t2", "tb:v3:gen:task:part", "tb:v3:gen:task"
+    ]
+    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v3:gen:user:all", "tb:v3:gen:user:part", "tb:v3:gen:user"]
 
 
 def test_channels_are_scoped_by_redis_database_because_pub_sub_is_not() -> None:
