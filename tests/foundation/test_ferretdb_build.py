@@ -78,7 +78,7 @@ def plan_of(db: Database, query: dict) -> tuple[bool, list[str]]:
 def test_the_binary_is_the_build_of_the_current_patches() -> None:
     binary = ferretdb_binary()
 
-    assert sorted(path.name for path in PATCHES.glob("*.patch")) == ["sqlite-id-index.patch"]
+    assert "sqlite-id-index.patch" in {path.name for path in PATCHES.glob("*.patch")}
     assert binary.name == f"ferretdb-v1.24.2-taskboard.{patch_digest()}"
     assert binary.is_file() and os.access(binary, os.X_OK)
     assert "v1.24.2" in subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
