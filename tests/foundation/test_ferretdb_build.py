@@ -106,7 +106,9 @@ IN_CASES: dict[str, tuple[dict, Callable[[dict], bool]]] = {
         lambda d: d["_id"] in OIDS[:20] and (d["n"] < 5 or d["n"] >= 15),
     ),
     "equality": ({"_id": OIDS[7]}, lambda d: d["_id"] == OIDS[7]),
-    "string equality with another condition": ({"_id": "s2", "n": {"$gt": 0}}, lambda d: d["_id"] == "s2" and d["n"] > 0),
+    "string equality with another condition": (
+        {"_id": "s2", "n": {"$gt": 0}}, lambda d: d["_id"] == "s2" and d["n"] > 0
+    ),
     "$eq": ({"_id": {"$eq": "s3"}}, lambda d: d["_id"] == "s3"),
     "$in of one": ({"_id": {"$in": [OIDS[9]]}}, lambda d: d["_id"] == OIDS[9]),
     f"{PUSHDOWN_LIMIT} values": (
@@ -121,14 +123,18 @@ SCAN_CASES: dict[str, tuple[dict, Callable[[dict], bool]]] = {
         {"_id": {"$in": OIDS + [ObjectId() for _ in range(PUSHDOWN_LIMIT + 1 - len(OIDS))]}},
         lambda d: d["_id"] in OIDS,
     ),
-    "numbers among the values": ({"_id": {"$in": [7, 8.0, OIDS[0], "s0"]}}, lambda d: d["_id"] in (7, 8, OIDS[0], "s0")),
+    "numbers among the values": (
+        {"_id": {"$in": [7, 8.0, OIDS[0], "s0"]}}, lambda d: d["_id"] in (7, 8, OIDS[0], "s0")
+    ),
     "$in with $nin": ({"_id": {"$in": OIDS[:5], "$nin": OIDS[:2]}}, lambda d: d["_id"] in OIDS[2:5]),
     "no _id condition": ({"group": "b", "n": {"$lt": 6}}, lambda d: d["group"] == "b" and d["n"] < 6),
 }
 
 
 @pytest.mark.parametrize("case", list(IN_CASES))
-def test_id_conditions_return_exactly_the_matching_documents_through_the_id_index(database: Database, case: str) -> None:
+def test_id_conditions_return_exactly_the_matching_documents_through_the_id_index(
+    database: Database, case: str
+) -> None:
     query, predicate = IN_CASES[case]
 
     rows = found(database, query)
@@ -206,18 +212,11 @@ def test_up_starts_the_patched_build_and_warns_only_when_another_build_runs(
     # Another build on the port: a copy of the binary at another path stands in for it.
     other = state / "ferretdb-other"
     shutil.copy(ferretdb_binary(), other)
-    process = subprocess.Popen([str(other), "--handler=sqlite", f"--sqlite-url=file:{state}/", f"--listen-addr=127.0.0.1:{port}",
-                                "--telemetry=disable", "--debug-addr=-", f"--state-dir={state}", "--log-level=error"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert wait_until(lambda: listening(port), 15)
+    with throwaway_ferretdb(binary=other, port=port) as (_url, process):
         out = services_up(env)
         assert "already running" in out
         assert f"warning: it runs {other}, not this checkout's build {ferretdb_binary()}" in out
         assert process.poll() is None  # warned, not restarted
-    finally:
-        process.kill()
-        process.wait()
 
 
 def _listening(port: int) -> bool:

@@ -130,16 +130,18 @@ def listening(port: int) -> bool:
 
 
 @contextmanager
-def throwaway_ferretdb(*, database: str = "outage") -> Iterator[tuple[str, subprocess.Popen]]:
-    """A private FerretDB (SQLite handler, temporary directory) on a free port, killed at the end; the
-    build `scripts/services up` starts.
+def throwaway_ferretdb(
+    *, database: str = "outage", binary: Path | None = None, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private FerretDB (SQLite handler, temporary directory) on a free port (or `port`), killed at the end;
+    the build `scripts/services up` starts unless `binary` names another.
 
     Yields the server's mongodb:// URL (naming `database`) and its process, which a test may kill.
     """
-    port = free_port()
+    port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="taskboard-ferretdb-")
     process = subprocess.Popen(
-        [str(ferretdb_binary()), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
+        [str(binary or ferretdb_binary()), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
          "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}", "--log-level=error"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
