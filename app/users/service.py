@@ -389,8 +389,9 @@ async def _announce(change: Change) -> None:
 
 
 def _find_ids(oids: list[ObjectId]) -> FindMany[User]:
-    """One find of these ids. A single id is an equality: FerretDB v1 answers `$in` with a collection
-    scan but uses the `_id` index for equality (MongoDB uses the index for both)."""
+    """One find of these ids (an equality for a single id). MongoDB answers both through the `_id` index, and
+    so does the FerretDB that scripts/services builds (README: Services); stock FerretDB v1 scans the collection
+    for both."""
     return User.find(User.id == oids[0]) if len(oids) == 1 else User.find(In(User.id, oids))
 
 

@@ -20,7 +20,7 @@ from app.stores import mongo as mongo_store
 from app.stores.postgres import credentials_from_url
 from app.stores.redis import make_client
 from tests.access.tls import write_certificates
-from tests.support.processes import FERRETDB, free_port, wait_until
+from tests.support.processes import ferretdb_binary, free_port, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ async def test_redis_over_tls_with_a_rediss_url(settings: Settings, certificates
 async def test_mongodb_over_tls_with_tls_true_in_the_url(settings: Settings, certificates: dict[str, Path]) -> None:
     port, workdir = free_port(), tempfile.mkdtemp(prefix="taskboard-ferretdb-tls-")
     process = subprocess.Popen(
-        [str(FERRETDB), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", "--listen-addr=",
+        [str(ferretdb_binary()), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", "--listen-addr=",
          f"--listen-tls=127.0.0.1:{port}", f"--listen-tls-cert-file={certificates['server.pem']}",
          f"--listen-tls-key-file={certificates['server.key']}", "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -19,8 +20,13 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-# Built by `scripts/services up` (which every test run starts with).
-FERRETDB = Path(os.environ.get("TASKBOARD_TOOLS_DIR", Path.home() / ".cache" / "taskboard-tools")) / "ferretdb-v1.24.2"
+
+
+@functools.cache
+def ferretdb_binary() -> Path:
+    """The FerretDB binary `scripts/services up` starts (patched, README: Services), built first if missing."""
+    command = [str(ROOT / "scripts" / "services"), "ferretdb-bin"]
+    return Path(subprocess.run(command, check=True, capture_output=True, text=True, timeout=900).stdout.strip())
 
 
 def free_port() -> int:
@@ -124,15 +130,18 @@ def listening(port: int) -> bool:
 
 
 @contextmanager
-def throwaway_ferretdb() -> Iterator[tuple[str, subprocess.Popen]]:
-    """A private FerretDB (SQLite handler, temporary directory) on a free port, killed at the end.
+def throwaway_ferretdb(
+    *, database: str = "outage", binary: Path | None = None, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private FerretDB (SQLite handler, temporary directory) on a free port (or `port`), killed at the end;
+    the build `scripts/services up` starts unless `binary` names another.
 
-    Yields the server's mongodb:// URL (database `outage`) and its process, which a test may kill.
+    Yields the server's mongodb:// URL (naming `database`) and its process, which a test may kill.
     """
-    port = free_port()
+    port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="taskboard-ferretdb-")
     process = subprocess.Popen(
-        [str(FERRETDB), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
+        [str(binary or ferretdb_binary()), "--handler=sqlite", f"--sqlite-url=file:{workdir}/", f"--listen-addr=127.0.0.1:{port}",
          "--telemetry=disable", "--debug-addr=-", f"--state-dir={workdir}", "--log-level=error"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -140,7 +149,7 @@ def throwaway_ferretdb() -> Iterator[tuple[str, subprocess.Popen]]:
     try:
         if not wait_until(lambda: listening(port), 15):
             raise RuntimeError("throwaway FerretDB did not start")
-        yield f"mongodb://127.0.0.1:{port}/outage", process
+        yield f"mongodb://127.0.0.1:{port}/{database}", process
     finally:
         if process.poll() is None:
             process.kill()

@@ -12,6 +12,7 @@ from app.users import service
 from app.users.documents import User
 from app.users.records import USER_RECORD, ProfileRecord, UserRecord
 from tests.users.conftest import CommandLog
+from tests.users.helpers import insert_users_at
 
 
 @pytest.mark.parametrize("user_id", ["", "nope", "0123456789abcdef0123456z", "{'$ne': null}", "0" * 25])
@@ -89,7 +90,25 @@ async def test_users_by_ids_of_one_id_ask_by_equality(mongo_commands: CommandLog
     [record] = await service.get_users_by_ids(ids=[str(user.id)])
 
     assert record is not None and record.email == "one@example.com"
-    assert mongo_commands.sent[0]["filter"] == {"_id": user.id}  # FerretDB scans for $in, not for equality
+    assert mongo_commands.sent[0]["filter"] == {"_id": user.id}
+
+
+async def test_users_by_ids_of_fifty_ids_are_exactly_those_users_in_one_in_find(mongo_commands: CommandLog) -> None:
+    stamp = datetime(2024, 6, 1, tzinfo=UTC)
+    users = await insert_users_at(stamp, [f"u{i:03}@example.com" for i in range(120)])
+    by_id = {str(user.id): user.email for user in users}
+    wanted = [str(user.id) for user in users[::3]][:40]  # 40 of the 120, spread over the collection
+    missing = [str(ObjectId()) for _ in range(5)]
+    keys = wanted[:20] + missing[:3] + wanted[20:] + missing[3:] + [wanted[0], wanted[39], wanted[7]] + ["junk", ""]
+    assert len(keys) == 50
+    mongo_commands.sent.clear()
+
+    records = await service.get_users_by_ids(ids=keys)
+
+    assert [r.email if r else None for r in records] == [by_id.get(key) for key in keys]
+    assert [str(r.id) for r in records if r] == [key for key in keys if key in by_id]
+    [find] = mongo_commands.sent
+    assert sorted(map(str, find["filter"]["_id"]["$in"])) == sorted(wanted + missing)
 
 
 async def test_users_by_ids_read_a_missing_or_null_profile_as_the_default() -> None:
