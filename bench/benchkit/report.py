@@ -278,4 +278,6 @@ def targets(rows: Sequence[Row], fanout: Sequence[FanoutResult], seeding: Sequen
 
 
 def _opt(value: float | None, unit: str) -> str:
-    return "n/a" if value is None else f"{value:,.2f}{unit}"
+    if value is None:
+        return "n/a"
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value:,.2f}{unit}"
