@@ -42,6 +42,12 @@ class RunConfig:
     fanout_clients: int = 2
     fanout_interval_s: float = 0.1
     fanout_duration_s: float = 10.0
+    fanout_big_subscribers: int = 5000
+    fanout_big_clients: int = 5
+    mixed_warmup_s: float = 1.0
+    mixed_duration_s: float = 4.0
+    mixed_start_rate: float = 100.0
+    mixed_refine: int = 2
     seeding_tasks: int = 100_000
     seeding_rounds: int = 3
     workers: int = 2
@@ -51,5 +57,6 @@ class RunConfig:
     @classmethod
     def quick_run(cls) -> RunConfig:
         return cls(
-            rounds=1, warmup_s=1.0, duration_s=3.0, fanout_duration_s=3.0, seeding_rounds=1, quick=True
+            rounds=1, warmup_s=1.0, duration_s=3.0, fanout_duration_s=3.0, seeding_rounds=1, quick=True,
+            mixed_duration_s=2.0, mixed_refine=1,
         )

@@ -18,6 +18,13 @@ from benchkit.source import Source
 BENCH_TITLE_PREFIX = "bench-"
 BOARD_SIZE = 50
 BENCH_JWT_SECRET = "bench-only-jwt-secret-0123456789abcdef-0123456789abcdef"
+# The rate limiter runs as in production (on, charged by query cost per member) with the largest budget the
+# settings allow, so that it costs what it costs per request but never refuses the bench's members.
+RATE_LIMIT_POINTS = 100_000_000
+RATE_LIMIT_WINDOW_S = 60
+# Every WebSocket of the fan-out comes from 127.0.0.1: the per-address cap (100) would refuse real users'
+# sockets that come from many addresses. The per-principal cap (20) stays: each subscriber is its own member.
+WS_MAX_CONNECTIONS_PER_ADDRESS = 100_000
 # Statements of the bench itself, never of a server under test.
 _OWN_STATEMENTS = "query NOT ILIKE '%pg_stat_statements%'"
 
@@ -26,7 +33,8 @@ def app_env(source: Source, **extra: str) -> dict[str, str]:
     """Environment for the app's own commands against the bench stores, configured as in production."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "MONGODB_", "REDIS_", "CACHE_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_", "MONGODB_", "REDIS_", "CACHE_", "RATE_LIMIT_", "WS_"))}
     env.update(
         DATABASE_URL=PG_DSN,
         MONGODB_URL=MONGO_URL,
@@ -36,8 +44,10 @@ def app_env(source: Source, **extra: str) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
         # prod refuses the development JWT secret; the bench's own is fixed so that minted tokens stay valid.
         JWT_HS256_SECRET=BENCH_JWT_SECRET,
-        # One client sends every request: a per-principal rate limit would measure the limiter, not the API.
-        RATE_LIMIT_ENABLED="false",
+        RATE_LIMIT_ENABLED="true",
+        RATE_LIMIT_POINTS=str(RATE_LIMIT_POINTS),
+        RATE_LIMIT_WINDOW_S=str(RATE_LIMIT_WINDOW_S),
+        WS_MAX_CONNECTIONS_PER_ADDRESS=str(WS_MAX_CONNECTIONS_PER_ADDRESS),
         **source.env(),
     )
     env.update(extra)
@@ -217,16 +227,16 @@ async def data_set_counts() -> dict[str, int]:
     return counts
 
 
-def first_user_id() -> str:
-    """A seeded user's id (the bench's requests act as this user)."""
+def user_ids() -> list[str]:
+    """Every seeded user's id, in id order (the bench's members)."""
     client: MongoClient[dict[str, Any]] = MongoClient(MONGO_URL)
     try:
-        user = client.get_default_database()["users"].find_one({}, {"_id": 1}, sort=[("_id", 1)])
+        ids = [str(u["_id"]) for u in client.get_default_database()["users"].find({}, {"_id": 1}, sort=[("_id", 1)])]
     finally:
         client.close()
-    if user is None:
+    if not ids:
         raise RuntimeError("no users in the bench data set")
-    return str(user["_id"])
+    return ids
 
 
 async def created_count(prefix: str) -> int:

@@ -14,7 +14,10 @@ from typing import Any
 from benchkit import report
 from benchkit.config import PG_DSN, VENV_PYTHON, RunConfig
 from benchkit.fanout import FanoutResult
+from benchkit.database import RATE_LIMIT_POINTS, RATE_LIMIT_WINDOW_S, WS_MAX_CONNECTIONS_PER_ADDRESS
 from benchkit.measure import SEQUENTIAL_REQUESTS, Window
+from benchkit.mixed import MixedResult
+from benchkit.mixed_shapes import READS, STAND_INS, WRITES
 from benchkit.servers import NODE22, POSTGRAPHILE_DIR
 from benchkit.source import Source
 
@@ -83,8 +86,10 @@ def results_markdown(
     run: RunConfig,
     source: Source,
     counts: dict[str, int],
-    fanout: FanoutResult | None,
+    fanout: Sequence[FanoutResult],
     fanout_note: str,
+    mixed: Sequence[MixedResult],
+    principals: int,
     seeding: list[dict[str, Any]],
     elapsed_s: float,
     windows: Sequence[Window],
@@ -106,6 +111,15 @@ def results_markdown(
         "- App: `taskboard serve` (uvicorn, uvloop, httptools), APP_ENV=prod, LOG_LEVEL=INFO (access log on), "
         "PG pool 1..10; `cache off` = CACHE_ENABLED=false. Recommended multi-worker setting on 2 cores: "
         f"`--workers {run.workers}` (rows `app {run.workers}w`).",
+        f"- Rate limiter: **on** in every app row (RATE_LIMIT_ENABLED=true, the production default), charged by query "
+        f"cost per member, budget RATE_LIMIT_POINTS={RATE_LIMIT_POINTS:,} per {RATE_LIMIT_WINDOW_S} s (the largest "
+        "allowed, so it never refuses the bench); WS_MAX_CONNECTIONS_PER_ADDRESS="
+        f"{WS_MAX_CONNECTIONS_PER_ADDRESS:,} (every subscriber comes from 127.0.0.1). The peers have no limiter.",
+        f"- Principals: every app request carries a member token; {principals} members (one per seeded user) in "
+        "the HTTP and mixed workloads (wrk rotates through them request by request), one distinct member per "
+        "subscriber in the fan-out. `principals` n/a: the peers ignore tokens.",
+        "- Processes: every row names its process count (`1w`/`2w` uvicorn workers, `1p`/`2p` Node processes "
+        "under `cluster`); every ratio compares rows with the same count.",
         "- Everything (server, PostgreSQL, FerretDB, Redis, wrk) shares the same 2 cores; nothing is pinned. "
         "Other sessions' test runs may add noise: see 'machine busy' below.",
         "",
@@ -114,6 +128,12 @@ def results_markdown(
         report.main_table(rows),
         "",
         report.load_table(rows, run),
+        "",
+        "## Mixed workload, open loop (workload 7)",
+        "",
+        mixed_intro(run),
+        "",
+        report.mixed_table(mixed),
         "",
         "## Subscription fan-out (workload 5)",
         "",
@@ -125,13 +145,27 @@ def results_markdown(
         "",
         "## Targets",
         "",
-        report.targets(rows, fanout, seeding),
+        report.targets(rows, fanout, seeding, mixed),
         "",
         f"## SQL statements per request ({SEQUENTIAL_REQUESTS} sequential requests, last round, by calls)",
         "",
         *top_statements(windows),
     ]
     return "\n".join(lines) + "\n"
+
+
+def mixed_intro(run: RunConfig) -> str:
+    reads = ", ".join(f"{name} {weight:g}" for name, weight in READS)
+    writes = ", ".join(f"{name} {weight:g}" for name, weight in WRITES)
+    stand_ins = "\n".join(f"  - {name}: {text}" for name, text in STAND_INS.items())
+    return (
+        f"bench/openloop (Go, stdlib) sends at a fixed arrival rate (latency from the intended send time), "
+        f"{run.mixed_warmup_s:g} s warm-up + {run.mixed_duration_s:g} s timed per step, rates doubled from "
+        f"{run.mixed_start_rate:g}/s until a step fails, then {run.mixed_refine} bisection(s); one round. App: cache on, "
+        f"limiter on, one member of the pool per request. Weights (% of requests): reads {reads}; writes {writes}.\n"
+        f"- PostGraphile runs the same reads and its own CRUD mutations; stand-ins where it has no equivalent:\n"
+        f"{stand_ins}"
+    )
 
 
 def top_statements(windows: Sequence[Window]) -> list[str]:

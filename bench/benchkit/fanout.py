@@ -1,5 +1,6 @@
-"""Workload 5: 1,000 WebSocket subscribers on taskChanged, one createTask every 100 ms, delivery latency
-measured from the mutation's HTTP response to each subscriber's receipt."""
+"""Workload 5: WebSocket subscribers on taskChanged, each its own member principal (1,000 on one worker,
+5,000 on two), one createTask every 100 ms, delivery latency measured from the mutation's HTTP response to
+each subscriber's receipt."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ QUIET_CPU_SHARE = 0.1
 class FanoutResult:
     status: str
     note: str = ""
+    server: str = ""
+    workers: int = 1
+    principals: int = 0
     subscribers: int = 0
     mutations: int = 0
     interval_s: float = 0.1
@@ -104,12 +108,20 @@ class Client:
             return json.load(handle)
 
 
-async def _spawn(url: str, count: int, index: int) -> Client:
+def _tokens_file(principals: list[auth.Member]) -> str:
+    if not principals:
+        return ""
+    path = WORK_DIR / "fanout-tokens.txt"
+    path.write_text("".join(m.authorization + "\n" for m in principals))
+    return str(path)
+
+
+async def _spawn(url: str, count: int, index: int, tokens: str) -> Client:
     out = str(WORK_DIR / f"fanout-client-{index}.json")
     log = open(out + ".log", "w")
     proc = await asyncio.create_subprocess_exec(
         str(VENV_PYTHON), "-m", "benchkit.fanout_client", "--url", url, "--count", str(count), "--out", out,
-        "--authorization", auth.authorization(),
+        "--tokens", tokens, "--offset", str(index * count),
         cwd=BENCH_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
     )
     log.close()
@@ -186,13 +198,16 @@ def _latencies(received: dict[str, list[float]], times: dict[int, tuple[float, f
     return out
 
 
-async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> FanoutResult:
-    """Connect the subscribers, prime them, then time the mutations and collect every receipt."""
+async def run_fanout(config: ServerConfig, server: Server, run: RunConfig, subscribers: int,
+                     client_count: int) -> FanoutResult:
+    """Connect the subscribers (one principal each), prime them, then time the mutations and collect every receipt."""
     ws_url = config.url.replace("http://", "ws://")
-    per_client = run.fanout_subscribers // run.fanout_clients
+    per_client = subscribers // client_count
+    subscribers = per_client * client_count
+    principals = auth.principals(subscribers)
+    tokens = _tokens_file(principals)
     reset_peak_rss(server.pids)
-    clients = [await _spawn(ws_url, per_client, i) for i in range(run.fanout_clients)]
-    subscribers = per_client * run.fanout_clients
+    clients = [await _spawn(ws_url, per_client, i, tokens) for i in range(client_count)]
     count = round(run.fanout_duration_s / run.fanout_interval_s)
     try:
         await asyncio.gather(*(c.expect("READY", READY_TIMEOUT_S) for c in clients))
@@ -212,7 +227,8 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
         for c in clients:
             if c.proc.returncode is None:
                 c.proc.kill()
-        return FanoutResult(status="failed", note=str(exc), subscribers=subscribers)
+        return FanoutResult(status="failed", note=str(exc), subscribers=subscribers, server=config.name,
+                            workers=config.workers, principals=len(principals))
     received: dict[str, list[float]] = {}
     for result in results:
         for key, arrivals in result["received"].items():
@@ -224,6 +240,9 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig) -> Fa
     mutation_ms = [(answered - sent) * 1000 for sent, answered in times.values()]
     outcome = FanoutResult(
         status="ok",
+        server=config.name,
+        workers=config.workers,
+        principals=len(principals),
         subscribers=subscribers,
         mutations=count,
         interval_s=run.fanout_interval_s,

@@ -1,4 +1,5 @@
-"""Subscriber process for the fan-out workload: N graphql-transport-ws sockets on `taskChanged`.
+"""Subscriber process for the fan-out workload: N graphql-transport-ws sockets on `taskChanged`, each
+signed in as its own principal (a line of the --tokens file).
 
 Talks to the orchestrator (benchkit/fanout.py) by lines: prints READY once every socket is acknowledged
 and subscribed, PRIMED once every socket has received an event; on STOP (stdin) it closes the sockets,
@@ -87,23 +88,35 @@ async def _listen(ws: ClientConnection, index: int, tally: Tally, all_primed: as
         tally.closed += 1
 
 
-async def _open_all(url: str, count: int, authorization: str, parallel: int = 50) -> list[ClientConnection]:
+async def _open_all(url: str, authorizations: list[str], parallel: int = 50) -> list[ClientConnection]:
     gate = asyncio.Semaphore(parallel)
 
     async def one(index: int) -> ClientConnection:
         async with gate:
-            return await _open(url, authorization)
+            return await _open(url, authorizations[index])
 
-    return await asyncio.gather(*(one(i) for i in range(count)))
+    return await asyncio.gather(*(one(i) for i in range(len(authorizations))))
 
 
 async def _stdin_line() -> str:
     return await asyncio.to_thread(sys.stdin.readline)
 
 
-async def main(url: str, count: int, out: str, authorization: str) -> None:
+def authorizations(count: int, tokens: str, offset: int) -> list[str]:
+    """Socket i's 'Bearer ...': line offset + i of the tokens file (one principal per socket), or none."""
+    if not tokens:
+        return [""] * count
+    with open(tokens) as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    chosen = lines[offset : offset + count]
+    if len(chosen) < count:
+        raise SystemExit(f"{tokens} has {len(lines)} tokens, need {offset + count}")
+    return chosen
+
+
+async def main(url: str, count: int, out: str, tokens: str, offset: int) -> None:
     tally = Tally()
-    sockets = await _open_all(url, count, authorization)
+    sockets = await _open_all(url, authorizations(count, tokens, offset))
     all_primed = asyncio.Event()
     listeners = [asyncio.create_task(_listen(ws, i, tally, all_primed, count)) for i, ws in enumerate(sockets)]
     print("READY", flush=True)
@@ -142,7 +155,9 @@ if __name__ == "__main__":
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--authorization", default="", help="'Bearer <token>' for the upgrade and connection_init")
+    parser.add_argument("--tokens", default="", help="file of 'Bearer <token>' lines: socket i uses line offset + i "
+                        "for the upgrade and connection_init")
+    parser.add_argument("--offset", type=int, default=0)
     args = parser.parse_args()
     _raise_fd_limit()
-    asyncio.run(main(args.url, args.count, args.out, args.authorization))
+    asyncio.run(main(args.url, args.count, args.out, args.tokens, args.offset))

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchkit.auth import authorization
+from benchkit.auth import tokens_file
 from benchkit.config import BENCH_DIR, WORK_DIR
 from benchkit.procs import run_measured
 
@@ -62,7 +62,7 @@ def run_wrk(url: str, body: Path, *, seconds: float, threads: int, connections: 
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url,
     ]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BENCH_BODY": str(body), "BENCH_AUTH": authorization()}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BENCH_BODY": str(body), "BENCH_TOKENS": tokens_file()}
     result = run_measured(cmd, env=env, cwd=WORK_DIR, log=WORK_DIR / "logs" / "wrk.log", timeout_s=duration + 30)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed (exit {result.returncode}):\n{result.output[-2000:]}")

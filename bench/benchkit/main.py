@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from benchkit import auth, database, environment, report
+from benchkit import auth, database, environment, mixed, report
 from benchkit.config import WORK_DIR, BENCH_DIR, RunConfig
 from benchkit.database import Expectations
 from benchkit.fanout import FanoutResult, has_subscription, run_fanout
 from benchkit.measure import Window, measure, not_measured
+from benchkit.mixed import MixedResult
 from benchkit.procs import Server
 from benchkit.report import BOARD_CACHED, BOARD_NO_ASSIGNEE, BOARD_UNCACHED, CREATE_TASK, SINGLE_TASK
-from benchkit.servers import FLOOR, POSTGRAPHILE, ServerConfig, app_config, start
+from benchkit.servers import FLOOR, POSTGRAPHILE, ServerConfig, app_config, floor_config, postgraphile_config, start
 from benchkit.source import Source, resolve
 from benchkit.workloads import Request, board, create_task, single_task
 
@@ -41,9 +42,12 @@ def plan(run: RunConfig) -> list[Step]:
         Step(FLOOR, (BOARD_UNCACHED, SINGLE_TASK, CREATE_TASK)),
     ]
     if run.workers > 1:
-        steps[2:2] = [
-            Step(app_config(run.workers, cache=False), (BOARD_UNCACHED,)),
-            Step(app_config(run.workers, cache=True), (BOARD_CACHED,)),
+        # Fair use of the cores: every server in `workers` processes too (ratios only within a process count).
+        steps += [
+            Step(app_config(run.workers, cache=False), (BOARD_UNCACHED, BOARD_NO_ASSIGNEE)),
+            Step(app_config(run.workers, cache=True), (BOARD_CACHED, SINGLE_TASK)),
+            Step(postgraphile_config(run.workers), (BOARD_UNCACHED, SINGLE_TASK)),
+            Step(floor_config(run.workers), (BOARD_UNCACHED, SINGLE_TASK)),
         ]
     return steps
 
@@ -106,23 +110,47 @@ async def run_rounds(source: Source, exp: Expectations, run: RunConfig) -> list[
     return windows
 
 
-async def run_fanout_workload(source: Source, run: RunConfig) -> tuple[FanoutResult | None, str]:
+async def run_fanout_workload(source: Source, run: RunConfig) -> tuple[list[FanoutResult], str]:
+    """1,000 subscribers on one worker, and 5,000 on `workers` workers; each subscriber its own member."""
     if not has_subscription(source):
-        return None, "feature missing: Subscription.taskChanged is not in the schema"
-    config = app_config(1, cache=True)
-    print(f"  fan-out: {config.name}, {run.fanout_subscribers} subscribers ...", flush=True)
-    server: Server | None = None
-    try:
-        server = start(config, source)
-        result = await run_fanout(config, server, run)
-    except RuntimeError as exc:
-        result = FanoutResult(status="failed", note=str(exc)[:400])
-    finally:
-        if server is not None:
-            server.stop()
-        await database.remove_bench_tasks()
-    print(f"    fan-out: {result.status} p99 {result.p99_ms:.1f} ms {result.note}", flush=True)
-    return result, ""
+        return [], "feature missing: Subscription.taskChanged is not in the schema"
+    plans = [(app_config(1, cache=True), run.fanout_subscribers, run.fanout_clients)]
+    if run.workers > 1 and run.fanout_big_subscribers:
+        plans.append((app_config(run.workers, cache=True), run.fanout_big_subscribers, run.fanout_big_clients))
+    results = []
+    for config, subscribers, clients in plans:
+        print(f"  fan-out: {config.name}, {subscribers} subscribers ...", flush=True)
+        server: Server | None = None
+        try:
+            server = start(config, source)
+            result = await run_fanout(config, server, run, subscribers, clients)
+        except RuntimeError as exc:
+            result = FanoutResult(status="failed", note=str(exc)[:400], server=config.name, workers=config.workers,
+                                  subscribers=subscribers)
+        finally:
+            if server is not None:
+                server.stop()
+            await database.remove_bench_tasks()
+        print(f"    fan-out: {result.status} p99 {result.p99_ms:.1f} ms {result.note}", flush=True)
+        results.append(result)
+    return results, ""
+
+
+def mixed_plan(run: RunConfig) -> list[tuple[ServerConfig, bool]]:
+    """(server, with writes): the app with and without its writes, PostGraphile with its CRUD writes;
+    one process each, then `workers` each."""
+    plans = []
+    for n in sorted({1, run.workers}):
+        plans += [(app_config(n, cache=True), True), (app_config(n, cache=True), False), (postgraphile_config(n), True)]
+    return plans
+
+
+async def run_mixed_workload(source: Source, run: RunConfig) -> list[MixedResult]:
+    mixed.build_generator()
+    members = auth.members()
+    facts = await mixed.facts(members[0].user_id if members else database.user_ids()[0])
+    return [await mixed.run_server(config, source, run, facts, with_writes=writes)
+            for config, writes in mixed_plan(run)]
 
 
 def run_seeding(source: Source, run: RunConfig) -> list[dict[str, Any]]:
@@ -146,7 +174,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="1 round, short windows (for iterating)")
     parser.add_argument("--source", default="HEAD", help="git revision to measure, or 'tree' for the working tree")
     parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
-    parser.add_argument("--skip", action="append", default=[], choices=["http", "fanout", "seeding"],
+    parser.add_argument("--skip", action="append", default=[], choices=["http", "mixed", "fanout", "seeding"],
                         help="leave a part out (repeatable)")
     parser.add_argument("--output", default=None, help="markdown file to write (default: RESULTS.md when full)")
     return parser.parse_args(argv)
@@ -165,22 +193,26 @@ async def main(argv: Sequence[str] | None = None) -> int:
     database.migrate(source)
     setup_seed = database.seed(source, run.data)
     await database.prepare_for_peers()
-    token = auth.mint(source, database.first_user_id())
-    print(f"  requests carry a bearer token: {'yes' if token else 'no (no token command)'}", flush=True)
+    user_ids = database.user_ids()
+    pool = auth.setup(source, user_ids, max(run.fanout_subscribers, run.fanout_big_subscribers))
+    print(f"  member tokens: {pool} (one per seeded user)" if pool else "  member tokens: none (cannot mint)", flush=True)
     exp = await database.expectations()
     counts = await database.data_set_counts()
     print(f"  data set: {counts}", flush=True)
     windows = [] if "http" in args.skip else await run_rounds(source, exp, run)
-    fanout, fanout_note = (None, "skipped") if "fanout" in args.skip else await run_fanout_workload(source, run)
+    mixed_results = [] if "mixed" in args.skip else await run_mixed_workload(source, run)
+    fanout, fanout_note = ([], "skipped") if "fanout" in args.skip else await run_fanout_workload(source, run)
     seeding = [] if "seeding" in args.skip else run_seeding(source, run)
     elapsed = time.monotonic() - started
-    raw = {"windows": [w.to_json() for w in windows], "fanout": fanout.to_json() if fanout else None,
+    raw = {"windows": [w.to_json() for w in windows], "fanout": [f.to_json() for f in fanout],
+           "mixed": [m.to_json() for m in mixed_results],
            "seeding": seeding, "counts": counts, "source": source.label, "elapsed_s": elapsed,
            "setup_seed_s": setup_seed.wall_s}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (WORK_DIR / f"raw-{stamp}.json").write_text(json.dumps(raw, indent=1, default=str))
     markdown = environment.results_markdown(
         rows=report.summarize(windows), run=run, source=source, counts=counts, fanout=fanout, fanout_note=fanout_note,
+        mixed=mixed_results, principals=pool,
         seeding=seeding, elapsed_s=elapsed, windows=windows,
     )
     output = args.output or (str(BENCH_DIR / "RESULTS.md") if not args.quick else str(WORK_DIR / "RESULTS-quick.md"))

@@ -38,6 +38,8 @@ class Window:
     round: int
     status: str
     note: str = ""
+    processes: int = 1
+    principals: int = 0
     requests: int = 0
     rps: float = 0.0
     p50_ms: float = 0.0
@@ -57,7 +59,13 @@ class Window:
 
 
 def not_measured(workload: str, config: ServerConfig, round_no: int, status: str, note: str) -> Window:
-    return Window(workload=workload, server=config.name, round=round_no, status=status, note=note)
+    return Window(workload=workload, server=config.name, round=round_no, status=status, note=note,
+                  processes=config.workers, principals=principals(config))
+
+
+def principals(config: ServerConfig) -> int:
+    """Distinct principals the requests carry (the peers ignore the tokens: 0 for them)."""
+    return auth.principal_count() if config.kind == "app" else 0
 
 
 SEQUENTIAL_REQUESTS = 20
@@ -126,6 +134,8 @@ async def measure(
         server=config.name,
         round=round_no,
         status="ok",
+        processes=config.workers,
+        principals=principals(config),
         requests=result.requests,
         rps=result.rps,
         p50_ms=result.p50_ms,

@@ -42,8 +42,17 @@ def app_config(workers: int, *, cache: bool) -> ServerConfig:
     return ServerConfig(name=name, kind="app", workers=workers, cache=cache)
 
 
-POSTGRAPHILE = ServerConfig(name="PostGraphile 5", kind="postgraphile")
-FLOOR = ServerConfig(name="floor", kind="floor")
+def postgraphile_config(processes: int) -> ServerConfig:
+    """PostGraphile in `processes` Node processes (Node's cluster module when more than one)."""
+    return ServerConfig(name=f"PostGraphile 5 {processes}p", kind="postgraphile", workers=processes)
+
+
+def floor_config(workers: int) -> ServerConfig:
+    return ServerConfig(name=f"floor {workers}w", kind="floor", workers=workers)
+
+
+POSTGRAPHILE = postgraphile_config(1)
+FLOOR = floor_config(1)
 
 
 def post(url: str, body: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
@@ -59,7 +68,8 @@ def _start_app(config: ServerConfig, source: Source) -> Server:
 
 
 def _start_postgraphile(config: ServerConfig) -> Server:
-    env = {"PATH": os.environ["PATH"], "NODE_ENV": "production", "DATABASE_URL": PG_DSN, "PORT": str(config.port)}
+    env = {"PATH": os.environ["PATH"], "NODE_ENV": "production", "DATABASE_URL": PG_DSN, "PORT": str(config.port),
+           "WORKERS": str(config.workers)}
     return start_server(config.name, [str(NODE22), "server.mjs"], env=env, cwd=POSTGRAPHILE_DIR, log=_log(config))
 
 
@@ -68,6 +78,7 @@ def _start_floor(config: ServerConfig) -> Server:
     cmd = [
         str(VENV_PYTHON), "-m", "uvicorn", "floor.app:app", "--host", "127.0.0.1", "--port", str(config.port),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+        "--workers", str(config.workers),
     ]
     return start_server(config.name, cmd, env=env, cwd=BENCH_DIR, log=_log(config))
 

@@ -1,5 +1,7 @@
 -- wrk script for bench/: POST the JSON body in $BENCH_BODY to the URL wrk was given.
 -- A body containing __SEQ__ gets a unique "<thread>-<n>" there per request (for writes).
+-- $BENCH_TOKENS names a file of "Bearer ..." lines: requests rotate through them (one member per request,
+-- each thread starting at its own offset); without it, $BENCH_AUTH (if set) goes on every request.
 -- A response counts as bad unless it is HTTP 200 without an "errors" key in its body.
 -- done() prints one line "BENCH_JSON {...}" that benchkit/loadgen.py parses.
 
@@ -23,19 +25,36 @@ function init(args)
   if authorization and authorization ~= "" then
     wrk.headers["Authorization"] = authorization
   end
+  tokens = {}
+  local tokens_path = os.getenv("BENCH_TOKENS")
+  if tokens_path and tokens_path ~= "" then
+    for line in io.lines(tokens_path) do
+      if line ~= "" then table.insert(tokens, line) end
+    end
+  end
+  if #tokens == 0 then tokens = {wrk.headers["Authorization"] or false} end
+  headers = {}
+  for i, token in ipairs(tokens) do
+    local h = {["Content-Type"] = "application/json", ["Accept"] = "application/json"}
+    if token then h["Authorization"] = token end
+    headers[i] = h
+  end
+  turn = (tid * 37) % #tokens
   templated = string.find(template, "__SEQ__", 1, true) ~= nil
   if not templated then
-    fixed = wrk.format("POST", nil, nil, template)
+    fixed = {}
+    for i, h in ipairs(headers) do fixed[i] = wrk.format("POST", nil, h, template) end
   end
 end
 
 function request()
+  turn = turn % #headers + 1
   if not templated then
-    return fixed
+    return fixed[turn]
   end
   sent = sent + 1
   local body = string.gsub(template, "__SEQ__", tid .. "-" .. sent)
-  return wrk.format("POST", nil, nil, body)
+  return wrk.format("POST", nil, headers[turn], body)
 end
 
 function response(status, headers, body)

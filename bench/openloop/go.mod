@@ -1,0 +1,3 @@
+module taskboard/bench/openloop
+
+go 1.26
