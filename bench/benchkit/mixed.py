@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -296,6 +297,8 @@ class Step:
     generator_cpu_pct: float = 0.0
     error_samples: list[str] = field(default_factory=list)
     by_entry: dict[str, Any] = field(default_factory=dict)
+    # App only: whole-response cache lookups during the step (warm-up included) that were served from Redis.
+    response_hit_pct: float | None = None
 
 
 @dataclass
@@ -415,6 +418,29 @@ async def _check(config: ServerConfig, kind: str, reads: list[Shape], members: l
     return None
 
 
+RESPONSE_COUNTERS = ("taskboard_cache_response_hits", "taskboard_cache_response_misses")
+
+
+def _response_counts(config: ServerConfig) -> tuple[float, float] | None:
+    """The app's running whole-response cache hits and misses, from /metrics (None for the peers)."""
+    if config.kind != "app":
+        return None
+    text = httpx.get(config.url.removesuffix("/graphql") + "/metrics", timeout=10).text
+    found = {name: 0.0 for name in RESPONSE_COUNTERS}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] += float(value)
+    return found[RESPONSE_COUNTERS[0]], found[RESPONSE_COUNTERS[1]]
+
+
+def _hit_pct(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    hits, misses = after[0] - before[0], after[1] - before[1]
+    return 100 * hits / (hits + misses) if hits + misses > 0 else None
+
+
 def _step(raw: dict[str, Any], rate: float, run: RunConfig) -> Step:
     window = run.mixed_warmup_s + run.mixed_duration_s
     step = Step(
@@ -468,9 +494,13 @@ async def run_server(config: ServerConfig, source: Source, run: RunConfig, f: Mi
             if with_writes:
                 pool = await make_pool(members, tag_ids, f"r{rate:g}", _counts(rate, run))
                 writes = write_items(kind, pool, members, tag_ids)
+            before = _response_counts(config)
             raw = _run_generator(config, _entries(reads, writes, members, with_writes), rate, run,
                                  f"{config.name}-{'mixed' if with_writes else 'reads'}-{rate:g}".replace(" ", "-"))
+            if before is not None:
+                time.sleep(1.2)  # each worker copies its cache counters into /metrics once a second
             step = _step(raw, rate, run)
+            step.response_hit_pct = _hit_pct(before, _response_counts(config))
             result.steps.append(step)
             print(f"    {rate:g}/s: {'held' if step.held else 'FAILED'} p99 {step.p99_ms:.1f} ms, "
                   f"{step.errors} errors, achieved {step.achieved_rps:.0f}/s", flush=True)

@@ -76,6 +76,10 @@ def _fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _pct(step: Any) -> str:
+    return "" if step.response_hit_pct is None else f"{step.response_hit_pct:.0f} %"
+
+
 def main_table(rows: Sequence[Row]) -> str:
     head = ("| workload | server | processes | principals | req/s | p50 ms | p99 ms | server CPU ms/req | PG CPU ms/req "
             "| FerretDB CPU ms/req | SQL stmts/req | peak RSS MB | vs PostGraphile | vs floor |")
@@ -155,14 +159,14 @@ def mixed_table(results: Sequence[MixedResult]) -> str:
         return "not run"
     lines = [
         "| server | processes | principals | requests | highest rate held (p99 <= 250 ms, 0 errors) | p50 ms "
-        "| p99 ms | achieved req/s | first rate not held | generator CPU % | vs PostGraphile |",
-        "|" + "---|" * 11,
+        "| p99 ms | achieved req/s | response cache hits % | first rate not held | generator CPU % | vs PostGraphile |",
+        "|" + "---|" * 12,
     ]
     for r in results:
         head = (f"| {r.server} | {r.processes} | {r.principals or 'n/a'} "
                 f"| {'90 % reads + 10 % writes' if r.writes else 'reads only'}")
         if r.status != "ok" or not r.steps:
-            lines.append(f"{head} | {r.status}: {r.note} |" + " |" * 6)
+            lines.append(f"{head} | {r.status}: {r.note} |" + " |" * 7)
             continue
         held, failed = r.held, r.first_failed
         peer = next((p for p in results if p.kind == "postgraphile" and p.processes == r.processes and p.held), None)
@@ -173,7 +177,8 @@ def mixed_table(results: Sequence[MixedResult]) -> str:
         lines.append(
             f"{head} | {f'{held.rate:,.0f}/s' if held else f'none (below {r.steps[0].rate:,.0f}/s)'} "
             f"| {_fmt(held.p50_ms) if held else ''} | {_fmt(held.p99_ms) if held else ''} "
-            f"| {_fmt(held.achieved_rps, 0) if held else ''} | {why or 'none up to the cap'} "
+            f"| {_fmt(held.achieved_rps, 0) if held else ''} | {_pct(held) if held else ''} "
+            f"| {why or 'none up to the cap'} "
             f"| {_fmt(held.generator_cpu_pct) if held else ''} | {vs} |"
         )
     lines.append("")
@@ -184,9 +189,12 @@ def mixed_table(results: Sequence[MixedResult]) -> str:
         if mix and reads:
             lines.append(f"- App, {n} process(es): highest rate with 10 % writes / reads only = {mix.held.rate:,.0f} / "
                          f"{reads.held.rate:,.0f} = {mix.held.rate / reads.held.rate:.2f} (goal >= 0.5)")
-    lines.append("- Steps tried (rate: p99 ms, errors; + held, - not held):")
+    lines.append("- Response cache hits: share of the app's whole-response lookups served from Redis during the "
+                 "step, warm-up included (`taskboard_cache_response_hits` / `_misses` from /metrics).")
+    lines.append("- Steps tried (rate: p99 ms, errors[, response cache hits %]; + held, - not held):")
     for r in results:
-        steps = ", ".join(f"{s.rate:,.0f} {'+' if s.held else '-'} ({_fmt(s.p99_ms, 0)}, {s.errors})"
+        steps = ", ".join(f"{s.rate:,.0f} {'+' if s.held else '-'} ({_fmt(s.p99_ms, 0)}, {s.errors}"
+                          f"{', ' + _pct(s) if s.response_hit_pct is not None else ''})"
                           for s in sorted(r.steps, key=lambda s: s.rate))
         lines.append(f"  - {r.label}: {steps or r.note}")
         failed = r.first_failed
