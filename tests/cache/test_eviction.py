@@ -35,7 +35,7 @@ async def test_only_per_row_stamps_carry_a_ttl(make_cache: MakeCache) -> None:
     await cache.invalidate([Change(Entity.TASK, ChangeKind.UPDATED, (), ("title",))])  # names no ids: bulk stamp
 
     assert await cache.redis.ttl(cache_keys.row_stamp(Entity.TASK, task_id)) > 0
-    for shared in (cache_keys.epoch(), cache_keys.collection_stamp(Entity.TASK), cache_keys.bulk_stamp(Entity.TASK)):
+    for shared in (cache_keys.epoch(), cache_keys.collection_stamp(Entity.TASK), cache_keys.bulk_stamp(Entity.TASK, task_id)):
         assert await cache.redis.exists(shared), shared
         assert await cache.redis.ttl(shared) == -1, shared
 
