@@ -6,9 +6,9 @@ import re
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The HS256 secret dev and test run with; prod refuses it (and any other short or well-known one).
@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     mongo_timeout_s: float = Field(1.0, gt=0, le=60)  # server selection and connect
     mongo_socket_timeout_s: float = Field(5.0, gt=0, le=3600)
 
+    # REDIS_CLUSTER=true: REDIS_URL names any node of a Redis Cluster (database 0 only; README: Redis Cluster).
+    redis_cluster: bool = False
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_pool_max: int = Field(50, ge=1, le=1000)
     redis_timeout_s: float = Field(0.5, gt=0, le=30)
@@ -136,9 +138,19 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+    def _redis_scheme(cls, value: str, info: ValidationInfo) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("must be a redis:// or rediss:// URL")
+        if info.data.get("redis_cluster"):
+            if parts.scheme == "unix":
+                raise ValueError("REDIS_CLUSTER=true needs a redis:// or rediss:// URL of a cluster node")
+            db = parts.path.strip("/") or dict(parse_qsl(parts.query)).get("db", "")
+            if db not in {"", "0"}:
+                raise ValueError(
+                    f"names database {db}, but a Redis Cluster has database 0 only: with REDIS_CLUSTER=true drop "
+                    f"the number (redis://host:port) or use /0"
+                )
         return value
 
     @model_validator(mode="after")

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from app.auth.principal import Principal
 
-PREFIX = "tb:rl:v2"  # v2: every bucket in one sorted set (v1 kept one string key per bucket)
+PREFIX = "tb:rl:v3"  # v2: every bucket in one sorted set; v3: the buckets sharded over BUCKET_SHARDS sets
+BUCKET_SHARDS = 16  # one hash slot each: on a Redis Cluster the limiter's load spreads over every node
 
 
-def buckets() -> str:
-    """The one sorted set that holds every bucket (member: the caller's key, score: its TAT in ms).
+def buckets(caller: str) -> str:
+    """The sorted set that holds the caller's bucket (member: the caller's key, score: its TAT in ms): one of
+    BUCKET_SHARDS, chosen by the caller's key, each in a hash slot of its own (`{<n>}`).
 
-    It has no TTL, so an eviction policy that only evicts keys with a TTL (volatile-*) never drops it, and
-    it stays small: the limiter removes buckets that are full again (see app.abuse.ratelimit).
+    They have no TTL, so an eviction policy that only evicts keys with a TTL (volatile-*) never drops them,
+    and they stay small: the limiter removes buckets that are full again (see app.abuse.ratelimit).
     """
-    return f"{PREFIX}:buckets"
+    shard = int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=2).digest(), "big") % BUCKET_SHARDS
+    return f"{PREFIX}:{{{shard}}}:buckets"
+
+
+def all_buckets() -> list[str]:
+    """Every shard's sorted set."""
+    return [f"{PREFIX}:{{{shard}}}:buckets" for shard in range(BUCKET_SHARDS)]
 
 
 def client_ip_bucket(ip: str | None) -> str:

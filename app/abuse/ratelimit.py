@@ -6,8 +6,9 @@ window of now, i.e. a caller may spend `points` in a burst and then `points` per
 atomically in Redis with Redis' own clock (instances' clocks may differ), via EVALSHA (redis-py falls
 back to EVAL when the script cache was flushed).
 
-Every bucket lives in one sorted set (app.abuse.keys.buckets: member = caller, score = TAT) that has no
-TTL, so Redis' `volatile-*` eviction never drops a bucket (an evicted bucket would hand its caller a fresh
+Every bucket lives in one of 16 sorted sets, chosen by the caller's key (app.abuse.keys.buckets: member =
+caller, score = TAT; each set in its own hash slot, so a Redis Cluster spreads them over its nodes and one
+charge still touches one key); the sets have no TTL, so Redis' `volatile-*` eviction never drops a bucket (an evicted bucket would hand its caller a fresh
 budget). A bucket whose TAT has passed is full, the same as an absent one, so each allowed charge removes
 those (ZREMRANGEBYSCORE: amortised O(log n) per charge, each bucket removed once): the set holds only the
 callers that spent something within the last window.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -84,10 +86,10 @@ class RateLimiter:
 
     def __init__(
         self, redis: Redis, *, points: int, window_s: float, fail_open: bool, timeout_s: float,
-        buckets: str | None = None,
+        buckets: Callable[[str], str] = keys.buckets,
     ) -> None:
         self.redis = redis
-        self.buckets = buckets or keys.buckets()
+        self.buckets = buckets
         self.points = points
         self.window_s = window_s
         self.fail_open = fail_open
@@ -113,7 +115,7 @@ class RateLimiter:
         emission_ms = window_ms / self.points
         try:
             allowed, retry_ms, remaining = await asyncio.wait_for(
-                self._script(keys=[self.buckets], args=[key, repr(emission_ms), repr(window_ms), cost]), self.timeout_s
+                self._script(keys=[self.buckets(key)], args=[key, repr(emission_ms), repr(window_ms), cost]), self.timeout_s
             )
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             self.failures += 1

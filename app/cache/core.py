@@ -1,14 +1,21 @@
 """Read-through cache in Redis with exact invalidation by generation stamps (scheme: app/cache/keys.py).
 
-An entry is `{"s": [stamp values it was filled under], "v": value}` (orjson). A read fetches the global
-epoch, the entry's stamps and the entry in one MGET and serves the entry only when its recorded stamp
-values equal the current ones. A fill records the values observed *before* loading, so a write that
-commits during the load (and bumps a stamp after its commit) leaves the entry unservable.
+An entry is `{"s": [stamp values it was filled under], "v": value}` (orjson). A read fetches the entry's
+stamps (the first is its group's copy of the global epoch) and the entry in one MGET and serves the entry
+only when its recorded stamp values equal the current ones. A fill records the values observed *before*
+loading, so a write that commits during the load (and bumps a stamp after its commit) leaves the entry
+unservable.
+
+On a Redis Cluster that MGET is one per hash slot, sent to every node at once (app.stores.redis.mget), so
+the stamps are not read at one instant. Exactness does not need that: stamp values never recur, so a stamp
+that holds the value an entry recorded has not been replaced since the fill observed it, and every write
+that finished its invalidation before this read began had replaced it before then.
 
 A recorded entry (`get_recorded`, the whole-response cache) names its stamps itself: the ones every
 cache read of the computation that filled it observed (app/cache/reads.py). Its first line lists their
 names, its second their values, the rest is the value (orjson). One script reads the entry and the
-current values of the stamps it names in one round trip.
+current values of the stamps it names in one round trip on one node; on a cluster its stamps lie in many
+slots, so a lookup costs two round trips (the entry with its fallback stamps, then the stamps it names).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from app.cache.keys import CacheKey
 from app.cache.link import RateLimitedWarning, RedisLink, Unavailable
 from app.common.changes import Change
 from app.settings import Settings
+from app.stores import redis as store
 
 log = logging.getLogger("taskboard.cache")
 
@@ -46,10 +54,10 @@ _POLL_MAX_S = 0.05
 # script passes the names to MGET as arguments, and Lua's stack is bounded).
 MAX_RECORDED_STAMPS = 2000
 
-# KEYS: the entry, the epoch, the fallback stamps. Returns {their values} and, when every stamp the entry
-# names still holds the value it records, the entry's value as a second element. The comparison runs in
-# Redis: only the value travels back. The names come from the entry itself (fine on one Redis; Redis
-# Cluster would need them all in one hash slot).
+# KEYS: the entry, its epoch copy, the fallback stamps. Returns {their values} and, when every stamp the
+# entry names still holds the value it records, the entry's value as a second element. The comparison runs
+# in Redis: only the value travels back. The names come from the entry itself, so this runs on one node
+# only (a cluster script may touch one slot): Cache._look_up_across_slots does the same in two round trips.
 _LOOKUP = """
 local observed = redis.call('MGET', unpack(KEYS, 2))
 local entry = redis.call('GET', KEYS[1])
@@ -78,7 +86,7 @@ class _Observed:
     entries: list[bytes | None]
 
     def values_for(self, key: CacheKey) -> tuple[str, ...]:
-        return (self.stamps[keys.epoch()], *(self.stamps[name] for name in key.stamps))
+        return tuple(self.stamps[name] for name in key.stamps)
 
 
 def new_token() -> str:
@@ -121,6 +129,7 @@ class Cache:
         # Recorded entries (get_recorded: the whole-response cache is their one user), also in the totals above.
         self.recorded = {"hits": 0, "misses": 0, "stores": 0, "fallbacks": 0}
         self._lookup_script = redis.register_script(_LOOKUP)
+        self._cluster = store.is_cluster(redis)
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis) -> Cache:
@@ -227,15 +236,34 @@ class Cache:
         return await wait(future)
 
     async def _look_up(self, key: CacheKey, codec: Codec[T]) -> tuple[tuple[str, ...], T]:
-        """(epoch and fallback stamp values, the entry's value or _MISS) in one round trip."""
-        names = [keys.epoch(), *key.stamps]
-        reply = await self._link.call("read", lambda: self._lookup_script(keys=[key.key, *names]))
-        values, body = reply[0], (reply[1] if len(reply) > 1 else None)
+        """(epoch and fallback stamp values, the entry's value or _MISS) in one round trip (two on a cluster)."""
+        names = list(key.stamps)
+        if self._cluster:
+            values, body = await self._link.call("read", lambda: self._look_up_across_slots(key.key, names))
+        else:
+            reply = await self._link.call("read", lambda: self._lookup_script(keys=[key.key, *names]))
+            values, body = reply[0], (reply[1] if len(reply) > 1 else None)
         stamps = {name: value.decode() for name, value in zip(names, values, strict=True) if value is not None}
         absent = [name for name in names if name not in stamps]
         if absent:
             stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
         return tuple(stamps[name] for name in names), self._decode(body, codec)
+
+    async def _look_up_across_slots(self, name: str, fallback: list[str]) -> tuple[list[bytes | None], bytes | None]:
+        """What _LOOKUP answers, for stamps in many slots: the entry and its fallback stamps, then the stamps
+        the entry names, compared here."""
+        entry, *values = await store.mget(self.redis, [name, *fallback])
+        if entry is None:
+            return values, None
+        header = entry.split(b"\n", 2)
+        if len(header) < 3:
+            return values, None
+        names, recorded = header[0].split(), header[1].split()
+        if len(names) != len(recorded):
+            return values, None
+        if names and await store.mget(self.redis, [n.decode() for n in names]) != recorded:
+            return values, None
+        return values, header[2]
 
     def _decode(self, body: bytes | None, codec: Codec[T]) -> T:
         if body is None:
@@ -265,7 +293,7 @@ class Cache:
         try:
             self.loads += 1
             with reads.recording() as seen:
-                seen.observed({keys.epoch(): observed[0]})  # as it was before anything was read
+                seen.observed({key.stamps[0]: observed[0]})  # the epoch as it was before anything was read
                 value = await load()
                 await asyncio.sleep(0)  # asyncpg reports statements through call_soon: let the last ones in
         except BaseException:
@@ -276,7 +304,7 @@ class Cache:
             stamps = seen.stamps
         else:
             self.recorded["fallbacks"] += 1
-            stamps = dict(zip([keys.epoch(), *key.stamps], observed, strict=True))
+            stamps = dict(zip(key.stamps, observed, strict=True))
         await self._store_recorded(key.key, stamps, value, codec, release=lock)
         return value
 
@@ -315,9 +343,9 @@ class Cache:
 
     async def _observe(self, cache_keys: Sequence[CacheKey]) -> _Observed:
         """Current stamp values and raw entries in one round trip (a second only for stamps never set)."""
-        stamp_names = list(dict.fromkeys([keys.epoch(), *(name for key in cache_keys for name in key.stamps)]))
+        stamp_names = list(dict.fromkeys(name for key in cache_keys for name in key.stamps))
         entry_names = [key.key for key in cache_keys]
-        values = await self._link.call("read", lambda: self.redis.mget(stamp_names + entry_names))
+        values = await self._link.call("read", lambda: store.mget(self.redis, stamp_names + entry_names))
         stamps = {name: value.decode() for name, value in zip(stamp_names, values) if value is not None}
         absent = [name for name in stamp_names if name not in stamps]
         if absent:
@@ -488,7 +516,12 @@ class Cache:
         return self.stamp_ttl_s if keys.stamp_expires(name) else None
 
     async def _bump_epoch(self) -> None:
-        await self.redis.set(keys.epoch(), new_token())
+        """Replace every group's copy of the epoch (one pipeline; on a cluster, every node at once)."""
+        token = new_token()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in keys.epochs():
+            pipe.set(name, token)
+        await pipe.execute()
 
     # ---------------------------------------------------------------------------------- status
 

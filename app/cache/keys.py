@@ -15,6 +15,16 @@ An entry over a slice depends on its slices' stamps and on `gen:<entity>:part`, 
 that is what lets it survive writes elsewhere.
 
 Bump `VERSION` whenever a cached value's shape changes: old entries then become unreachable.
+
+Slots (Redis Cluster; hash tags are harmless on one node, so both use these names). Every name starts with
+`tb:v4:{<group>}`: keys of one group share a hash slot. An entity's home group `{task}` holds its wide
+stamps (collection, slices, all slices) and its list entries, so a list is checked in one slot. Its rows
+spread over `ROW_SHARDS` groups `{task:<n>}` (n from the id): a row entry, its row stamp and the shard's copy
+of the bulk stamp share one. Each group has its own copy of the epoch; an epoch bump replaces every copy
+(`epochs()`), a bulk write every copy of the bulk stamp. Entries that also depend on stamps of other groups
+(a list filtered by tag names on the tag collection, a user's task counts on assignee slices) are read with
+one MGET per slot, sent to all nodes at once: one round trip, not atomic across slots (app/cache/core.py
+says why it need not be). A fill lock lives in its entry's group.
 """
 
 from __future__ import annotations
@@ -28,13 +38,16 @@ import orjson
 
 from app.common.changes import Change, Entity
 
-VERSION = "v3"  # v2: task rows carry creator_id; v3: users cached as plain records
+VERSION = "v4"  # v2: task rows carry creator_id; v3: users cached as plain records; v4: hash-tagged groups
 PREFIX = f"tb:{VERSION}"
+ROW_SHARDS = 16  # row groups per entity (and whole-response groups): spread over every node of a cluster
+RESPONSES = "response"  # the groups of recorded whole-response entries (get_recorded)
 
 
 @dataclass(frozen=True)
 class CacheKey:
-    """An entry's Redis key and the stamp keys whose values must not have changed since it was filled."""
+    """An entry's Redis key and the stamp keys whose values must not have changed since it was filled (the
+    first is always its group's copy of the epoch)."""
 
     key: str
     stamps: tuple[str, ...]
@@ -44,35 +57,75 @@ def _name(entity: Entity | str) -> str:
     return entity.value if isinstance(entity, Enum) else str(entity)
 
 
-def epoch() -> str:
-    """The global stamp every entry depends on; bumped after an outage swallowed an invalidation."""
-    return f"{PREFIX}:epoch"
+def _home(entity: Entity | str) -> str:
+    return f"{PREFIX}:{{{_name(entity)}}}"
+
+
+def _shard(kind: Entity | str, n: int) -> str:
+    return f"{PREFIX}:{{{_name(kind)}:{n}}}"
+
+
+def shard_of(value: object) -> int:
+    """Which of the ROW_SHARDS groups a row id (or a digest) falls in; stable across processes."""
+    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=2).digest(), "big") % ROW_SHARDS
+
+
+def _row_group(entity: Entity | str, entity_id: object) -> str:
+    return _shard(entity, shard_of(entity_id))
+
+
+def group_of(name: str) -> str:
+    """The group (hash-tagged prefix) a key or stamp name belongs to."""
+    return name[: name.index("}") + 1]
+
+
+def groups() -> list[str]:
+    """Every group an entry or stamp can be in: each entity's home and row shards, the response shards."""
+    kinds: list[Entity | str] = [*Entity, RESPONSES]
+    return [*(_home(entity) for entity in Entity), *(_shard(kind, n) for kind in kinds for n in range(ROW_SHARDS))]
+
+
+def epoch(group: str | None = None) -> str:
+    """The group's copy of the global stamp every entry depends on (bumped, every copy, after an outage
+    swallowed an invalidation). Without a group: the tasks' home copy (tests read it)."""
+    return f"{group or _home(Entity.TASK)}:epoch"
+
+
+def epochs() -> list[str]:
+    """Every copy of the epoch: what an epoch bump replaces."""
+    return [epoch(group) for group in groups()]
 
 
 def collection_stamp(entity: Entity | str) -> str:
     """Changes on any write of the entity: lists, pages, counts and aggregates depend on it."""
-    return f"{PREFIX}:gen:{_name(entity)}"
+    return f"{_home(entity)}:gen"
 
 
-def bulk_stamp(entity: Entity | str) -> str:
-    """Changes on writes that name no ids (seeding, data migrations): every row entry depends on it."""
-    return f"{PREFIX}:gen:{_name(entity)}:all"
+def bulk_stamp(entity: Entity | str, entity_id: object) -> str:
+    """Changes on writes that name no ids (seeding, data migrations): every row entry depends on it. One copy
+    per row shard, next to the rows (this is the copy of `entity_id`'s shard); such a write bumps them all."""
+    return f"{_row_group(entity, entity_id)}:gen:all"
+
+
+def bulk_stamps(entity: Entity | str) -> list[str]:
+    """Every row shard's copy of the bulk stamp."""
+    return [f"{_shard(entity, n)}:gen:all" for n in range(ROW_SHARDS)]
 
 
 def row_stamp(entity: Entity | str, entity_id: object) -> str:
     """Changes on writes of this one row."""
-    return f"{PREFIX}:gen:{_name(entity)}:id:{entity_id}"
+    return f"{_row_group(entity, entity_id)}:gen:id:{entity_id}"
 
 
 def partitions_stamp(entity: Entity | str) -> str:
     """Changes on writes that do not say which slices they touched (or name no ids): every slice entry
     depends on it."""
-    return f"{PREFIX}:gen:{_name(entity)}:part"
+    return f"{_home(entity)}:gen:part"
 
 
 def partition_stamp(entity: Entity | str, dimension: str, value: str) -> str:
     """Changes on writes that moved a row into, out of or within this slice (`Change.partitions`)."""
-    return f"{PREFIX}:gen:{_name(entity)}:part:{dimension}:{value}"
+    return f"{_home(entity)}:gen:part:{dimension}:{value}"
 
 
 def over_partitions(entity: Entity | str, pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
@@ -88,16 +141,17 @@ def stamp_expires(stamp: str) -> bool:
     every entry of an entity a miss at once.
     Losing any stamp only ever causes misses: the next reader creates a fresh value no entry was filled under.
     """
-    rest = stamp.removeprefix(f"{PREFIX}:gen:")
-    return ":id:" in rest or ":part:" in rest
+    rest = stamp[len(group_of(stamp)) :]
+    return rest.startswith((":gen:id:", ":gen:part:"))
 
 
 def row(entity: Entity | str, entity_id: object, *, part: str = "", also: Iterable[str] = ()) -> CacheKey:
     """An entry about one row (`part` names a view of it, e.g. its tags); `also` adds other stamps."""
     suffix = f":{part}" if part else ""
+    group = _row_group(entity, entity_id)
     return CacheKey(
-        f"{PREFIX}:{_name(entity)}:{entity_id}{suffix}",
-        (bulk_stamp(entity), row_stamp(entity, entity_id), *also),
+        f"{group}:{entity_id}{suffix}",
+        (epoch(group), bulk_stamp(entity, entity_id), row_stamp(entity, entity_id), *also),
     )
 
 
@@ -115,12 +169,20 @@ def collection(
     hold every row it may contain; `also` adds other stamps.
     """
     stamps = (collection_stamp(entity),) if over is None else tuple(over)
-    return CacheKey(f"{PREFIX}:{_name(entity)}:{name}:{digest(params)}", (*stamps, *also))
+    home = _home(entity)
+    return CacheKey(f"{home}:{name}:{digest(params)}", (epoch(home), *stamps, *also))
+
+
+def recorded(name: str, params: object, fallback: Iterable[str]) -> CacheKey:
+    """A whole-response entry (`get_recorded`) in one of the response groups, with its fallback stamps."""
+    key = digest(params)
+    group = _shard(RESPONSES, shard_of(key))
+    return CacheKey(f"{group}:{name}:{key}", (epoch(group), *fallback))
 
 
 def fill_lock(entry_key: str, stamp_values: Iterable[str]) -> str:
     """The lock one instance holds while it fills an entry for these stamp values (others wait for it)."""
-    return f"{PREFIX}:lock:{digest([entry_key, *stamp_values])}"
+    return f"{group_of(entry_key)}:lock:{digest([entry_key, *stamp_values])}"
 
 
 def stamps_to_bump(change: Change) -> list[str]:
@@ -128,7 +190,7 @@ def stamps_to_bump(change: Change) -> list[str]:
     (or all slices when it names none or no ids), and its collection."""
     entity = change.entity
     if not change.ids:
-        return [bulk_stamp(entity), partitions_stamp(entity), collection_stamp(entity)]
+        return [*bulk_stamps(entity), partitions_stamp(entity), collection_stamp(entity)]
     rows = [row_stamp(entity, entity_id) for entity_id in change.ids]
     if change.partitions is None:
         slices = [partitions_stamp(entity)]

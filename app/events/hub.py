@@ -8,6 +8,14 @@
   DISCONNECTED notice; the reader reconnects with jittered exponential backoff, resubscribes every
   active channel, and each subscriber gets RECONNECTED once its channel is confirmed again.
 - close() ends every stream; leaving the `async with` block releases the subscription.
+
+On a Redis Cluster (`cluster=True`) the channels are sharded channels (SSUBSCRIBE; the publisher SPUBLISHes)
+and share one hash slot (app/events/keys.py), so the hub still has one connection: to the primary that
+serves that slot, found from the cluster's slot map on every (re)connect. Its failures look like a lost
+connection and give the same notices: the node dying or failing over (an error, or no PONG), the slot
+moving away (Redis ends the subscriptions with an unrequested SUNSUBSCRIBE), or the node reporting
+`cluster_state:fail` (checked with every PING: while the cluster is down a publish to this slot may be
+refused even though the connection is fine). The reconnect asks the cluster again where the slot is.
 """
 
 from __future__ import annotations
@@ -22,8 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from urllib.parse import urlsplit, urlunsplit
+
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -164,16 +175,16 @@ class Hub:
         reconnect_max_s: float = 5.0,
         ping_s: float = 5.0,
         name: str = "taskboard-hub",
+        cluster: bool = False,
     ) -> None:
-        # No retries inside redis-py: a broken connection must surface here so subscribers are told.
-        self._redis = Redis.from_url(
-            redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            client_name=name,
+        self._url = redis_url
+        # Only for the slot map: which node serves the events slot.
+        self._cluster = (
+            RedisCluster.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+            if cluster else None
         )
-        self.db = int(self._redis.connection_pool.connection_kwargs.get("db", 0))
+        self._redis = self._node_client(redis_url, timeout_s, name)
+        self.db = 0 if cluster else int(self._redis.connection_pool.connection_kwargs.get("db", 0))
         self.name = name
         self.queue_size = queue_size
         self._timeout_s = timeout_s
@@ -207,6 +218,15 @@ class Hub:
             reconnect_max_s=settings.events_reconnect_max_s,
             ping_s=settings.events_ping_s,
             name=name,
+            cluster=settings.redis_cluster,
+        )
+
+    @staticmethod
+    def _node_client(url: str, timeout_s: float, name: str) -> Redis:
+        # No retries inside redis-py: a broken connection must surface here so subscribers are told.
+        return Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+            client_name=name,
         )
 
     # -------------------------------------------------------------------------------- public
@@ -246,6 +266,8 @@ class Hub:
         await self._drop_connection()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._redis.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
 
     def stats(self) -> dict[str, Any]:
         """Counters for /metrics."""
@@ -322,11 +344,11 @@ class Hub:
                     return
                 try:
                     if wanted:
-                        await asyncio.wait_for(self._pubsub.subscribe(name), self._timeout_s)
+                        await asyncio.wait_for(self._subscribe(self._pubsub, name), self._timeout_s)
                         self._subscribed.add(name)
                     else:
-                        await asyncio.wait_for(self._pubsub.unsubscribe(name), self._timeout_s)
-                        self._subscribed.discard(name)
+                        self._subscribed.discard(name)  # first: its confirmation is then not taken for a slot move
+                        await asyncio.wait_for(self._unsubscribe(self._pubsub, name), self._timeout_s)
                 except REDIS_ERRORS as exc:
                     # Let the reader see the broken connection: it reconnects and resubscribes.
                     log.warning("events: (un)subscribing %s failed (%s); reconnecting", name, exc)
@@ -348,12 +370,41 @@ class Hub:
             await asyncio.sleep(self._delay * random.uniform(0.5, 1.0))
             self._delay = min(self._delay * 2, self._reconnect_max_s)
 
+    def _subscribe(self, pubsub: PubSub, *names: str) -> Any:
+        return pubsub.ssubscribe(*names) if self._cluster is not None else pubsub.subscribe(*names)
+
+    def _unsubscribe(self, pubsub: PubSub, *names: str) -> Any:
+        return pubsub.sunsubscribe(*names) if self._cluster is not None else pubsub.unsubscribe(*names)
+
+    async def _locate(self) -> None:
+        """Cluster: point the hub's client at the primary serving the events slot now, once the cluster is ok."""
+        assert self._cluster is not None
+        await asyncio.wait_for(self._cluster.nodes_manager.initialize(), self._confirm_timeout_s)
+        node = self._cluster.get_node_from_key(self._control)
+        parts = urlsplit(self._url)
+        netloc = f"{parts.netloc.rsplit('@', 1)[0]}@" if "@" in parts.netloc else ""
+        url = urlunsplit(parts._replace(netloc=f"{netloc}{node.host}:{node.port}", path="/0"))
+        if self._redis.connection_pool.connection_kwargs.get("port") != node.port or (
+            self._redis.connection_pool.connection_kwargs.get("host") != node.host
+        ):
+            old, self._redis = self._redis, self._node_client(url, self._timeout_s, self.name)
+            await old.aclose()
+        await self._check_cluster_state()
+
+    async def _check_cluster_state(self) -> None:
+        info = await asyncio.wait_for(self._redis.execute_command("CLUSTER INFO"), self._timeout_s)
+        state = info.get("cluster_state") if isinstance(info, dict) else None  # redis-py parses the reply
+        if state != "ok":
+            raise ConnectionError("the Redis Cluster reports cluster_state:fail")
+
     async def _connect(self) -> None:
+        if self._cluster is not None:
+            await self._locate()
         pubsub = self._redis.pubsub()
         async with self._lock:
             wanted = [self._control, *(name for name, ch in self._channels.items() if ch.subscribers)]
             try:
-                await asyncio.wait_for(pubsub.subscribe(*wanted), self._timeout_s)
+                await asyncio.wait_for(self._subscribe(pubsub, *wanted), self._timeout_s)
             except BaseException:
                 await pubsub.aclose()
                 raise
@@ -381,17 +432,22 @@ class Hub:
                 self._last_ping = now
                 async with self._lock:
                     await asyncio.wait_for(pubsub.ping(), self._timeout_s)
+                if self._cluster is not None:
+                    await self._check_cluster_state()
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         name = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-        if kind == "message":
+        if kind in ("message", "smessage"):
             self.received += 1
             channel = self._channels.get(name)
             for subscription in list(channel.subscribers if channel else ()):
                 self._deliver(subscription, message["data"])
-        elif kind == "subscribe":
+        elif kind in ("subscribe", "ssubscribe"):
             self._confirmed(name)
+        elif kind == "sunsubscribe" and name in self._subscribed:
+            # Not asked for (_sync forgets a channel before unsubscribing it): its slot moved to another node.
+            raise ConnectionError(f"Redis Cluster moved the slot of {name}")
 
     def _confirmed(self, name: str) -> None:
         if name == self._control:

@@ -1,4 +1,5 @@
-"""The publisher: a change listener that PUBLISHes committed changes on their streams' channels.
+"""The publisher: a change listener that PUBLISHes committed changes on their streams' channels (SPUBLISH
+on a Redis Cluster: the channels are sharded, app/events/hub.py).
 
 It knows no domain: each `Stream` names the entity whose changes it carries, its channel (built by the
 domain's keys.py) and its payload codec.
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
-from redis.asyncio import Redis
+
 
 from app.cache.link import REDIS_ERRORS, RateLimitedWarning
 from app.common.changes import Change, Entity
+from app.stores.redis import Client, db_of, is_cluster
 
 log = logging.getLogger("taskboard.events")
 
@@ -38,17 +40,13 @@ class Stream(Generic[T]):
     decode: Callable[[bytes], Iterable[T]]
 
 
-def db_of(redis: Redis) -> int:
-    """The database number a client talks to (channels are scoped by it)."""
-    return int(redis.connection_pool.connection_kwargs.get("db", 0))
-
-
 class Publisher:
     """Change listener: PUBLISHes each committed change of a stream's entity on its channel, in one round trip."""
 
-    def __init__(self, redis: Redis, streams: Sequence[Stream], *, timeout_s: float, origin: str) -> None:
+    def __init__(self, redis: Client, streams: Sequence[Stream], *, timeout_s: float, origin: str) -> None:
         self.redis = redis
-        db = db_of(redis)
+        db = db_of(redis)  # channels are scoped by it
+        self._sharded = is_cluster(redis)
         self._routes = [(stream.entity, stream.channel(db), stream.encode) for stream in streams]
         self.origin = origin
         self._timeout_s = timeout_s
@@ -68,8 +66,9 @@ class Publisher:
             return
         now = datetime.now(UTC)
         pipe = self.redis.pipeline(transaction=False)
+        send = pipe.spublish if self._sharded else pipe.publish
         for channel, encode, change in messages:
-            pipe.publish(channel, encode(change, origin=self.origin, at=now))
+            send(channel, encode(change, origin=self.origin, at=now))
         try:
             await asyncio.wait_for(pipe.execute(), self._timeout_s)
         except REDIS_ERRORS as exc:

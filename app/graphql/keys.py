@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.cache.keys import PREFIX, CacheKey, collection_stamp, digest
+from app.cache.keys import CacheKey, collection_stamp, recorded
 from app.common.changes import Entity
 
 
@@ -13,4 +13,4 @@ def response(params: object) -> CacheKey:
     read through the resolver cache. `stamps` are the fallback for an execution that read something no
     stamp follows: every entity's collection stamp, which every committed write of it replaces.
     """
-    return CacheKey(f"{PREFIX}:response:graphql:{digest(params)}", tuple(collection_stamp(entity) for entity in Entity))
+    return recorded("graphql", params, (collection_stamp(entity) for entity in Entity))

@@ -1,19 +1,38 @@
-"""Redis (redis.asyncio connection pool): connect, close, health."""
+"""Redis (redis.asyncio): connect, close, health; one node, or a Redis Cluster with REDIS_CLUSTER=true.
+
+Callers use the client's commands as on one node. The few things that differ on a cluster live here:
+a multi-key read over keys of different slots (`mget`), the database number (always 0 on a cluster), and
+which node holds a key (`node_of`, for the events hub's sharded pub/sub).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from app.settings import Settings
 
-_client: Redis | None = None
+Client = Redis | RedisCluster
+
+_client: Client | None = None
 
 
-def make_client(settings: Settings) -> Redis:
-    """A client on its own connection pool, with short time-outs so a slow Redis cannot stall requests."""
+def make_client(settings: Settings) -> Client:
+    """A client on its own connection pool(s), with short time-outs so a slow Redis cannot stall requests."""
+    if settings.redis_cluster:
+        # One pool per node, each up to REDIS_POOL_MAX connections. Unlike the single-node pool it does not
+        # wait for a free connection when all are busy (redis-py's cluster client has no blocking pool).
+        return RedisCluster.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool_max,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+            health_check_interval=30,
+        )
     # A blocking pool: under a burst (1,000 subscribers re-reading at once) callers wait briefly for a free
     # connection instead of failing with "Too many connections".
     pool = BlockingConnectionPool.from_url(
@@ -27,7 +46,27 @@ def make_client(settings: Settings) -> Redis:
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
-def client() -> Redis:
+def is_cluster(redis: Client) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+def db_of(redis: Client) -> int:
+    """The database number a client talks to (0 on a cluster)."""
+    if isinstance(redis, RedisCluster):
+        return 0
+    return int(redis.connection_pool.connection_kwargs.get("db", 0))
+
+
+async def mget(redis: Client, names: Sequence[str]) -> list[bytes | None]:
+    """MGET in one round trip: one command on one node; on a cluster one MGET per hash slot, sent to every
+    node concurrently (a pipeline per node), so the round trip costs the slowest node's, not their sum.
+    Not atomic across slots: callers (the cache) do not need it to be (app/cache/core.py says why)."""
+    if isinstance(redis, RedisCluster):
+        return await redis.mget_nonatomic(list(names))
+    return await redis.mget(list(names))
+
+
+def client() -> Client:
     """The process-wide Redis client."""
     if _client is None:
         raise RuntimeError("Redis is not connected")
@@ -35,10 +74,12 @@ def client() -> Redis:
 
 
 async def connect(settings: Settings) -> None:
-    """Open the pool and check Redis answers PING."""
+    """Open the pool and check Redis answers PING (a cluster client first learns the slot map)."""
     global _client
     redis = make_client(settings)
     try:
+        if isinstance(redis, RedisCluster):
+            await redis.initialize()
         await redis.ping()
     except BaseException:
         await redis.aclose()
@@ -55,7 +96,11 @@ async def close() -> None:
 
 
 async def ping(timeout: float) -> float:
-    """PING and return its latency in milliseconds."""
+    """PING (every primary of a cluster) and return its latency in milliseconds."""
     started = time.perf_counter()
-    await asyncio.wait_for(client().ping(), timeout)
+    redis = client()
+    if isinstance(redis, RedisCluster):
+        await asyncio.wait_for(redis.ping(target_nodes=RedisCluster.PRIMARIES), timeout)
+    else:
+        await asyncio.wait_for(redis.ping(), timeout)
     return (time.perf_counter() - started) * 1000.0

@@ -34,6 +34,8 @@ def user_stats(user_ids: Sequence[str] | None = None) -> CacheKey:
     if user_ids is None:
         return collection(Entity.USER, "stats", None, also=over_partitions(Entity.TASK, [TASK_ROWS]))
     ids = list(dict.fromkeys(canonical_user_id(user_id) for user_id in user_ids))
-    rows = (bulk_stamp(Entity.USER), *(row_stamp(Entity.USER, user_id) for user_id in ids))
+    rows = tuple(dict.fromkeys(
+        stamp for user_id in ids for stamp in (bulk_stamp(Entity.USER, user_id), row_stamp(Entity.USER, user_id))
+    ))
     slices = over_partitions(Entity.TASK, [(TASK_ASSIGNEE, user_id) for user_id in ids])
     return collection(Entity.USER, "stats", list(user_ids), over=rows, also=slices)

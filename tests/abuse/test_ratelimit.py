@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
-from app.abuse.keys import buckets, client_ip_bucket, rate_limit_key
+from app.abuse.keys import BUCKET_SHARDS, all_buckets, buckets, client_ip_bucket, rate_limit_key
 from app.abuse.ratelimit import RateLimiter
 from app.auth.principal import ANONYMOUS, Principal, Role, system
 from app.common.errors import RateLimited
 from app.settings import Settings
-from app.stores.redis import make_client
+from app.stores.redis import is_cluster, make_client
 from tests.support.processes import throwaway_redis
 
 MakeLimiter = Callable[..., RateLimiter]
@@ -30,7 +31,8 @@ async def make_limiter(settings: Settings) -> AsyncIterator[MakeLimiter]:
 
     def make(*, points: int = 10, window_s: float = LONG_WINDOW_S, fail_open: bool = True, redis_url: str | None = None,
              timeout_s: float = 0.5) -> RateLimiter:
-        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+        private = {"redis_url": redis_url, "redis_cluster": False} if redis_url else {}  # a private Redis: one node
+        client = make_client(settings.model_copy(update=private))
         clients.append(client)
         return RateLimiter(client, points=points, window_s=window_s, fail_open=fail_open, timeout_s=timeout_s)
 
@@ -74,6 +76,11 @@ async def test_two_instances_share_one_budget(make_limiter: MakeLimiter) -> None
 
 async def test_concurrent_requests_from_two_instances_never_overspend(make_limiter: MakeLimiter) -> None:
     first, second, key = make_limiter(points=20), make_limiter(points=20), fresh_key()
+    # As app instances do at start-up (app.stores.redis.connect): a cluster client learns the slot map first
+    # (redis-py 8.1 breaks a connection when many commands race a cluster client's first initialization).
+    for limiter in (first, second):
+        if is_cluster(limiter.redis):
+            await limiter.redis.initialize()
     decisions = await asyncio.gather(*(limiter.charge(key, 1) for limiter in [first, second] * 30))
     assert sum(d.allowed for d in decisions) == 20
 
@@ -100,19 +107,28 @@ async def test_keys_are_independent(make_limiter: MakeLimiter) -> None:
     assert (await limiter.charge(two, 2)).allowed
 
 
-async def test_buckets_share_one_sorted_set_without_ttl_and_full_ones_are_removed(make_limiter: MakeLimiter) -> None:
+def test_buckets_spread_over_sharded_sets_each_in_a_hash_slot_of_its_own() -> None:
+    names = all_buckets()
+    assert len({key_slot(name.encode()) for name in names}) == BUCKET_SHARDS
+    assert len({buckets(fresh_key()) for _ in range(200)}) == BUCKET_SHARDS  # every shard gets callers
+    caller = fresh_key()
+    assert buckets(caller) == buckets(caller) and buckets(caller) in names
+
+
+async def test_buckets_share_sorted_sets_without_ttl_and_full_ones_are_removed(make_limiter: MakeLimiter) -> None:
     # Given a bucket that will be full again 200 ms from now (2 points at 100 ms each)
-    limiter, spent, later = make_limiter(points=2, window_s=0.2), fresh_key(), fresh_key()
+    limiter, spent = make_limiter(points=2, window_s=0.2), fresh_key()
+    later = next(key for key in iter(fresh_key, None) if buckets(key) == buckets(spent))  # same shard
     assert (await limiter.charge(spent, 2)).allowed
-    assert await limiter.redis.zscore(buckets(), spent) is not None
+    assert await limiter.redis.zscore(buckets(spent), spent) is not None
     # The set is never evictable under volatile-* policies: it has no TTL (no bucket key of its own exists).
-    assert await limiter.redis.ttl(buckets()) == -1
+    assert await limiter.redis.ttl(buckets(spent)) == -1
     assert not await limiter.redis.exists(spent)
-    # When its TAT has passed, the next allowed charge (any caller's) removes it
+    # When its TAT has passed, the next allowed charge (any caller's of its shard) removes it
     await asyncio.sleep(0.3)
     assert (await limiter.charge(later, 1)).allowed
-    assert await limiter.redis.zscore(buckets(), spent) is None
-    assert await limiter.redis.zscore(buckets(), later) is not None
+    assert await limiter.redis.zscore(buckets(spent), spent) is None
+    assert await limiter.redis.zscore(buckets(spent), later) is not None
     # and a removed bucket is a full one
     assert (await limiter.charge(spent, 2)).allowed
 

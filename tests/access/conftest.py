@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.abuse.keys import buckets
+from app.abuse.keys import all_buckets
 from app.settings import Settings
 from app.stores import sql
 from app.stores.redis import make_client
@@ -26,12 +26,12 @@ async def world(clean_stores: None) -> World:
 
 @pytest.fixture
 async def fresh_buckets(settings: Settings) -> AsyncIterator[None]:
-    """Every caller starts with a full rate-limit budget (all buckets live in one sorted set), and leaves
+    """Every caller starts with a full rate-limit budget (all buckets live in the shards' sorted sets), and leaves
     none spent: a limited instance's day-long window would otherwise deny the suite's own callers."""
     redis = make_client(settings)
     try:
-        await redis.delete(buckets())
+        await redis.delete(*all_buckets())
         yield
-        await redis.delete(buckets())
+        await redis.delete(*all_buckets())
     finally:
         await redis.aclose()

@@ -22,7 +22,10 @@ async def make_cache(settings: Settings) -> AsyncIterator[MakeCache]:
     made: list[tuple[Cache, Redis]] = []
 
     def make(redis_url: str | None = None, *, socket_timeout_s: float | None = None, **options: object) -> Cache:
-        update: dict[str, object] = {"redis_url": redis_url or settings.redis_url}
+        # A private Redis (redis_url) is one node, also in the cluster lane.
+        update: dict[str, object] = {"redis_url": redis_url} if redis_url else {}
+        if redis_url:
+            update["redis_cluster"] = False
         if socket_timeout_s is not None:  # redis-py's own time-outs (the cache's are `timeout_s`)
             update["redis_timeout_s"] = socket_timeout_s
         client = make_client(settings.model_copy(update=update))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from app.abuse.keys import buckets
+from app.abuse.keys import all_buckets
 from app.abuse.ratelimit import RateLimiter
 from app.cache import keys as cache_keys
 from app.common.changes import Change, ChangeKind, Entity
@@ -35,7 +35,7 @@ async def test_only_per_row_stamps_carry_a_ttl(make_cache: MakeCache) -> None:
     await cache.invalidate([Change(Entity.TASK, ChangeKind.UPDATED, (), ("title",))])  # names no ids: bulk stamp
 
     assert await cache.redis.ttl(cache_keys.row_stamp(Entity.TASK, task_id)) > 0
-    for shared in (cache_keys.epoch(), cache_keys.collection_stamp(Entity.TASK), cache_keys.bulk_stamp(Entity.TASK)):
+    for shared in (cache_keys.epoch(), cache_keys.collection_stamp(Entity.TASK), cache_keys.bulk_stamp(Entity.TASK, task_id)):
         assert await cache.redis.exists(shared), shared
         assert await cache.redis.ttl(shared) == -1, shared
 
@@ -58,6 +58,10 @@ async def test_an_evicted_stamp_makes_its_entries_misses_never_stale_hits(make_c
     assert await cache.get(row, row_load) == "row 2" and row_load.calls == 2
 
 
+async def every_bucket(limiter: RateLimiter) -> list[tuple[bytes, float]]:
+    return [pair for name in all_buckets() for pair in await limiter.redis.zrange(name, 0, -1, withscores=True)]
+
+
 async def test_a_full_redis_evicts_cache_entries_and_keeps_buckets_and_collection_stamps(make_cache: MakeCache) -> None:
     with services_redis(maxmemory="8mb") as url:
         # Given rate-limit buckets of 50 callers and the collection stamps of tasks and users
@@ -68,10 +72,10 @@ async def test_a_full_redis_evicts_cache_entries_and_keeps_buckets_and_collectio
         cache = make_cache(redis_url=url, ttl_s=3600)
         for entity in (Entity.TASK, Entity.USER):
             await cache.invalidate([Change(entity, ChangeKind.UPDATED, (), ("name",))])
-        shared = [cache_keys.epoch(), *(cache_keys.collection_stamp(e) for e in (Entity.TASK, Entity.USER))]
+        shared = [cache_keys.epoch(), *(cache_keys.collection_stamp(e) for e in (Entity.TASK, Entity.USER))]  # one node
         await cache.get(keys.task_page({"first": 1}), CountingLoader([]))  # creates the epoch
         stamps_before = await cache.redis.mget(shared)
-        scores_before = await limiter.redis.zrange(buckets(), 0, -1, withscores=True)
+        scores_before = await every_bucket(limiter)
 
         # When about 24 MB of cache entries go into 8 MB
         padding = "x" * 2048
@@ -83,7 +87,7 @@ async def test_a_full_redis_evicts_cache_entries_and_keeps_buckets_and_collectio
         stats = await cache.redis.info("stats")
         assert stats["evicted_keys"] > 1000
         assert await cache.redis.mget(shared) == stamps_before and None not in stamps_before
-        assert await limiter.redis.zrange(buckets(), 0, -1, withscores=True) == scores_before
+        assert await every_bucket(limiter) == scores_before
         assert len(scores_before) >= 50
         # and a caller's budget is what it spent: 1000 - 10 - 10
         assert (await limiter.charge(callers[0], 10)).remaining == 980

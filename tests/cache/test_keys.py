@@ -22,8 +22,8 @@ def test_every_key_stamp_and_channel_carries_the_version_prefix() -> None:
         user_keys.user_stats(["u1"]),
     ]
     names = [key.key for key in built] + [stamp for key in built for stamp in key.stamps]
-    names += [cache_keys.epoch(), task_keys.task_events(0)]
-    assert all(name.startswith("tb:v3:") for name in names)
+    names += [*cache_keys.epochs(), task_keys.task_events(0)]
+    assert all(name.startswith("tb:v4:{") for name in names)
 
 
 def test_page_keys_ignore_dict_and_set_order_but_not_values() -> None:
@@ -35,9 +35,12 @@ def test_page_keys_ignore_dict_and_set_order_but_not_values() -> None:
 
 
 def test_a_row_depends_on_its_own_stamp_and_the_bulk_stamp_a_page_on_the_collection_stamps() -> None:
-    assert task_keys.task("t1").stamps == ("tb:v3:gen:task:all", "tb:v3:gen:task:id:t1")
-    assert task_keys.task_page({}).stamps == ("tb:v3:gen:task", "tb:v3:gen:tag")
-    assert tag_keys.tag_list().stamps == ("tb:v3:gen:tag", "tb:v3:gen:task")
+    # Every entry first depends on its group's copy of the epoch; a row's group is one of its entity's shards.
+    shard = "tb:v4:{task:%d}" % cache_keys.shard_of("t1")
+    assert task_keys.task("t1").key == f"{shard}:t1"
+    assert task_keys.task("t1").stamps == (f"{shard}:epoch", f"{shard}:gen:all", f"{shard}:gen:id:t1")
+    assert task_keys.task_page({}).stamps == ("tb:v4:{task}:epoch", "tb:v4:{task}:gen", "tb:v4:{tag}:gen")
+    assert tag_keys.tag_list().stamps == ("tb:v4:{tag}:epoch", "tb:v4:{tag}:gen", "tb:v4:{task}:gen")
 
 
 def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:
@@ -45,9 +48,12 @@ def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_sta
     named = Change(Entity.TASK, ChangeKind.UPDATED, ("t1", "t2"))
     unnamed = Change(Entity.USER, ChangeKind.UPDATED, ())
     assert cache_keys.stamps_to_bump(named) == [
-        "tb:v3:gen:task:id:t1", "tb:v3:gen:task:id:t2", "tb:v3:gen:task:part", "tb:v3:gen:task"
+        cache_keys.row_stamp(Entity.TASK, "t1"), cache_keys.row_stamp(Entity.TASK, "t2"), "tb:v4:{task}:gen:part",
+        "tb:v4:{task}:gen",
     ]
-    assert cache_keys.stamps_to_bump(unnamed) == ["tb:v3:gen:user:all", "tb:v3:gen:user:part", "tb:v3:gen:user"]
+    # Every row shard's copy of the bulk stamp
+    bulk = [f"tb:v4:{{user:{n}}}:gen:all" for n in range(cache_keys.ROW_SHARDS)]
+    assert cache_keys.stamps_to_bump(unnamed) == [*bulk, "tb:v4:{user}:gen:part", "tb:v4:{user}:gen"]
 
 
 def test_channels_are_scoped_by_redis_database_because_pub_sub_is_not() -> None:

@@ -169,7 +169,8 @@ async def test_a_bumped_epoch_makes_a_recorded_entry_unservable(make_cache: Make
     key = response_key()
     await cache.get_recorded(key, compute)
     assert (await cache.get_recorded(key, compute))["run"] == 1
-    await cache.redis.set(cache_keys.epoch(), f"bumped-{new_id()}")  # as recovery from an outage does
+    # as recovery from an outage does (it replaces every group's copy; this entry checks its own group's)
+    await cache.redis.set(cache_keys.epoch(cache_keys.group_of(key.key)), f"bumped-{new_id()}")
     assert (await cache.get_recorded(key, compute))["run"] == 2
 
 

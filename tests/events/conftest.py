@@ -27,6 +27,7 @@ async def make_hub(settings: Settings) -> AsyncIterator[MakeHub]:
 
     async def make(redis_url: str | None = None, **options: Any) -> Hub:
         options.setdefault("timeout_s", settings.redis_timeout_s)
+        options.setdefault("cluster", settings.redis_cluster and not redis_url)  # a private Redis is one node
         hub = Hub(redis_url or settings.redis_url, name=f"test-hub-{uuid7().hex[-12:]}", **options)
         made.append(hub)
         await hub.start()
@@ -43,7 +44,8 @@ async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., Publ
     clients = []
 
     def make(redis_url: str | None = None, origin: str = "instance-a") -> Publisher:
-        client = make_client(settings.model_copy(update={"redis_url": redis_url or settings.redis_url}))
+        private = {"redis_url": redis_url, "redis_cluster": False} if redis_url else {}  # a private Redis: one node
+        client = make_client(settings.model_copy(update=private))
         clients.append(client)
         return Publisher(client, (TASK_EVENTS,), timeout_s=settings.redis_timeout_s, origin=origin)
 

@@ -7,6 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from app.stores.redis import Client, is_cluster
 
 
 async def next_item(stream: Any, timeout_s: float = 15.0) -> Any:
@@ -14,15 +17,38 @@ async def next_item(stream: Any, timeout_s: float = 15.0) -> Any:
     return await asyncio.wait_for(anext(stream), timeout_s)
 
 
-async def numsub(redis: Redis, channel: str) -> int:
-    """How many connections Redis counts as subscribed to channel."""
+async def numsub(redis: Client, channel: str) -> int:
+    """How many connections Redis counts as subscribed to channel (a sharded channel on a cluster: its node's)."""
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()  # the slot map (a no-op once known)
+        reply = await redis.execute_command(
+            "PUBSUB", "SHARDNUMSUB", channel, target_nodes=redis.get_node_from_key(channel)
+        )
+        return int(reply[1])
     [(_, count)] = (await redis.pubsub_numsub(channel)) or [(channel, 0)]
     return int(count)
 
 
-async def connections_named(redis: Redis, name: str) -> int:
+async def publish(redis: Client, channel: str, payload: bytes) -> None:
+    """PUBLISH, or SPUBLISH on a cluster (where the hub's channels are sharded)."""
+    if is_cluster(redis):
+        await redis.spublish(channel, payload)
+    else:
+        await redis.publish(channel, payload)
+
+
+async def client_list(redis: Client) -> list[dict[str, Any]]:
+    """CLIENT LIST of the server, or of every primary of a cluster."""
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+        lists = [await redis.client_list(target_nodes=node) for node in redis.get_primaries()]
+        return [client for clients in lists for client in clients]
+    return await redis.client_list()
+
+
+async def connections_named(redis: Client, name: str) -> int:
     """How many client connections carry this name (a hub names its PubSub connection)."""
-    return sum(1 for client in await redis.client_list() if client.get("name") == name)
+    return sum(1 for client in await client_list(redis) if client.get("name") == name)
 
 
 async def eventually_async(read: Callable[[], Awaitable[Any]], expected: object, timeout_s: float = 30.0) -> bool:

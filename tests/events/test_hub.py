@@ -15,7 +15,7 @@ from app.tasks import keys
 from app.tasks.events import TaskEvent, task_events
 from tests.cache.helpers import eventually, listening, new_id, paused, task_changed
 from tests.events.conftest import MakeHub
-from tests.events.helpers import connections_named, eventually_async, next_item, numsub
+from tests.events.helpers import connections_named, eventually_async, next_item, numsub, publish
 
 
 async def test_a_change_committed_on_one_instance_reaches_a_subscriber_on_another(
@@ -74,7 +74,7 @@ async def test_one_pubsub_connection_serves_any_number_of_subscribers(make_hub: 
     assert await numsub(redis_client, other_channel) == 1
     assert hub.stats()["subscribers"] == 25 and hub.stats()["channels"] == 2
 
-    await redis_client.publish(other_channel, b"hello")
+    await publish(redis_client, other_channel, b"hello")
     assert [await next_item(stream) for stream in streams[20:]] == [b"hello"] * 5
     for stream in streams:
         await stream.aclose()
@@ -94,8 +94,8 @@ async def test_each_payload_is_decoded_once_whatever_the_number_of_subscribers(
     streams = [hub.subscribe(channel, decode) for _ in range(10)]
     for stream in streams:
         await stream.__aenter__()
-    await redis_client.publish(channel, b"a,b")
-    await redis_client.publish(channel, b"c")
+    await publish(redis_client, channel, b"a,b")
+    await publish(redis_client, channel, b"c")
 
     assert [[await next_item(stream) for _ in range(3)] for stream in streams] == [["a", "b", "c"]] * 10
     assert decoded == [b"a,b", b"c"]
@@ -107,7 +107,7 @@ async def test_a_stream_given_a_deadline_ends_with_its_notice_then(make_hub: Mak
     hub = await make_hub()
     channel = channel_keys.channel(hub.db, f"test-{new_id()}")
     async with hub.subscribe(channel) as ending, hub.subscribe(channel) as staying:
-        await redis_client.publish(channel, b"before")
+        await publish(redis_client, channel, b"before")
         assert await next_item(ending) == b"before"
         # (set after the first item arrived: a deadline set before could pass while a busy machine delivers it)
         ending.end_at(asyncio.get_running_loop().time() + 0.2, SubscriberNotice("EXPIRED", "token expired"))
@@ -116,7 +116,7 @@ async def test_a_stream_given_a_deadline_ends_with_its_notice_then(make_hub: Mak
         assert notice == SubscriberNotice("EXPIRED", "token expired")
         with pytest.raises(StopAsyncIteration):
             await next_item(ending)
-        await redis_client.publish(channel, b"after")
+        await publish(redis_client, channel, b"after")
         assert [await next_item(staying) for _ in range(2)] == [b"before", b"after"]
 
 
@@ -173,7 +173,7 @@ async def test_a_slow_subscriber_is_dropped_without_holding_up_a_fast_one(
         reader = asyncio.create_task(read_fast())
         with caplog.at_level(logging.WARNING, logger="taskboard.events"):
             for n in range(20):
-                await redis_client.publish(channel, str(n).encode())
+                await publish(redis_client, channel, str(n).encode())
                 # the fast one keeps up (it has read this one before the next is sent); the slow one never reads
                 assert await eventually(lambda: len(received) == n + 1)
             await asyncio.wait_for(reader, 15)
