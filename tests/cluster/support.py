@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from redis import RedisCluster as SyncRedisCluster
 
-from tests.support.processes import ROOT, free_port, listening
+from tests.support.processes import ROOT, free_port
 
 MASTERS = 3
 
@@ -55,10 +56,14 @@ def _free_base() -> int:
 
 
 def _taken(port: int) -> bool:
-    try:
-        return listening(port)
-    except OSError:
-        return False
+    """Whether Redis could not bind the port: something listens there, or a connection uses it as its local port
+    (the machine's ephemeral range includes these ports; connecting to them would not show that)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 @contextmanager

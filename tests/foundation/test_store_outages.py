@@ -261,5 +261,7 @@ def test_a_failed_root_field_costs_the_direct_path_no_more_store_attempts_than_g
     finally:
         classic.stop()
 
-    assert attempts["classic"] >= 1
-    assert attempts["direct"] == attempts["classic"], attempts
+    # At least one attempt each (the request did reach the store); a pool may add a reconnect of its own in the
+    # window, so graphql-core's count is a ceiling for the direct path, not an exact figure
+    assert attempts["direct"] >= 1 and attempts["classic"] >= 1, attempts
+    assert attempts["direct"] <= attempts["classic"], attempts

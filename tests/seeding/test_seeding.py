@@ -240,7 +240,8 @@ async def test_progress_is_plain_log_lines_when_not_on_a_terminal(caplog: pytest
 
 
 async def test_seeding_from_the_command_line_invalidates_cached_results() -> None:
-    stamps = [cache_keys.bulk_stamp(entity) for entity in (Entity.TASK, Entity.TAG, Entity.USER)]
+    # Every row shard's copy of each bulk stamp, and each collection stamp
+    stamps = [stamp for entity in (Entity.TASK, Entity.TAG, Entity.USER) for stamp in cache_keys.bulk_stamps(entity)]
     stamps += [cache_keys.collection_stamp(entity) for entity in (Entity.TASK, Entity.TAG, Entity.USER)]
     await redis.client().mset({stamp: "before" for stamp in stamps})
 
