@@ -8,18 +8,16 @@ Every principal subscribes to both; each must get the same payloads from both.""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 import pytest
 
 from app.auth.principal import Role
 from tests.support.auth import admin_headers, bearer
 from tests.support.processes import app_server
-from tests.support.ws import Subscriber, subscription
+from tests.support.ws import Subscriber, counters_delta, post_as_admin, subscription, subscription_counters
 
 EVERYTHING = """subscription {
   taskChanged {
@@ -41,28 +39,9 @@ def servers():
         yield shared, per_rights
 
 
-async def as_admin(base_url: str, query: str, variables: dict | None = None) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=admin_headers()) as http:
-        body = (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
-async def counters(base_url: str) -> dict[str, int]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        text = (await http.get("/metrics")).text
-    found = dict(re.findall(r'taskboard_subscription_event_results_total\{source="(\w+)"\} (\d+)', text))
-    found.update(re.findall(r'taskboard_subscription_event_masking_total\{outcome="(\w+)"\} (\d+)', text))
-    return {name: int(value) for name, value in found.items()}
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {name: after.get(name, 0) - before.get(name, 0) for name in ("executed", "shared", "masked", "unmaskable")}
-
-
 async def create_user(base_url: str, n: int) -> str:
     suffix = f"{n}-{id(object())}"
-    data = await as_admin(base_url, 'mutation($e: String!) { createUser(input: {email: $e, name: "M"}) { id } }',
+    data = await post_as_admin(base_url, 'mutation($e: String!) { createUser(input: {email: $e, name: "M"}) { id } }',
                           {"e": f"multiplex-{suffix}@example.com"})
     return data["createUser"]["id"]
 
@@ -89,10 +68,10 @@ async def test_members_and_an_admin_get_what_executing_as_each_of_them_gives_fro
     inits = [bearer(member_id, Role.MEMBER) for member_id in member_ids] + [admin_headers()]
     async with AsyncExitStack() as stack:
         pairs = [await stack.enter_async_context(both(servers, EVERYTHING, init)) for init in inits]
-        before = await counters(shared_url)
+        before = await subscription_counters(shared_url)
 
         # When a task assigned to the first member is created
-        created = await as_admin(shared_url, "mutation($a: ID!) { createTask(input: {title: \"mux\", assigneeId: $a}) "
+        created = await post_as_admin(shared_url, "mutation($a: ID!) { createTask(input: {title: \"mux\", assigneeId: $a}) "
                                  "{ id } }", {"a": member_ids[0]})
         task_id = created["createTask"]["id"]
         payloads = await next_pairs(pairs)
@@ -107,25 +86,25 @@ async def test_members_and_an_admin_get_what_executing_as_each_of_them_gives_fro
                   for p, _ in payloads]
         assert nested == emails  # masked at every depth
         # and the event cost one execution, four shared results of which three were masked
-        assert delta(await counters(shared_url), before) == {"executed": 1, "shared": MEMBERS, "masked": MEMBERS - 1,
+        assert counters_delta(await subscription_counters(shared_url), before) == {"executed": 1, "shared": MEMBERS, "masked": MEMBERS - 1,
                                                              "unmaskable": 0}
 
         # When the task is soft-deleted: everyone hears of it, as before
-        before = await counters(shared_url)
-        await as_admin(shared_url, "mutation($id: ID!) { deleteTask(id: $id) { id } }", {"id": task_id})
+        before = await subscription_counters(shared_url)
+        await post_as_admin(shared_url, "mutation($id: ID!) { deleteTask(id: $id) { id } }", {"id": task_id})
         payloads = await next_pairs(pairs)
         for shared, own in payloads:
             assert shared == own
             assert shared["data"]["taskChanged"]["kind"] == "DELETED"
-        assert delta(await counters(shared_url), before)["executed"] == 1
+        assert counters_delta(await subscription_counters(shared_url), before)["executed"] == 1
 
         # When the deleted task changes again, then a live one: members hear only the live one, the admin both
-        live = await as_admin(shared_url, 'mutation { createTask(input: {title: "live"}) { id } }')
+        live = await post_as_admin(shared_url, 'mutation { createTask(input: {title: "live"}) { id } }')
         await next_pairs(pairs)
-        before = await counters(shared_url)
-        await as_admin(shared_url, "mutation($items: [TaskUpsertInput!]!) { bulkUpsertTasks(items: $items) "
+        before = await subscription_counters(shared_url)
+        await post_as_admin(shared_url, "mutation($items: [TaskUpsertInput!]!) { bulkUpsertTasks(items: $items) "
                        "{ updatedIds } }", {"items": [{"id": task_id, "title": "edited while deleted"}]})
-        await as_admin(shared_url, 'mutation($id: ID!) { updateTask(id: $id, input: {title: "marker"}) { id } }',
+        await post_as_admin(shared_url, 'mutation($id: ID!) { updateTask(id: $id, input: {title: "marker"}) { id } }',
                        {"id": live["createTask"]["id"]})
         member_events = await next_pairs(pairs[:-1])
         admin_events = [*await next_pairs(pairs[-1:]), *await next_pairs(pairs[-1:])]
@@ -135,7 +114,7 @@ async def test_members_and_an_admin_get_what_executing_as_each_of_them_gives_fro
         assert [shared["data"]["taskChanged"]["task"]["title"] for shared, _ in admin_events] == [
             "edited while deleted", "marker"]
         # the hidden event ran once, for the admin alone; the live one once for everyone
-        assert delta(await counters(shared_url), before) == {"executed": 2, "shared": MEMBERS, "masked": 0,
+        assert counters_delta(await subscription_counters(shared_url), before) == {"executed": 2, "shared": MEMBERS, "masked": 0,
                                                              "unmaskable": 0}
 
 
@@ -149,9 +128,9 @@ async def test_subscribers_with_other_variables_get_their_own_execution(servers)
             subscription(shared_url, TITLED, {"withTitle": True}, init_payload=bearer(member_id, Role.MEMBER)))
         untitled_member = await stack.enter_async_context(
             subscription(shared_url, TITLED, {"withTitle": False}, init_payload=bearer(member_id, Role.MEMBER)))
-        before = await counters(shared_url)
+        before = await subscription_counters(shared_url)
 
-        created = await as_admin(shared_url, 'mutation($a: ID!) { createTask(input: {title: "vars", assigneeId: $a}) '
+        created = await post_as_admin(shared_url, 'mutation($a: ID!) { createTask(input: {title: "vars", assigneeId: $a}) '
                                  "{ id } }", {"a": member_id})
         task_id = created["createTask"]["id"]
         admin_view, member_view, untitled_view = [
@@ -161,7 +140,7 @@ async def test_subscribers_with_other_variables_get_their_own_execution(servers)
     assert admin_view["assignee"]["email"] == member_view["assignee"]["email"] is not None  # her own task
     assert untitled_view == {"id": task_id, "assignee": {"email": admin_view["assignee"]["email"]}}
     # one execution per variable set: the member with the admin's variables shares the admin's
-    assert delta(await counters(shared_url), before) == {"executed": 2, "shared": 1, "masked": 0, "unmaskable": 0}
+    assert counters_delta(await subscription_counters(shared_url), before) == {"executed": 2, "shared": 1, "masked": 0, "unmaskable": 0}
 
 
 async def test_a_subscriber_whose_token_expires_is_ended_and_the_others_still_share_one_execution(servers) -> None:
@@ -184,10 +163,10 @@ async def test_a_subscriber_whose_token_expires_is_ended_and_the_others_still_sh
         assert (await expiring.next_message(timeout=30))["type"] == "complete"
 
         # and the next event reaches the other two from one execution, masked for the member
-        before = await counters(shared_url)
-        await as_admin(shared_url, 'mutation($a: ID!) { createTask(input: {title: "after expiry", assigneeId: $a}) '
+        before = await subscription_counters(shared_url)
+        await post_as_admin(shared_url, 'mutation($a: ID!) { createTask(input: {title: "after expiry", assigneeId: $a}) '
                        "{ id } }", {"a": member_ids[0]})
         member_event, admin_event = [(await s.next_payload())["data"]["taskChanged"] for s in (staying, admin)]
     assert member_event["task"]["assignee"]["email"] is None
     assert admin_event["task"]["assignee"]["email"] is not None
-    assert delta(await counters(shared_url), before) == {"executed": 1, "shared": 1, "masked": 1, "unmaskable": 0}
+    assert counters_delta(await subscription_counters(shared_url), before) == {"executed": 1, "shared": 1, "masked": 1, "unmaskable": 0}
