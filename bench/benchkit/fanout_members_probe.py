@@ -159,7 +159,9 @@ async def _metrics(http: httpx.AsyncClient, base: str) -> dict[str, float]:
     return found
 
 
-async def probe(subscribers: int, workers: int, clients: int, duration_s: float, interval_s: float) -> dict[str, Any]:
+async def probe(
+    subscribers: int, workers: int, clients: int, duration_s: float, interval_s: float, profile: bool = False
+) -> dict[str, Any]:
     WORK_DIR.mkdir(exist_ok=True)
     _prepare_stores()
     log = WORK_DIR / "logs" / f"probe-members-{subscribers}-{workers}w.log"
@@ -205,7 +207,15 @@ async def probe(subscribers: int, workers: int, clients: int, duration_s: float,
                 await asyncio.sleep(max(0.0, started + seq * interval_s - time.monotonic()))
                 return await _mutate(http, url, f"{fanout_client.MARKER}{seq}", assignee)
 
+            spy = None
+            if profile:
+                spy = await asyncio.create_subprocess_exec(
+                    str(VENV_PYTHON.parent / "py-spy"), "record", "--subprocesses", "--format", "raw", "--nonblocking",
+                    "-d", str(int(duration_s)), "-o", str(WORK_DIR / "probe-members-profile.txt"),
+                    "-p", str(server.proc.pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             times = dict(enumerate(await asyncio.gather(*(at(seq) for seq in range(count)))))
+            if spy is not None:
+                await spy.wait()
             drained = await _drain(server)
             elapsed = time.monotonic() - started
             server_cpu = cpu_delta(server_before, cpu_by_pid(server.pids))
@@ -255,13 +265,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the server during the timed phase (raw stacks: bench/.work/probe-members-profile.txt)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     args = parser.parse_args()
     for item in args.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
     fanout_client._raise_fd_limit()
-    print(json.dumps(asyncio.run(probe(args.subscribers, args.workers, args.clients, args.seconds, args.interval)),
+    print(json.dumps(asyncio.run(probe(args.subscribers, args.workers, args.clients, args.seconds, args.interval,
+                                            args.profile)),
                      indent=2))
 
 
