@@ -191,6 +191,14 @@ SUBSCRIPTION_RESULTS = LabelledMetric(
             ["source"]),
     FixedValues("executed", "shared"),
 )
+SUBSCRIPTION_MASKING = LabelledMetric(
+    Counter("taskboard_subscription_event_masking_total",
+            "Subscription events shared across rights: results with fields masked for the subscriber (masked), "
+            "and documents found deciding by the caller's rights outside a VisibleTo guard, executed per set of "
+            "rights from then on (unmaskable).",
+            ["outcome"]),
+    FixedValues("masked", "unmaskable"),
+)
 DIRECT_EXECUTIONS = LabelledMetric(
     Counter("taskboard_graphql_direct_executions_total",
             "Query executions by path: a compiled plan (direct), abandoned for graphql-core's (fallback), or no "

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     events_queue_size: int = Field(100, ge=2, le=100_000)
     events_reconnect_max_s: float = Field(5.0, gt=0, le=300)
     events_ping_s: float = Field(5.0, gt=0, le=300)
+    # One execution per subscription event for every subscriber of a document (masked per subscriber),
+    # instead of one per set of rights (README: Subscriptions).
+    subscriptions_share_across_rights: bool = True
     ws_connection_init_timeout_s: float = Field(10.0, gt=0, le=300)
     ws_max_subscriptions: int = Field(20, ge=1, le=1000)
     # Open WebSockets per process: per signed-in principal, and per client address until a socket signs in.

@@ -18,7 +18,7 @@ out) and `uninstall` on shutdown, which ends every open stream.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -69,10 +69,12 @@ def current_hub() -> Hub:
     return _hub
 
 
-def subscribe(stream: Stream[T], hub: Hub | None = None) -> Subscription[T]:
-    """A subscription to one stream's events, decoded (use with `async with`)."""
+def subscribe(
+    stream: Stream[T], hub: Hub | None = None, *, on_arrival: Callable[[Iterable[T]], None] | None = None
+) -> Subscription[T]:
+    """A subscription to one stream's events, decoded (use with `async with`); see Hub.subscribe for on_arrival."""
     hub = hub or current_hub()
-    return hub.subscribe(stream.channel(hub.db), stream.decode)
+    return hub.subscribe(stream.channel(hub.db), stream.decode, on_arrival=on_arrival)
 
 
 def stats() -> dict[str, Any]:

@@ -70,8 +70,12 @@ def raw(payload: bytes) -> list[bytes]:
 class Subscription(Generic[T]):
     """`async with hub.subscribe(channel) as stream: async for item in stream` (items: T or SubscriberNotice)."""
 
-    def __init__(self, hub: Hub, channel: str, decode: Callable[[bytes], Iterable[T]], limit: int) -> None:
+    def __init__(
+        self, hub: Hub, channel: str, decode: Callable[[bytes], Iterable[T]], limit: int,
+        on_arrival: Callable[[Iterable[T]], None] | None = None,
+    ) -> None:
         self.channel = channel
+        self.on_arrival = on_arrival
         self._hub = hub
         self._decode = decode
         self._limit = limit
@@ -240,18 +244,26 @@ class Hub:
         except TimeoutError:
             log.warning("events: Redis pub/sub not connected yet; the hub keeps trying")
 
-    def subscribe(self, channel: str, decode: Callable[[bytes], Iterable[T]] = raw) -> Subscription[T]:  # type: ignore[assignment]
+    def subscribe(
+        self, channel: str, decode: Callable[[bytes], Iterable[T]] = raw,  # type: ignore[assignment]
+        *, on_arrival: Callable[[Iterable[T]], None] | None = None,
+    ) -> Subscription[T]:
         """A subscription to use with `async with`; entering it waits until Redis confirms the channel.
 
         Every subscriber gets the same payload object, so each decoder runs once per payload, not once per
         subscriber: its (immutable) result is remembered for the last few payloads.
+
+        `on_arrival` is called with the decoded items of each payload as the reader receives it, once per
+        payload for all the channel's subscribers that pass the same function (e.g. to start work every one
+        of them will wait for, instead of letting the first to get there start it). It must not block;
+        what it raises is logged.
         """
         shared = self._decoders.get(decode)
         if shared is None:
             shared = self._decoders[decode] = functools.lru_cache(maxsize=_DECODED_PAYLOADS)(
                 lambda payload: tuple(decode(payload))
             )
-        return Subscription(self, channel, shared, self.queue_size)
+        return Subscription(self, channel, shared, self.queue_size, on_arrival)
 
     async def close(self) -> None:
         """End every subscription and the connection."""
@@ -441,13 +453,26 @@ class Hub:
         if kind in ("message", "smessage"):
             self.received += 1
             channel = self._channels.get(name)
+            hooks: dict[Callable[[Iterable[Any]], None], Callable[[bytes], Iterable[Any]]] = {}
             for subscription in list(channel.subscribers if channel else ()):
+                if subscription.on_arrival is not None:
+                    hooks[subscription.on_arrival] = subscription._decode
                 self._deliver(subscription, message["data"])
+            for hook, decode in hooks.items():
+                self._arrived(hook, decode, message["data"], name)
         elif kind in ("subscribe", "ssubscribe"):
             self._confirmed(name)
         elif kind == "sunsubscribe" and name in self._subscribed:
             # Not asked for (_sync forgets a channel before unsubscribing it): its slot moved to another node.
             raise ConnectionError(f"Redis Cluster moved the slot of {name}")
+
+    def _arrived(
+        self, hook: Callable[[Iterable[Any]], None], decode: Callable[[bytes], Iterable[Any]], payload: bytes, name: str
+    ) -> None:
+        try:
+            hook(decode(payload))
+        except Exception:  # noqa: BLE001 - the reader serves every channel: one hook must not stop it
+            log.warning("events: an arrival hook failed on %s", name, exc_info=True)
 
     def _confirmed(self, name: str) -> None:
         if name == self._control:

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from app.auth.principal import ANONYMOUS, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token, token_from_payload
 from app.graphql.loaders import Loaders
+from app.graphql.visibility import Visibility
 from app.settings import Settings
 
 
@@ -46,6 +47,26 @@ class Context:
         """Start over with empty loaders (each subscription event reads fresh data)."""
         self.loaders = Loaders()
         return self.loaders
+
+
+class SharedEventContext(Context):
+    """The context of one subscription-event execution shared by subscribers of different rights
+    (app.graphql.shared_execution): the subscriber's context with fresh loaders, a Visibility record for the
+    guarded fields, and the most privileged principal. Any read of `principal` is noted (`rights_read`): a
+    resolver that decides by the caller's rights outside a VisibleTo guard makes the result unfit to share."""
+
+    def __init__(self, base: Context, principal: Principal) -> None:  # noqa: D107 - no dataclass __init__
+        self.__dict__.update(base.__dict__)
+        self.__dict__.pop("principal", None)
+        self._shared_principal = principal
+        self.loaders = Loaders()
+        self.visibility = Visibility()
+        self.rights_read = False
+
+    @property  # type: ignore[override]
+    def principal(self) -> Principal:
+        self.rights_read = True
+        return self._shared_principal
 
 
 def build_context(

@@ -1,12 +1,22 @@
-"""One execution per subscription event for every subscriber that would get the same answer.
+"""One execution per subscription event for every subscriber of a document, masked per subscriber.
 
 graphql-core executes a subscription's selection set once per event and per subscriber. A thousand
-subscribers with the same document, the same variables and the same rights would run the same
-execution a thousand times; this executor runs it once and hands every one of them that result.
+subscribers with the same document and variables would run the same execution a thousand times; this
+executor runs it once and hands every one of them that result, as each of them may see it.
 
 An event takes part when its payload (the value the subscription field yields) is a `SharedEvent`, i.e.
 its `shared_executions` is a `SharedExecutions`: the executions already done for it, keyed by
 (operation, variables, rights). Other payloads execute per subscriber, exactly as graphql-core does.
+
+Across rights (SUBSCRIPTIONS_SHARE_ACROSS_RIGHTS, on by default) the rights part of the key is ACROSS_RIGHTS:
+the one execution runs with the most privileged principal and a `SharedEventContext`, whose Visibility record
+notes every field behind a `VisibleTo` guard (app.graphql.visibility); each subscriber then gets the result
+with the fields its own rights deny nulled, as an execution as that subscriber would have answered them.
+What a subscriber may hear of at all (deleted tasks, filters) is decided before execution, by the
+subscription's own generator. A document whose execution reads the principal outside a guard (a resolver
+deciding by rights in a way no mask can reproduce) is unmaskable: that event and every later one of the
+document execute once per set of rights instead (`taskboard_subscription_event_masking_total{outcome=
+"unmaskable"}`).
 
 Every execution runs under a read route (app.stores.routing) when a store routes reads: a query operation's
 reads may come from a replica, a mutation's and a subscription event's from the primary.
@@ -14,31 +24,76 @@ reads may come from a replica, a mutation's and a subscription event's from the 
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from copy import copy
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, cast
 
 import orjson
-from graphql import ExecutionResult, OperationType
-from graphql.execution.executor import Executor
+from graphql import ExecutionResult, OperationDefinitionNode, OperationType
+from graphql.execution.executor import CollectedErrors, Executor
 from graphql.pyutils import Undefined, is_awaitable
 
+from app.auth.principal import Principal, Role
 from app.common.shared import SharedWork
+from app.graphql.context import Context, SharedEventContext
 from app.graphql.direct_execution import execute_query
 from app.graphql.strawberry_adapter import ExecutorBase
-from app.metrics import SUBSCRIPTION_RESULTS
+from app.graphql.visibility import Guard, denied_guards, mask
+from app.metrics import SUBSCRIPTION_MASKING, SUBSCRIPTION_RESULTS
 from app.stores import routing
 
 ShareKey = tuple[int, bytes, str]
+# The rights part of a key shared by every subscriber, whatever its rights (no principal has this rights key).
+ACROSS_RIGHTS = "*across-rights*"
+# Who runs an execution shared across rights: sees everything any subscriber may (admins see everything).
+PRIVILEGED = Principal(user_id=None, role=Role.ADMIN, system_name="system:shared-subscription-event")
+_UNMASKABLE_KEPT = 1024
+
+
+@dataclass(eq=False, slots=True)
+class SharedOutcome:
+    """An execution shared across rights: its result (None when unmaskable) and the guarded fields it resolved."""
+
+    result: ExecutionResult | None
+    guards: list[Guard]
+
+    def for_principal(self, principal: Principal) -> ExecutionResult:
+        """The result as principal may see it."""
+        assert self.result is not None
+        seen = mask(self.result, denied_guards(self.guards, principal))
+        if seen is not self.result:
+            SUBSCRIPTION_MASKING.inc("masked")
+        return seen
+
+
+Entry = ExecutionResult | SharedOutcome | SharedWork[ExecutionResult] | SharedWork[SharedOutcome]
 
 
 @dataclass(eq=False)
 class SharedExecutions:
     """The results (or the running execution) of one event's payload, by share key."""
 
-    results: dict[ShareKey, tuple[Any, ExecutionResult | SharedWork[ExecutionResult]]] = field(
-        default_factory=dict
-    )
+    results: dict[ShareKey, tuple[Any, Entry]] = field(default_factory=dict)
+
+
+# Operations found unmaskable (by id, with the node itself against a reused id), most recent last.
+_unmaskable: OrderedDict[int, OperationDefinitionNode] = OrderedDict()
+
+
+def _is_unmaskable(operation: OperationDefinitionNode) -> bool:
+    return _unmaskable.get(id(operation)) is operation
+
+
+def _mark_unmaskable(operation: OperationDefinitionNode) -> None:
+    if not _is_unmaskable(operation):
+        SUBSCRIPTION_MASKING.inc("unmaskable")
+    _unmaskable[id(operation)] = operation
+    _unmaskable.move_to_end(id(operation))
+    while len(_unmaskable) > _UNMASKABLE_KEPT:
+        _unmaskable.popitem(last=False)
 
 
 class SharedEvent(Protocol):
@@ -70,6 +125,19 @@ def _shared(payload: Any) -> SharedExecutions | None:
 def _rights_key(context: Any) -> str | None:
     principal = getattr(context, "principal", None)
     return principal.rights_key() if principal is not None else None
+
+
+def _shares_across_rights(context: Any) -> bool:
+    """Whether this subscriber's events may be executed for subscribers of other rights and masked."""
+    settings = getattr(context, "settings", None)
+    return isinstance(context, Context) and bool(getattr(settings, "subscriptions_share_across_rights", False))
+
+
+def _result_of(entry: Any) -> Any:
+    """An entry's result, or an awaitable of it (one subscriber going away never cancels the shared work)."""
+    if isinstance(entry, SharedWork):
+        return entry.outcome() if entry.done() else entry.result()
+    return entry
 
 
 class SharedEventExecutor(ExecutorBase):
@@ -104,21 +172,69 @@ class SharedEventExecutor(ExecutorBase):
             if serially is None and self.operation.operation is OperationType.QUERY:
                 return execute_query(self, partial(super().execute_operation, serially))
             return super().execute_operation(serially)
-        results = shared.results
-        done = results.get(key)
+        if _shares_across_rights(self.context_value) and not _is_unmaskable(self.operation):
+            return self._across_rights(shared, (key[0], key[1], ACROSS_RIGHTS), serially)
+        return _result_of(self._once(shared, key, lambda: self._per_rights(serially)))
+
+    def _once(self, shared: SharedExecutions, key: ShareKey, start: Callable[[], Any]) -> Any:
+        """The entry of `key` for this event: started by `start()` when it is the first, else the one there."""
+        done = shared.results.get(key)
         if done is not None and done[0] is self.operation:
             SUBSCRIPTION_RESULTS.inc("shared")
-            result = done[1]
-            if isinstance(result, SharedWork):
-                # One subscriber going away never cancels the execution the others wait for.
-                return result.outcome() if result.done() else result.result()
-            return result
+            return done[1]
         SUBSCRIPTION_RESULTS.inc("executed")
+        entry = start()
+        shared.results[key] = (self.operation, entry)
+        return entry
+
+    def _per_rights(self, serially: bool | None) -> Any:
+        """One execution with this subscriber's own context, for every subscriber of the same rights."""
         cast(SharedEvent, self.root_value).prepare(self.context_value)
         result = super().execute_operation(serially)
+        return SharedWork(result) if is_awaitable(result) else result
+
+    def _across_rights(self, shared: SharedExecutions, key: ShareKey, serially: bool | None) -> Any:
+        principal: Principal = self.context_value.principal
+        entry = self._once(shared, key, lambda: self._for_everyone(serially))
+        if isinstance(entry, SharedWork):
+            if not entry.done():
+                return self._when_done(entry, shared, principal, serially)
+            entry = entry.outcome()
+        return self._as_seen_by(entry, shared, principal, serially)
+
+    async def _when_done(
+        self, work: SharedWork[SharedOutcome], shared: SharedExecutions, principal: Principal, serially: bool | None
+    ) -> ExecutionResult:
+        result = self._as_seen_by(await work.result(), shared, principal, serially)
+        return await result if is_awaitable(result) else result
+
+    def _as_seen_by(
+        self, outcome: SharedOutcome, shared: SharedExecutions, principal: Principal, serially: bool | None
+    ) -> Any:
+        if outcome.result is not None:
+            return outcome.for_principal(principal)
+        # Unmaskable: this subscriber's rights get their own execution, shared with the same rights.
+        key = self._share_key
+        assert key is not None
+        return _result_of(self._once(shared, key, lambda: self._per_rights(serially)))
+
+    def _for_everyone(self, serially: bool | None) -> SharedOutcome | SharedWork[SharedOutcome]:
+        """One execution with the most privileged rights, noting the guarded fields it resolved."""
+        context = SharedEventContext(self.context_value, PRIVILEGED)
+        runner = copy(self)
+        runner.context_value = context
+        runner.collected_errors = CollectedErrors()
+        cast(SharedEvent, self.root_value).prepare(context)
+        result = ExecutorBase.execute_operation(runner, serially)
         if is_awaitable(result):
-            shared_result = SharedWork(result)
-            results[key] = (self.operation, shared_result)
-            return shared_result.result()
-        results[key] = (self.operation, result)
-        return result
+            return SharedWork(self._outcome_later(cast(Awaitable[ExecutionResult], result), context))
+        return self._outcome(cast(ExecutionResult, result), context)
+
+    async def _outcome_later(self, result: Awaitable[ExecutionResult], context: SharedEventContext) -> SharedOutcome:
+        return self._outcome(await result, context)
+
+    def _outcome(self, result: ExecutionResult, context: SharedEventContext) -> SharedOutcome:
+        if context.rights_read:
+            _mark_unmaskable(self.operation)
+            return SharedOutcome(None, [])
+        return SharedOutcome(result, context.visibility.guards)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -113,6 +113,15 @@ def event_payload(event: TaskEvent) -> SharedWork[TaskChangeEventType | None]:
     return shared
 
 
+def load_on_arrival(items: Iterable[TaskEvent]) -> None:
+    """Start loading each event's shared payload when the process receives it: a subscriber reaches an event
+    only after delivering the previous one, so a load started by the first subscriber to get there would
+    wait for every earlier event's fan-out, and the loads of a busy stream would queue behind each other."""
+    for item in items:
+        if item.task_id is not None:
+            event_payload(item)
+
+
 async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: bool) -> TaskChangeEventType | None:
     """The event as a subscriber sees it, or None when it may not see it or it does not pass the filter.
 
@@ -142,7 +151,7 @@ class TaskSubscription:
         sees_deleted = can.can_read_deleted_tasks(info.context.principal)
         # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
         deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
-        async with task_events() as stream:
+        async with task_events(on_arrival=load_on_arrival) as stream:
             if deadline is not None:
                 stream.end_at(deadline, events.SubscriberNotice("EXPIRED", "token expired"))
             async for item in stream:

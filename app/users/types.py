@@ -13,6 +13,7 @@ from app.auth.permissions import can_see_email
 from app.common import ports
 from app.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.graphql.relay import Connection
+from app.graphql.visibility import VisibleTo
 
 
 @strawberry.type(name="Profile", description="The user's profile, embedded in the user document.")
@@ -33,12 +34,14 @@ class UserType:
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.id))  # type: ignore[attr-defined]
 
+    # Shaped by its VisibleTo guard, after loaders and the cache: cached documents are the same for every caller,
+    # and a subscription event executed once for many subscribers is masked per subscriber by the same rule.
     @strawberry.field(
-        description="Lower-cased, unique email address; visible to the user and to admins only (null for others)."
+        description="Lower-cased, unique email address; visible to the user and to admins only (null for others).",
+        extensions=[VisibleTo(can_see_email, subject=lambda user: user.id)],
     )
-    def email(self, info: Info) -> str | None:
-        # Shaped here, after loaders and the cache: cached documents are the same for every caller.
-        return self.email if can_see_email(info.context.principal, self.id) else None  # type: ignore[attr-defined]
+    def email(self) -> str | None:
+        return self.email  # type: ignore[attr-defined]
 
     profile: ProfileType = strawberry.field(
         description="The embedded profile (defaults for users created before profiles)."

@@ -1,18 +1,17 @@
-"""Subscribers that would get the same answer share one execution per event; the others never do."""
+"""Subscribers of one document and variables share one execution per event, whatever their rights (each gets it
+masked for its own rights); subscribers whose variables differ never do."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 from contextlib import AsyncExitStack
 
-import httpx
 import pytest
 
 from app.auth.principal import Role
-from tests.support.auth import admin_headers, bearer
+from tests.support.auth import bearer
 from tests.support.processes import app_server
-from tests.support.ws import subscription
+from tests.support.ws import counters_delta, post_as_admin, subscription, subscription_counters
 
 WITH_EMAIL = "subscription { taskChanged { kind task { id title assignee { id email } } } }"
 WITH_VARIABLE = "subscription($withTitle: Boolean!) { taskChanged { task { id title @include(if: $withTitle) } } }"
@@ -24,27 +23,9 @@ def server():
         yield instance
 
 
-async def post(base_url: str, query: str, variables: dict | None = None) -> dict:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=admin_headers()) as http:
-        body = (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
-async def results_by_source(base_url: str) -> dict[str, int]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        text = (await http.get("/metrics")).text
-    found = re.findall(r'taskboard_subscription_event_results_total\{source="(\w+)"\} (\d+)', text)
-    return {source: int(value) for source, value in found}
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {source: after.get(source, 0) - before.get(source, 0) for source in ("executed", "shared")}
-
-
-async def test_identical_subscribers_share_one_execution_and_different_rights_or_variables_do_not(server) -> None:
+async def test_subscribers_of_any_rights_share_one_execution_and_different_variables_do_not(server) -> None:
     url = server.base_url
-    owner = (await post(url, 'mutation { createUser(input: {email: "owner@example.com", name: "Owner"}) { id } }'))
+    owner = (await post_as_admin(url, 'mutation { createUser(input: {email: "owner@example.com", name: "Owner"}) { id } }'))
     owner_id = owner["createUser"]["id"]
     other_id = "b1b1b1b1b1b1b1b1b1b1b1b1"
     async with AsyncExitStack() as stack:
@@ -57,10 +38,10 @@ async def test_identical_subscribers_share_one_execution_and_different_rights_or
             subscription(url, WITH_EMAIL, init_payload=bearer(owner_id, Role.MEMBER)))
         titled = await stack.enter_async_context(subscription(url, WITH_VARIABLE, {"withTitle": True}))
         untitled = await stack.enter_async_context(subscription(url, WITH_VARIABLE, {"withTitle": False}))
-        before = await results_by_source(url)
+        before = await subscription_counters(url)
 
         # When one task is created
-        created = (await post(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+        created = (await post_as_admin(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
                               {"i": {"title": "shared", "assigneeId": owner_id}}))["createTask"]
         payloads = await asyncio.gather(*(s.next_payload() for s in (*admins, stranger, assignee, titled, untitled)))
 
@@ -72,16 +53,17 @@ async def test_identical_subscribers_share_one_execution_and_different_rights_or
         assert payloads[4]["data"]["taskChanged"]["task"]["assignee"] == {"id": owner_id, "email": "owner@example.com"}
         assert payloads[5]["data"]["taskChanged"]["task"] == {"id": created["id"], "title": "shared"}
         assert payloads[6]["data"]["taskChanged"]["task"] == {"id": created["id"]}
-        # and the three identical admins cost one execution: 5 distinct answers, 2 shared
-        assert delta(await results_by_source(url), before) == {"executed": 5, "shared": 2}
+        # and the five subscribers of the first document cost one execution (the stranger's copy masked), the
+        # two variable sets one each
+        assert counters_delta(await subscription_counters(url), before) == {"executed": 3, "shared": 4, "masked": 1, "unmaskable": 0}
 
         # When the task changes again, the next event executes afresh (nothing is reused across events)
-        before = await results_by_source(url)
-        await post(url, "mutation($id: ID!) { updateTask(id: $id, input: {title: \"renamed\"}) { id } }",
+        before = await subscription_counters(url)
+        await post_as_admin(url, "mutation($id: ID!) { updateTask(id: $id, input: {title: \"renamed\"}) { id } }",
                    {"id": created["id"]})
         renamed = await asyncio.gather(*(s.next_payload() for s in admins))
         assert {p["data"]["taskChanged"]["task"]["title"] for p in renamed} == {"renamed"}
         assert {p["data"]["taskChanged"]["kind"] for p in renamed} == {"UPDATED"}
         await asyncio.gather(*(s.next_payload() for s in (stranger, assignee, titled, untitled)))
-        assert delta(await results_by_source(url), before) == {"executed": 5, "shared": 2}
+        assert counters_delta(await subscription_counters(url), before) == {"executed": 3, "shared": 4, "masked": 1, "unmaskable": 0}
 

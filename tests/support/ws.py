@@ -111,3 +111,24 @@ async def subscription(
             await socket.send(json.dumps({"id": "1", "type": _STOP[protocol]}))
         except websockets.ConnectionClosed:
             pass
+
+
+async def post_as_admin(base_url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The data of a document posted over HTTP as the suite's admin (asserting no errors)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=admin_headers()) as http:
+        body = (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def subscription_counters(base_url: str) -> dict[str, int]:
+    """The server's subscription-event counters: executed and shared results, masked ones, unmaskable documents."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found = dict(re.findall(r'taskboard_subscription_event_results_total\{source="(\w+)"\} (\d+)', text))
+    found.update(re.findall(r'taskboard_subscription_event_masking_total\{outcome="(\w+)"\} (\d+)', text))
+    return {name: int(found.get(name, 0)) for name in ("executed", "shared", "masked", "unmaskable")}
+
+
+def counters_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
