@@ -19,10 +19,10 @@ from typing import Any
 from uuid import UUID
 
 from pypika_tortoise import Table
+from pypika_tortoise.functions import Count, Lower
+from pypika_tortoise.queries import QueryBuilder
 from pypika_tortoise.terms import Field, ValueWrapper
-from tortoise.expressions import Q, Subquery
-from tortoise.functions import Count
-from tortoise.functions import Lower
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from app.common.pagination import (
@@ -160,10 +160,6 @@ def _deleted_mode(filters: TaskFilters) -> str:
     return "only" if filters.only_deleted else "all" if filters.include_deleted else "live"
 
 
-def _tag_names_match(name: str) -> Q:
-    return Q(lower_name=AnyOf(Param(name, "text[]")))
-
-
 def _conditions(shape: _Shape) -> list[Q]:
     """The WHERE conditions of the shape's filters."""
     names = shape.names
@@ -196,18 +192,30 @@ def _conditions(shape: _Shape) -> list[Q]:
     if "search" in names:
         conditions.append(Q(Q(title_matches=TRUE), Q(description_matches=TRUE), join_type=Q.OR))
     if "tags_any" in names:
-        carrying = Tag.annotate(lower_name=Lower("name")).filter(_tag_names_match("tags_any")).values("tasks__id")
-        conditions.append(Q(id__in=Subquery(carrying)))
+        conditions.append(Q(id__in=_carrying_tags("tags_any")))
     if "tags_all" in names:
-        carrying_all = (
-            Tag.annotate(lower_name=Lower("name"), matched=Count(Lower("name"), distinct=True))
-            .filter(_tag_names_match("tags_all"))
-            .group_by("tasks__id")
-            .filter(matched=Param("tags_all_count"))
-            .values("tasks__id")
-        )
-        conditions.append(Q(id__in=Subquery(carrying_all)))
+        conditions.append(Q(id__in=_carrying_tags("tags_all", every=True)))
     return conditions
+
+
+def _carrying_tags(name: str, *, every: bool = False) -> QueryBuilder:
+    """Ids of tasks linked to a tag named (case-insensitively) in the array parameter `name` (with `every`: to
+    as many distinct such names as the parameter `<name>_count`). Read from the links and the tags only: a
+    QuerySet on Tag with `.values("tasks__id")` also joins the tasks table back in, which doubles the work."""
+    links, task_key, tag_key = _links()
+    tags = Table(Tag._meta.db_table)
+    lower_name = Lower(tags.name)
+    query = (
+        Task._meta.db.query_class.from_(links)
+        .join(tags).on(tags.id == links[tag_key])
+        .select(links[task_key])
+        .where(lower_name == AnyOf(Param(name, "text[]")))
+    )
+    if every:
+        query = query.groupby(links[task_key]).having(
+            Count(lower_name).distinct() == Param(f"{name}_count")
+        )
+    return query
 
 
 def _keyset(sort: TaskSort, names: frozenset[str], side: str) -> Q:
