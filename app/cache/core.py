@@ -36,7 +36,7 @@ from app.cache import keys, reads
 from app.cache.codec import JSON, Codec
 from app.cache.flights import Flights, wait
 from app.cache.keys import CacheKey
-from app.cache.link import RateLimitedWarning, RedisLink, Unavailable
+from app.cache.link import LateLoop, RateLimitedWarning, RedisLink, Unavailable
 from app.common.changes import Change
 from app.settings import Settings
 from app.stores import redis as store
@@ -504,11 +504,20 @@ class Cache:
             self._link.missed_invalidation()
             return
         token = new_token()
-        pipe = self.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.set(name, token, ex=self._stamp_ttl(name))
+
+        def replace() -> Awaitable[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for name in names:
+                pipe.set(name, token, ex=self._stamp_ttl(name))
+            return pipe.execute()
+
         try:
-            await self._link.call("invalidate", pipe.execute)
+            try:
+                await self._link.call("invalidate", replace)
+            except LateLoop:
+                # Setting the same fresh token again is harmless whether the first attempt landed or not; a second
+                # failure, late or not, degrades and counts as missed like any other.
+                await self._link.call("invalidate", replace, tolerate_late=False)
         except Unavailable:
             self._link.missed_invalidation()
 
@@ -542,6 +551,7 @@ class Cache:
             "missed_invalidations": link.missed,
             "errors": link.errors,
             "recoveries": link.recoveries,
+            "late_timeouts": link.late_timeouts,
             "degraded": link.degraded,
             "degraded_since": link.degraded_since,
             "flush_pending": link.flush_pending,

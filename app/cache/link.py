@@ -2,7 +2,9 @@
 
 While degraded, reads go straight to the databases and nothing is stored. A write whose invalidation
 could not reach Redis is remembered as missed; recovery then bumps the global epoch (which every entry
-depends on) before the cache is used again, so no entry filled before that write can be served.
+depends on) before the cache is used again, so no entry filled before that write can be served. A time-out
+that an overloaded event loop caused (it came back to the call long after the deadline) fails that one call
+(LateLoop) without degrading; an invalidation is then sent again, and only a second failure counts as missed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("taskboard.cache")
 
@@ -26,6 +29,18 @@ REDIS_ERRORS = (RedisError, OSError)
 
 class Unavailable(Exception):
     """Redis failed or the cache is degraded: the caller falls back to the databases."""
+
+
+class LateLoop(Unavailable):
+    """A call timed out only because this process's event loop came back to it late (CPU overload, a long
+    pause): the caller falls back for this call, and the cache does not go degraded."""
+
+
+# A time-out handled this long after its deadline was the event loop's, not Redis's: a timer on a loop that keeps
+# up fires within milliseconds. Without this, an overloaded instance would take itself for a Redis outage, go
+# degraded (sending every read to the databases, more load still) and on recovery replace the global epoch,
+# emptying the cache of every instance.
+LATE_LOOP_S = 0.1
 
 
 class RateLimitedWarning:
@@ -65,6 +80,7 @@ class RedisLink:
         self.degraded_since: float | None = None
         self.errors = 0
         self.recoveries = 0
+        self.late_timeouts = 0  # time-outs that were the event loop's (LateLoop), not Redis's
         # Invalidations lost vs. covered by an epoch bump: equal means nothing stale can be served.
         self._missed = 0
         self._flushed = 0
@@ -82,13 +98,22 @@ class RedisLink:
     def flush_pending(self) -> bool:
         return self._missed != self._flushed
 
-    async def call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run one Redis operation within the time-out; raises Unavailable (and degrades) on failure."""
+    async def call(self, what: str, operation: Callable[[], Awaitable[T]], *, tolerate_late: bool = True) -> T:
+        """Run one Redis operation within the time-out; raises Unavailable (and degrades) on failure.
+
+        A time-out the event loop handled more than LATE_LOOP_S after its deadline raises LateLoop instead and
+        leaves the cache in use (unless `tolerate_late` is False): Redis may well have answered in time.
+        """
         if self.degraded:
             raise Unavailable(what)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         try:
             return await asyncio.wait_for(operation(), self.timeout_s)
         except REDIS_ERRORS as exc:
+            if tolerate_late and _timed_out(exc) and loop.time() - deadline > LATE_LOOP_S:
+                self.late_timeouts += 1
+                raise LateLoop(what) from exc
             self.failed(what, exc)
             raise Unavailable(what) from exc
 
@@ -134,6 +159,11 @@ class RedisLink:
             except asyncio.CancelledError:
                 pass
             self._probe = None
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """asyncio's time-out (the operation's deadline) or redis-py's socket time-out."""
+    return isinstance(exc, (TimeoutError, RedisTimeoutError))
 
 
 def _describe(exc: BaseException) -> str:
