@@ -64,6 +64,12 @@ def bounded_name(name: str | None) -> str | None:
     return name[:MAX_OPERATION_NAME]
 
 
+def untraced() -> AbstractContextManager[None]:
+    """Store instrumentation off in the block and in tasks started in it: work done for subscription events
+    outside any operation (an event's load started when it arrives) leaves no orphan driver spans."""
+    return suppress_instrumentation()
+
+
 class OperationTracing(SchemaExtension):
     """One SERVER span per operation (a child of the caller's `traceparent`), current while it runs.
 

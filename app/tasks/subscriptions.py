@@ -20,6 +20,7 @@ from app.common.errors import AppError
 from app.common.shared import SharedWork
 from app.graphql.loaders import Loaders
 from app.graphql.shared_execution import SharedExecutions
+from app.graphql.tracing import untraced
 from app.tags.public import TAGS_BY_TASK_ID
 from app.tasks.events import TaskEvent, TaskFilter, matches, may_match, task_events, visible_without_deleted
 from app.tasks.inputs import TaskChangeFilterInput
@@ -117,9 +118,10 @@ def load_on_arrival(items: Iterable[TaskEvent]) -> None:
     """Start loading each event's shared payload when the process receives it: a subscriber reaches an event
     only after delivering the previous one, so a load started by the first subscriber to get there would
     wait for every earlier event's fan-out, and the loads of a busy stream would queue behind each other."""
-    for item in items:
-        if item.task_id is not None:
-            event_payload(item)
+    with untraced():  # events are not traced (README: Traces): the load's driver calls must not start spans
+        for item in items:
+            if item.task_id is not None:
+                event_payload(item)
 
 
 async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: bool) -> TaskChangeEventType | None:

