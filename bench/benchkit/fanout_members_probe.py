@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchkit import fanout_client  # noqa: E402
 from benchkit.config import REPO_DIR, VENV_PYTHON, WORK_DIR  # noqa: E402
 from benchkit.fanout import Client, _drain, _latencies, percentile, warnings_in  # noqa: E402
+from benchkit.measure import metric_sums  # noqa: E402
 from benchkit.procs import machine_busy_seconds, cpu_by_pid, cpu_delta, peak_rss, reset_peak_rss, start_server, wait_until  # noqa: E402
 
 DATABASE = "taskboard_probe_members"
@@ -150,13 +151,8 @@ async def _mutate(http: httpx.AsyncClient, url: str, title: str, assignee: str) 
 
 async def _metrics(http: httpx.AsyncClient, base: str) -> dict[str, float]:
     text = (await http.get(f"{base}/metrics")).text
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith(("taskboard_subscription_event_results_total", "taskboard_subscription_event_masking_total",
-                            "taskboard_mongo_seconds_sum", "taskboard_mongo_seconds_count")):
-            name, value = line.rsplit(" ", 1)
-            found[name] = found.get(name, 0.0) + float(value)
-    return found
+    return metric_sums(text, ("taskboard_subscription_event_results_total", "taskboard_subscription_event_masking_total",
+                              "taskboard_mongo_seconds_sum", "taskboard_mongo_seconds_count"))
 
 
 async def probe(

@@ -58,6 +58,17 @@ class Window:
         return asdict(self)
 
 
+def metric_sums(text: str, prefixes: tuple[str, ...]) -> dict[str, float]:
+    """The samples of a /metrics text whose name starts with one of `prefixes`, by sample (name and labels),
+    repeated samples summed."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(prefixes):
+            name, value = line.rsplit(" ", 1)
+            found[name] = found.get(name, 0.0) + float(value)
+    return found
+
+
 def not_measured(workload: str, config: ServerConfig, round_no: int, status: str, note: str) -> Window:
     return Window(workload=workload, server=config.name, round=round_no, status=status, note=note,
                   processes=config.workers, principals=principals(config))

@@ -24,6 +24,7 @@ import httpx
 from benchkit import auth, database
 from benchkit.auth import Member
 from benchkit.config import BENCH_DIR, WORK_DIR, RunConfig
+from benchkit.measure import metric_sums
 from benchkit.mixed_shapes import (
     APP_ME, APP_TAGS, APP_USERS, ONCE, PG_TAGS, PG_TAGS_PLAIN, READS, STAND_INS, WRITES, Shape, app_add_tag,
     app_board, app_by_assignee, app_create, app_delete, app_remove_tag, app_search, app_stats, app_tag_filter,
@@ -425,13 +426,9 @@ def _response_counts(config: ServerConfig) -> tuple[float, float] | None:
     """The app's running whole-response cache hits and misses, from /metrics (None for the peers)."""
     if config.kind != "app":
         return None
-    text = httpx.get(config.url.removesuffix("/graphql") + "/metrics", timeout=10).text
-    found = {name: 0.0 for name in RESPONSE_COUNTERS}
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in found:
-            found[name] += float(value)
-    return found[RESPONSE_COUNTERS[0]], found[RESPONSE_COUNTERS[1]]
+    samples = metric_sums(httpx.get(config.url.removesuffix("/graphql") + "/metrics", timeout=10).text, RESPONSE_COUNTERS)
+    hits, misses = (sum(v for k, v in samples.items() if k.split("{")[0] == name) for name in RESPONSE_COUNTERS)
+    return hits, misses
 
 
 def _hit_pct(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
