@@ -199,6 +199,14 @@ SUBSCRIPTION_MASKING = LabelledMetric(
             ["outcome"]),
     FixedValues("masked", "unmaskable"),
 )
+SUBSCRIPTION_DELIVERIES = LabelledMetric(
+    Counter("taskboard_subscription_deliveries_total",
+            "Subscription results sent to subscribers by path: through strawberry's per-result pipeline (pipeline), "
+            "or written directly (direct: shared events without errors on graphql-transport-ws, "
+            "app.graphql.direct_delivery).",
+            ["path"]),
+    FixedValues("pipeline", "direct"),
+)
 DIRECT_EXECUTIONS = LabelledMetric(
     Counter("taskboard_graphql_direct_executions_total",
             "Query executions by path: a compiled plan (direct), abandoned for graphql-core's (fallback), or no "

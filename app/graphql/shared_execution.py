@@ -25,11 +25,11 @@ reads may come from a replica, a mutation's and a subscription event's from the 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from copy import copy
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import orjson
 from graphql import ExecutionResult, OperationDefinitionNode, OperationType
@@ -38,13 +38,15 @@ from graphql.pyutils import Undefined, is_awaitable
 
 from app.auth.principal import Principal, Role
 from app.common.shared import SharedWork
+from app.graphql import direct_delivery
 from app.graphql.context import Context, SharedEventContext
 from app.graphql.direct_execution import execute_query
 from app.graphql.strawberry_adapter import ExecutorBase
-from app.graphql.visibility import Guard, denied_guards, mask
+from app.graphql.visibility import Guard, denied_positions, mask
 from app.metrics import SUBSCRIPTION_MASKING, SUBSCRIPTION_RESULTS
 from app.stores import routing
 
+T = TypeVar("T")
 ShareKey = tuple[int, bytes, str]
 # The rights part of a key shared by every subscriber, whatever its rights (no principal has this rights key).
 ACROSS_RIGHTS = "*across-rights*"
@@ -59,11 +61,21 @@ class SharedOutcome:
 
     result: ExecutionResult | None
     guards: list[Guard]
+    # Masked results without errors by the guards they deny (positions in `guards`): every subscriber denied
+    # the same fields gets the same object (and app.graphql.direct_delivery encodes it once).
+    _masked: dict[tuple[int, ...], ExecutionResult] = field(default_factory=dict)
 
     def for_principal(self, principal: Principal) -> ExecutionResult:
         """The result as principal may see it."""
         assert self.result is not None
-        seen = mask(self.result, denied_guards(self.guards, principal))
+        key = denied_positions(self.guards, principal)
+        if not key:
+            return self.result
+        seen = self._masked.get(key)
+        if seen is None:
+            seen = mask(self.result, [self.guards[position] for position in key])
+            if not seen.errors:
+                self._masked[key] = seen
         if seen is not self.result:
             SUBSCRIPTION_MASKING.inc("masked")
         return seen
@@ -140,13 +152,50 @@ def _result_of(entry: Any) -> Any:
     return entry
 
 
+@dataclass(eq=False, slots=True)
+class _Executed:
+    """An event already executed (by `_delivering_directly`): stands in for its per-event executor."""
+
+    result: ExecutionResult
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
 class SharedEventExecutor(ExecutorBase):
     """strawberry's executor, executing a `SharedEvent` once per share key; queries try their compiled plan
     first (app.graphql.direct_execution)."""
 
     _share_key: ShareKey | None = None
 
+    def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
+        source = super().cancellable_iterable(iterable)
+        sink = direct_delivery.current_sink()
+        if sink is None or self.operation.operation is not OperationType.SUBSCRIPTION:
+            return source
+        return cast(AsyncIterable[T], self._delivering_directly(source, sink))
+
+    async def _delivering_directly(self, source: AsyncIterable[Any], sink: direct_delivery.DirectSink) -> Any:
+        """The source events, less the shared ones executed and sent here (app.graphql.direct_delivery); an
+        event executed here whose result has errors goes on as `_Executed`, for strawberry to deliver."""
+        async for payload in source:
+            if not sink.primed or _shared(payload) is None:
+                yield payload
+                continue
+            result = self.build_per_event_executor(payload).execute_operation(False)
+            if is_awaitable(result):
+                result = await result
+            if not result.errors:
+                try:
+                    await sink.deliver(result.data)
+                    continue
+                except Exception:  # noqa: BLE001 - the socket went away: strawberry's own send fails its way
+                    pass
+            yield _Executed(result)
+
     def build_per_event_executor(self, payload: Any) -> Executor:
+        if isinstance(payload, _Executed):
+            return cast(Executor, payload)
         if self._share_key is None and _shared(payload) is not None:
             variables, rights = _variables_key(self), _rights_key(self.context_value)
             if variables is not None and rights is not None:

@@ -40,6 +40,7 @@ from app.auth.principal import ANONYMOUS, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier, authenticate, bearer_token
 from app.graphql.access import LimiterSlot, rate_limited_error
 from app.graphql.context import Context, build_context, sign_in_connection
+from app.graphql.direct_delivery import EncodedMessage
 from app.graphql.errors import shape_error
 from app.graphql.graphiql import graphiql_page
 from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
@@ -93,6 +94,8 @@ class TaskboardGraphQL(GraphQL):
         )
 
     def encode_json(self, data: object) -> str:
+        if isinstance(data, EncodedMessage):
+            return data  # encoded by app.graphql.direct_delivery
         # str, not bytes: bytes would make strawberry send WebSocket frames as binary.
         return orjson.dumps(data).decode()
 

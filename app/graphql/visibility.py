@@ -92,9 +92,9 @@ class VisibleTo(FieldExtension):
         return await value if isawaitable(value) else value
 
 
-def denied_guards(guards: Sequence[Guard], principal: Principal) -> list[Guard]:
-    """The guards whose rule denies principal."""
-    return [guard for guard in guards if not guard.extension.rule(principal, guard.subject)]
+def denied_positions(guards: Sequence[Guard], principal: Principal) -> tuple[int, ...]:
+    """The positions in `guards` of the guards whose rule denies principal."""
+    return tuple(position for position, guard in enumerate(guards) if not guard.extension.rule(principal, guard.subject))
 
 
 def _inside(path: Sequence[str | int] | None, prefix: PathKey) -> bool:

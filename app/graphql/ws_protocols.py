@@ -10,6 +10,8 @@
 - A message that is not a JSON object, or a subscribe/start without an id and a payload with a query,
   closes the socket with 4400 (the handlers would otherwise fail with an exception).
 - A socket over its caller's cap (app.graphql.ws_slots) is closed when connection_init signs it in.
+- graphql-transport-ws operations get a DirectSink: shared subscription events without errors are sent
+  through it, past strawberry's per-result pipeline (app.graphql.direct_delivery).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from graphql import GraphQLError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from app.graphql import direct_delivery
 from app.graphql.access import MIN_COST, LimiterSlot, rate_limited_error
+from app.graphql.direct_delivery import DirectSink
 from app.graphql.ws_slots import TooManySockets
+from app.metrics import SUBSCRIPTION_DELIVERIES
 
 INIT_TIMEOUT_CODE = 4408  # graphql-transport-ws's code, used for both subprotocols
 INIT_TIMEOUT_REASON = "Connection initialisation timeout"
@@ -83,6 +88,33 @@ class TransportWSHandler(_ChargesRefusedMessages, BaseGraphQLTransportWSHandler)
             await super().handle_connection_init(message)
         except TooManySockets as refused:
             await self._close_refused(refused)
+
+    async def run_operation(self, operation: Any) -> None:
+        # The operation's own task: its executor finds this sink (app.graphql.direct_delivery).
+        sink = DirectSink(operation.id, self.send_message, lambda: operation.completed)
+        sinks = self._direct_sinks()
+        sinks[operation.id] = sink
+        token = direct_delivery.activate(sink)
+        try:
+            await super().run_operation(operation)
+        finally:
+            direct_delivery.deactivate(token)
+            if sinks.get(operation.id) is sink:
+                del sinks[operation.id]
+
+    def _direct_sinks(self) -> dict[str, DirectSink]:
+        sinks: dict[str, DirectSink] | None = getattr(self, "_sinks", None)
+        if sinks is None:
+            sinks = self._sinks = {}
+        return sinks
+
+    async def send_message(self, message: Any) -> None:
+        if isinstance(message, dict) and message.get("type") == "next":
+            SUBSCRIPTION_DELIVERIES.inc("pipeline")
+            sink = self._direct_sinks().get(message.get("id"))  # type: ignore[arg-type]
+            if sink is not None:
+                sink.prime(message["payload"])
+        await super().send_message(message)
 
     async def handle_subscribe(self, message: Any) -> None:
         well_formed = _well_formed(message)
@@ -144,6 +176,11 @@ class LegacyWSHandler(_ChargesRefusedMessages, BaseGraphQLWSHandler):
             await super().handle_start(message)  # AccessControl charges it
         elif not await self._refuse(message, can_answer=self.connection_acknowledged):
             await super().handle_start(message)  # refuses it: 4401 or "Subscription limit reached"
+
+    async def send_message(self, message: Any) -> None:
+        if message.get("type") == "data":
+            SUBSCRIPTION_DELIVERIES.inc("pipeline")
+        await super().send_message(message)
 
     def _error_message(self, operation_id: str, error: GraphQLError) -> dict[str, Any]:
         return {"type": "error", "id": operation_id, "payload": error.formatted}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
@@ -28,7 +27,6 @@ from app.tasks.loaders import TASK_BY_ID
 from app.tasks.models import Priority, TaskStatus
 from app.tasks.service import TaskRow
 from app.tasks.types import TaskAfter, TaskChangeEventType, TaskChangeKindEnum
-from app.users.public import USERS_BY_ID
 
 
 class SubscriberDropped(AppError):
@@ -75,18 +73,12 @@ async def _load_after(event: TaskEvent) -> TaskAfter:
     row: TaskRow | None = await loaders.get(TASK_BY_ID).load(event.task_id)
     if row is None:
         if event.kind is not ChangeKind.DELETED or not event.snapshot:
-            return TaskAfter(None, [], None)  # gone again since: a later event will say so
+            return TaskAfter(None, [])  # gone again since: a later event will say so
         row = row_from_snapshot(event.snapshot)
-    tags, assignee = await asyncio.gather(
-        loaders.get(TAGS_BY_TASK_ID).load(row.id),
-        loaders.get(USERS_BY_ID).load(row.assignee_id) if row.assignee_id else asyncio.sleep(0, None),
-        return_exceptions=True,
-    )
-    if isinstance(tags, BaseException):
-        raise tags
-    if isinstance(assignee, BaseException) and not isinstance(assignee, Exception):
-        raise assignee  # cancellation
-    return TaskAfter(row, tags, assignee, frozenset(tag.name for tag in tags))
+    # The assignee is not loaded here: an execution that selects it loads it through its own loaders (one
+    # load per shared execution), and one that does not never waits for MongoDB.
+    tags = await loaders.get(TAGS_BY_TASK_ID).load(row.id)
+    return TaskAfter(row, tags, frozenset(tag.name for tag in tags))
 
 
 async def _load_payload(event: TaskEvent) -> TaskChangeEventType | None:

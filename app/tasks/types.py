@@ -3,7 +3,6 @@ and the `taskChanged` event."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -18,7 +17,7 @@ from app.tags.public import TAGS_BY_TASK_ID, TagRow, TagType
 from app.tasks.loaders import TASK_BY_ID
 from app.tasks.models import Priority, TaskStatus
 from app.tasks.service import TaskRow
-from app.users.public import USERS_BY_ID, UserRecord, UserType
+from app.users.public import USERS_BY_ID, UserType
 
 TaskStatusType = strawberry.enum(TaskStatus, name="TaskStatus", description="Where a task stands.")
 PriorityType = strawberry.enum(Priority, name="Priority", description="How important a task is; sorts by rank.")
@@ -82,9 +81,6 @@ class TaskAfter:
 
     row: TaskRow | None
     tags: list[TagRow]
-    # The error when the assignee could not be read (MongoDB down): the event still goes out, with the
-    # assignee answered as that error at its path.
-    assignee: UserRecord | Exception | None
     tag_names: frozenset[str] = frozenset()
 
 
@@ -113,13 +109,3 @@ class TaskChangeEventType:
         row = after.row
         loaders.get(TASK_BY_ID).prime(row.id, row)
         loaders.get(TAGS_BY_TASK_ID).prime(row.id, after.tags)
-        if row.assignee_id is None:
-            return
-        users = loaders.get(USERS_BY_ID)
-        if isinstance(after.assignee, Exception):
-            failed: asyncio.Future[UserRecord | None] = asyncio.get_running_loop().create_future()
-            failed.set_exception(after.assignee)
-            failed.exception()  # marks it retrieved: a subscriber that does not select the assignee never awaits it
-            users.cache_map.set(row.assignee_id, failed)  # prime() only takes values
-        else:
-            users.prime(row.assignee_id, after.assignee)

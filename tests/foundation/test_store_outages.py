@@ -20,7 +20,7 @@ import pytest
 from tests.support.auth import admin_headers
 from tests.support.processes import ServerProcess, app_server, start_app, throwaway_ferretdb, wait_until
 from tests.support.proxy import StoreProxy, store_proxy
-from tests.support.ws import subscription
+from tests.support.ws import subscription, subscription_deliveries
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 GUARD_S = 10.0  # an answer must come within this, whatever the outage (store time-outs here are 1 s)
@@ -149,6 +149,7 @@ async def test_with_mongodb_down_subscribers_get_each_task_change_with_the_assig
     tasks = data_of(post(mongo_down.app, 'query($m: String!) { tasks(filter: {search: $m}, sort: CREATED_AT_ASC) '
                                          '{ nodes { id } } }', {"m": mongo_down.marker}))["tasks"]["nodes"]
     async with subscription(mongo_down.app.base_url, changed) as subscriber:
+        before = await subscription_deliveries(mongo_down.app.base_url)
         for title in ("renamed once", "renamed twice"):  # the subscription outlives a failed read
             renamed = post(mongo_down.app, 'mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) '
                                            '{ title } }', {"id": tasks[0]["id"], "t": title})
@@ -158,6 +159,9 @@ async def test_with_mongodb_down_subscribers_get_each_task_change_with_the_assig
             assert payload["data"]["taskChanged"] == {"kind": "UPDATED", "task": {"title": title, "assignee": None}}
             assert [error["path"] for error in payload["errors"]] == [["taskChanged", "task", "assignee"]]
             assert payload["errors"][0]["extensions"] == unavailable("mongodb")
+        # results with errors never take the direct path (app.graphql.direct_delivery): the pipeline shapes them
+        after = await subscription_deliveries(mongo_down.app.base_url)
+        assert (after["pipeline"] - before["pipeline"], after["direct"] - before["direct"]) == (2, 0)
 
 
 # ------------------------------------------------------------------------------------------- PostgreSQL down

@@ -211,7 +211,7 @@ def test_strawberrys_executor_is_graphql_cores_with_the_hooks_shared_execution_o
     document = parse("{ item { name } }")
     executor = SharedEventExecutor.build(CORE, document)
     assert isinstance(executor, adapter.ExecutorBase)
-    for hook in ("build_per_event_executor", "execute_operation", "build_response"):
+    for hook in ("build_per_event_executor", "execute_operation", "build_response", "cancellable_iterable"):
         assert callable(getattr(adapter.ExecutorBase, hook, None)), f"the executor has no {hook}()"
 
 
@@ -220,7 +220,7 @@ def test_strawberrys_executor_is_graphql_cores_with_the_hooks_shared_execution_o
     [
         (TaskboardGraphQL, ("get_context", "encode_json", "render_graphql_ide", "on_ws_connect", "execute_single",
                             "process_result", "run", "pick_websocket_subprotocol")),
-        (TransportWSHandler, ("handle_message", "handle_connection_init", "handle_subscribe", "send_message")),
+        (TransportWSHandler, ("handle_message", "handle_connection_init", "handle_subscribe", "run_operation", "send_message")),
         (LegacyWSHandler, ("handle", "handle_message", "handle_connection_init", "handle_start", "send_message")),
         (TaskboardSchema, ("process_errors",)),
         (OwnErrorsValidationCache, ("on_validate",)),

@@ -24,7 +24,8 @@ from app.common.ports import Port
 from app.graphql.context import Context
 from app.graphql.shared_execution import SharedEventExecutor, SharedExecutions
 from app.graphql.strawberry_adapter import core_schema, strawberry_field
-from app.graphql.visibility import Visibility, VisibleTo, denied_guards, mask
+from app.graphql.shared_execution import SharedOutcome
+from app.graphql.visibility import Guard, Visibility, VisibleTo, denied_positions, mask
 from app.schema import schema as app_schema
 from app.settings import Settings
 from app.users.resolvers import UserQuery
@@ -190,13 +191,36 @@ async def test_a_masked_shared_result_is_what_executing_as_each_caller_gives_err
     assert shared_context.visibility is not None and len(shared_context.visibility.guards) == 6
     for principal in (ADMIN, ALICE, BOB, NOBODY):
         own = await _execute(schema, query, PlainContext(principal=principal))
-        seen = mask(shared, denied_guards(shared_context.visibility.guards, principal))
+        seen = mask(shared, _denied(shared_context.visibility.guards, principal))
         assert _comparable(seen) == _comparable(own), principal
     # the masking is real: a member sees one code, and the other's FORBIDDEN error where the other's code was
-    alice = mask(shared, denied_guards(shared_context.visibility.guards, ALICE))
+    alice = mask(shared, _denied(shared_context.visibility.guards, ALICE))
     assert [s["code"] for s in alice.data["secrets"]] == [f"code-{ALICE.user_id}", None]
     assert [e.path for e in alice.errors if e.message == "not yours"] == [["secrets", 1, "code"]]
-    assert mask(shared, denied_guards(shared_context.visibility.guards, ADMIN)) is shared
+    assert mask(shared, _denied(shared_context.visibility.guards, ADMIN)) is shared
+
+
+def _denied(guards: list[Guard], principal: Principal) -> list[Guard]:
+    return [guards[position] for position in denied_positions(guards, principal)]
+
+
+async def test_callers_denied_the_same_fields_share_one_masked_result_unless_it_has_errors() -> None:
+    schema = strawberry.Schema(query=SecretQuery)
+    shared_context = PlainContext(principal=ADMIN, visibility=Visibility())
+    shared = await _execute(schema, "{ secrets { owner note { text } } }", shared_context)
+    outcome = SharedOutcome(shared, shared_context.visibility.guards)
+    assert outcome.for_principal(ADMIN) is shared
+    # NOBODY and a second caller with no rights are denied the same notes: one object between them
+    stranger = Principal(user_id="someone-else", role=Role.MEMBER)
+    assert outcome.for_principal(NOBODY) is outcome.for_principal(stranger)
+    assert outcome.for_principal(NOBODY) is not shared and outcome.for_principal(NOBODY).errors is None
+    assert outcome.for_principal(ALICE) is not outcome.for_principal(NOBODY)  # Alice sees her own note
+    assert _comparable(outcome.for_principal(ALICE)) == _comparable(
+        await _execute(schema, "{ secrets { owner note { text } } }", PlainContext(principal=ALICE)))
+    # a denial that adds an error is built per caller (errors are shaped per result downstream)
+    with_errors = PlainContext(principal=ADMIN, visibility=Visibility())
+    errored = SharedOutcome(await _execute(schema, "{ secrets { code } }", with_errors), with_errors.visibility.guards)
+    assert errored.for_principal(NOBODY).errors and errored.for_principal(NOBODY) is not errored.for_principal(NOBODY)
 
 
 async def _execute(schema: strawberry.Schema, query: str, context: Any) -> Any:

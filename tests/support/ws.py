@@ -130,5 +130,13 @@ async def subscription_counters(base_url: str) -> dict[str, int]:
     return {name: int(found.get(name, 0)) for name in ("executed", "shared", "masked", "unmaskable")}
 
 
+async def subscription_deliveries(base_url: str) -> dict[str, int]:
+    """The server's subscription results sent, by path: strawberry's pipeline or direct."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found = dict(re.findall(r'taskboard_subscription_deliveries_total\{path="(\w+)"\} (\d+)', text))
+    return {path: int(found.get(path, 0)) for path in ("pipeline", "direct")}
+
+
 def counters_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after}

@@ -1,0 +1,107 @@
+"""Shared subscription results written directly (app.graphql.direct_delivery): the same messages strawberry's
+pipeline writes, the data of one result encoded once. Results with errors keep to the pipeline: see
+tests/foundation/test_store_outages.py (MongoDB down, a subscriber's assignee as an error)."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+
+from app.graphql.direct_delivery import DirectSink, EncodedMessage, encoded_data
+from app.graphql.view import TaskboardGraphQL
+from tests.support.processes import app_server
+from tests.support.ws import LEGACY_WS, post_as_admin, subscription, subscription_deliveries
+
+DOCUMENT = "subscription { taskChanged { kind task { id title priority tags { name } } changedFields } }"
+
+
+def _pipeline_text(message: dict[str, Any]) -> str:
+    """The text strawberry's pipeline sends for a message (through the view's encoder)."""
+    return TaskboardGraphQL.encode_json(None, message)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("extensions", [None, {}, {"cost": 3, "rateLimit": {"limit": 100, "remaining": 97}}])
+@pytest.mark.parametrize("operation_id", ["1", 'quote " and \\ back', "ünï"])
+async def test_a_direct_message_is_the_text_the_pipeline_sends(extensions: Any, operation_id: str) -> None:
+    data = {"taskChanged": {"kind": "CREATED", "task": {"id": "t1", "title": "naïve \"x\" \u2028", "tags": []},
+                            "changedFields": ["title", "dueDate"], "n": [1, 2.5, None, True]}}
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    sink = DirectSink(operation_id, send, lambda: False)
+    payload: dict[str, Any] = {"data": data}
+    if extensions is not None:
+        payload["extensions"] = extensions
+    assert not sink.primed
+    sink.prime(payload)
+    assert sink.primed
+    await sink.deliver(data)
+    expected = {"id": operation_id, "type": "next", "payload": {"data": data}}
+    if extensions:
+        expected["payload"]["extensions"] = extensions
+    assert isinstance(sent[0], EncodedMessage)
+    assert sent[0] == _pipeline_text(expected)  # byte for byte
+    assert _pipeline_text(sent[0]) is sent[0]  # the view passes it on as it is
+
+
+async def test_one_result_object_is_encoded_once_and_nothing_goes_out_after_complete() -> None:
+    data = {"taskChanged": {"kind": "UPDATED"}}
+    assert encoded_data(data) is encoded_data(data)
+    assert encoded_data(dict(data)) is not encoded_data(data)  # an equal but other object: its own encoding
+    sent: list[Any] = []
+    completed = False
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    sink = DirectSink("7", send, lambda: completed)
+    sink.prime({"data": data})
+    await sink.deliver(data)
+    completed = True
+    await sink.deliver(data)
+    assert len(sent) == 1
+
+
+@pytest.fixture(scope="module")
+def server():
+    with app_server() as instance:
+        yield instance
+
+
+async def test_after_its_first_result_a_transport_ws_subscriber_gets_shared_events_directly_as_legacy_gets_them(
+    server,
+) -> None:
+    url = server.base_url
+    tag = (await post_as_admin(url, 'mutation { createTag(name: "direct-delivery", color: "#112233") { id } }'))["createTag"]
+    async with AsyncExitStack() as stack:
+        # Given a graphql-transport-ws subscriber and a legacy graphql-ws one (always the pipeline) on one document
+        modern = await stack.enter_async_context(subscription(url, DOCUMENT))
+        legacy = await stack.enter_async_context(subscription(url, DOCUMENT, protocol=LEGACY_WS))
+        before = await subscription_deliveries(url)
+
+        # When three changes are committed
+        created = (await post_as_admin(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                                       {"i": {"title": "direct one", "tagIds": [tag["id"]]}}))["createTask"]
+        await post_as_admin(url, "mutation($id: ID!) { updateTask(id: $id, input: {title: \"direct two\"}) { id } }",
+                            {"id": created["id"]})
+        await post_as_admin(url, "mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { id } }",
+                            {"id": created["id"]})
+        modern_messages = [await modern.next_message() for _ in range(3)]
+        legacy_payloads = [await legacy.next_payload() for _ in range(3)]
+
+        # Then both hear the same three payloads, extensions included
+        assert [m["type"] for m in modern_messages] == ["next"] * 3
+        assert [m["id"] for m in modern_messages] == ["1"] * 3
+        assert [m["payload"] for m in modern_messages] == legacy_payloads
+        assert [p["data"]["taskChanged"]["task"]["title"] for p in legacy_payloads] == ["direct one", "direct two",
+                                                                                       "direct two"]
+        assert legacy_payloads[2]["data"]["taskChanged"]["task"]["priority"] == "HIGH"
+        assert legacy_payloads[0]["data"]["taskChanged"]["task"]["tags"] == [{"name": "direct-delivery"}]
+        assert set(legacy_payloads[0].get("extensions", {})) == {"cost", "rateLimit"}
+        # and the transport-ws subscriber's first came through the pipeline, the two after it directly
+        delta = {path: count - before[path] for path, count in (await subscription_deliveries(url)).items()}
+        assert delta == {"pipeline": 1 + 3, "direct": 2}
