@@ -29,6 +29,10 @@ class SharedWork(Generic[T]):
     def done(self) -> bool:
         return self._task.done()
 
+    def failed(self) -> bool:
+        """Whether finished work ended with an exception (or was cancelled)."""
+        return self._task.cancelled() or self._task.exception() is not None
+
     def outcome(self) -> T:
         """The result of finished work (raises its exception; InvalidStateError while it runs)."""
         return self._task.result()

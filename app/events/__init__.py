@@ -18,17 +18,17 @@ out) and `uninstall` on shutdown, which ends every open stream.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from app.common import changes
-from app.events.hub import Hub, SubscriberNotice, Subscription
+from app.events.hub import ArrivalHook, Hub, SubscriberNotice, Subscription
 from app.events.publisher import Publisher, Stream
 from app.settings import Settings
 
-__all__ = ["INSTANCE_ID", "Hub", "Publisher", "Stream", "SubscriberNotice", "Subscription", "current_hub",
+__all__ = ["INSTANCE_ID", "ArrivalHook", "Hub", "Publisher", "Stream", "SubscriberNotice", "Subscription", "current_hub",
            "install", "stats", "subscribe", "uninstall"]
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def current_hub() -> Hub:
 
 
 def subscribe(
-    stream: Stream[T], hub: Hub | None = None, *, on_arrival: Callable[[Iterable[T]], None] | None = None
+    stream: Stream[T], hub: Hub | None = None, *, on_arrival: ArrivalHook | None = None
 ) -> Subscription[T]:
     """A subscription to one stream's events, decoded (use with `async with`); see Hub.subscribe for on_arrival."""
     hub = hub or current_hub()

@@ -8,6 +8,10 @@
   DISCONNECTED notice; the reader reconnects with jittered exponential backoff, resubscribes every
   active channel, and each subscriber gets RECONNECTED once its channel is confirmed again.
 - close() ends every stream; leaving the `async with` block releases the subscription.
+- An arrival hook may return an awaitable (work every subscriber of the payload needs, e.g. loading what
+  the event is about): the payload reaches the subscribers once it is done, so they wake once, with
+  everything ready, instead of waking to wait. Payloads and notices keep their order: while one is held,
+  everything after it waits its turn.
 
 On a Redis Cluster (`cluster=True`) the channels are sharded channels (SSUBSCRIBE; the publisher SPUBLISHes)
 and share one hash slot (app/events/keys.py), so the hub still has one connection: to the primary that
@@ -26,7 +30,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -45,6 +49,9 @@ from app.settings import Settings
 log = logging.getLogger("taskboard.events")
 
 T = TypeVar("T")
+# Called with a payload's decoded items when the reader receives it; may return work the payload's
+# subscribers need done before it reaches them (see the module docstring).
+ArrivalHook = Callable[[Iterable[Any]], Awaitable[Any] | None]
 
 NoticeKind = Literal["DISCONNECTED", "RECONNECTED", "DROPPED", "EXPIRED"]
 _BACKOFF_START_S = 0.1
@@ -72,7 +79,7 @@ class Subscription(Generic[T]):
 
     def __init__(
         self, hub: Hub, channel: str, decode: Callable[[bytes], Iterable[T]], limit: int,
-        on_arrival: Callable[[Iterable[T]], None] | None = None,
+        on_arrival: ArrivalHook | None = None,
     ) -> None:
         self.channel = channel
         self.on_arrival = on_arrival
@@ -203,6 +210,9 @@ class Hub:
         self._lock = asyncio.Lock()  # one command at a time on the PubSub connection
         self._reader: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Deliveries waiting for their payload's arrival work (or for one held before them), in order.
+        self._held: deque[tuple[Awaitable[Any] | None, Callable[[], None]]] = deque()
+        self._releaser: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
         self._outage = False
         self._closed = False
@@ -246,7 +256,7 @@ class Hub:
 
     def subscribe(
         self, channel: str, decode: Callable[[bytes], Iterable[T]] = raw,  # type: ignore[assignment]
-        *, on_arrival: Callable[[Iterable[T]], None] | None = None,
+        *, on_arrival: ArrivalHook | None = None,
     ) -> Subscription[T]:
         """A subscription to use with `async with`; entering it waits until Redis confirms the channel.
 
@@ -268,6 +278,9 @@ class Hub:
     async def close(self) -> None:
         """End every subscription and the connection."""
         self._closed = True
+        if self._releaser is not None:
+            self._releaser.cancel()  # the streams end below: nothing held is owed to anyone
+        self._held.clear()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -335,7 +348,8 @@ class Hub:
         gap = kind == "DISCONNECTED"
         if subscription.in_gap != gap:
             subscription.in_gap = gap
-            self._deliver(subscription, SubscriberNotice(kind, message))
+            notice = SubscriberNotice(kind, message)
+            self._in_order(None, lambda: self._deliver(subscription, notice))
 
     def _in_background(self, work: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)
@@ -453,13 +467,16 @@ class Hub:
         if kind in ("message", "smessage"):
             self.received += 1
             channel = self._channels.get(name)
-            hooks: dict[Callable[[Iterable[Any]], None], Callable[[bytes], Iterable[Any]]] = {}
-            for subscription in list(channel.subscribers if channel else ()):
+            subscribers = list(channel.subscribers if channel else ())
+            hooks: dict[ArrivalHook, Callable[[bytes], Iterable[Any]]] = {}
+            for subscription in subscribers:
                 if subscription.on_arrival is not None:
                     hooks[subscription.on_arrival] = subscription._decode
-                self._deliver(subscription, message["data"])
-            for hook, decode in hooks.items():
-                self._arrived(hook, decode, message["data"], name)
+            data = message["data"]
+            work = [ready for hook, decode in hooks.items()
+                    if (ready := self._arrived(hook, decode, data, name)) is not None]
+            ready = work[0] if len(work) == 1 else asyncio.gather(*work) if work else None
+            self._in_order(ready, lambda: self._deliver_all(name, subscribers, data))
         elif kind in ("subscribe", "ssubscribe"):
             self._confirmed(name)
         elif kind == "sunsubscribe" and name in self._subscribed:
@@ -467,12 +484,41 @@ class Hub:
             raise ConnectionError(f"Redis Cluster moved the slot of {name}")
 
     def _arrived(
-        self, hook: Callable[[Iterable[Any]], None], decode: Callable[[bytes], Iterable[Any]], payload: bytes, name: str
-    ) -> None:
+        self, hook: ArrivalHook, decode: Callable[[bytes], Iterable[Any]], payload: bytes, name: str
+    ) -> Awaitable[Any] | None:
         try:
-            hook(decode(payload))
+            return hook(decode(payload))
         except Exception:  # noqa: BLE001 - the reader serves every channel: one hook must not stop it
             log.warning("events: an arrival hook failed on %s", name, exc_info=True)
+            return None
+
+    def _deliver_all(self, name: str, subscribers: list[Subscription[Any]], item: bytes) -> None:
+        """Deliver to the subscribers the channel had when the payload arrived and still has."""
+        channel = self._channels.get(name)
+        current = channel.subscribers if channel is not None else ()
+        for subscription in subscribers:
+            if subscription in current:
+                self._deliver(subscription, item)
+
+    def _in_order(self, ready: Awaitable[Any] | None, deliver: Callable[[], None]) -> None:
+        """Deliver now, or once `ready` is done and everything held before has gone out."""
+        if ready is None and not self._held:
+            deliver()
+            return
+        self._held.append((ready, deliver))
+        if self._releaser is None or self._releaser.done():
+            self._releaser = self._in_background(self._release())
+
+    async def _release(self) -> None:
+        while self._held:
+            ready, deliver = self._held[0]
+            if ready is not None:
+                try:
+                    await ready
+                except Exception:  # noqa: BLE001 - each subscriber meets the failure itself when it reads the payload
+                    pass
+            self._held.popleft()
+            deliver()
 
     def _confirmed(self, name: str) -> None:
         if name == self._control:

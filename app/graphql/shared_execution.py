@@ -179,12 +179,15 @@ class SharedEventExecutor(ExecutorBase):
         """The source events, less the shared ones executed and sent here (app.graphql.direct_delivery); an
         event executed here whose result has errors goes on as `_Executed`, for strawberry to deliver."""
         async for payload in source:
-            if not sink.primed or _shared(payload) is None:
+            shared = _shared(payload)
+            if not sink.primed or shared is None:
                 yield payload
                 continue
-            result = self.build_per_event_executor(payload).execute_operation(False)
-            if is_awaitable(result):
-                result = await result
+            result = self._finished(shared)
+            if result is None:
+                result = self.build_per_event_executor(payload).execute_operation(False)
+                if is_awaitable(result):
+                    result = await result
             if not result.errors:
                 try:
                     await sink.deliver(result.data)
@@ -192,6 +195,35 @@ class SharedEventExecutor(ExecutorBase):
                 except Exception:  # noqa: BLE001 - the socket went away: strawberry's own send fails its way
                     pass
             yield _Executed(result)
+
+    def _finished(self, shared: SharedExecutions) -> ExecutionResult | None:
+        """This subscriber's result of an event when another subscriber's execution already finished it (no
+        per-event executor needed); None when it has to execute (or wait) the usual way."""
+        key = self._share_key
+        if key is None:
+            return None
+        if _shares_across_rights(self.context_value) and not _is_unmaskable(self.operation):
+            outcome = self._finished_entry(shared, (key[0], key[1], ACROSS_RIGHTS))
+            if not isinstance(outcome, SharedOutcome) or outcome.result is None:
+                return None
+            SUBSCRIPTION_RESULTS.inc("shared")
+            return outcome.for_principal(self.context_value.principal)
+        result = self._finished_entry(shared, key)
+        if not isinstance(result, ExecutionResult):
+            return None
+        SUBSCRIPTION_RESULTS.inc("shared")
+        return result
+
+    def _finished_entry(self, shared: SharedExecutions, key: ShareKey) -> Any:
+        done = shared.results.get(key)
+        if done is None or done[0] is not self.operation:
+            return None
+        entry = done[1]
+        if isinstance(entry, SharedWork):
+            if not entry.done() or entry.failed():
+                return None  # running, or failed: the usual way waits for it or raises its error
+            return entry.outcome()
+        return entry
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         if isinstance(payload, _Executed):

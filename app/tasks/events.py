@@ -11,7 +11,7 @@ task only while it is live, plus the one DELETED event that ended its life.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -85,7 +85,7 @@ TASK_EVENTS: events.Stream[TaskEvent] = events.Stream(
 
 
 def task_events(
-    hub: Hub | None = None, *, on_arrival: Callable[[Iterable[TaskEvent]], None] | None = None
+    hub: Hub | None = None, *, on_arrival: events.ArrivalHook | None = None
 ) -> Subscription[TaskEvent]:
     """A subscription to task change events, one TaskEvent per changed task (use with `async with`)."""
     return events.subscribe(TASK_EVENTS, hub, on_arrival=on_arrival)

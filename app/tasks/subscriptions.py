@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -106,14 +107,23 @@ def event_payload(event: TaskEvent) -> SharedWork[TaskChangeEventType | None]:
     return shared
 
 
-def load_on_arrival(items: Iterable[TaskEvent]) -> None:
-    """Start loading each event's shared payload when the process receives it: a subscriber reaches an event
-    only after delivering the previous one, so a load started by the first subscriber to get there would
-    wait for every earlier event's fan-out, and the loads of a busy stream would queue behind each other."""
+def load_on_arrival(items: Iterable[TaskEvent]) -> Awaitable[object] | None:
+    """Start loading each event's shared payload when the process receives it; the hub hands the events to
+    the subscribers once the loads are done (app.events.hub), so each subscriber wakes once, to a payload
+    that is ready, instead of a thousand waking to wait for it."""
     with untraced():  # events are not traced (README: Traces): the load's driver calls must not start spans
-        for item in items:
-            if item.task_id is not None:
-                event_payload(item)
+        loads = [event_payload(item) for item in items if item.task_id is not None]
+    if not loads:
+        return None
+    return _settled(loads)
+
+
+async def _settled(loads: list[SharedWork[TaskChangeEventType | None]]) -> None:
+    """Done when every load is (their errors are each subscriber's to meet)."""
+    for load in loads:
+        if not load.done():
+            with contextlib.suppress(Exception):
+                await load.result()
 
 
 async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: bool) -> TaskChangeEventType | None:

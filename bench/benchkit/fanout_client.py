@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import orjson
+import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
 SUBSCRIPTION = "subscription Fanout { taskChanged { kind task { id title } changedFields } }"
@@ -160,4 +161,6 @@ if __name__ == "__main__":
     parser.add_argument("--offset", type=int, default=0)
     args = parser.parse_args()
     _raise_fd_limit()
+    # uvloop, as the server: a subscriber process must not be the slower end of what it measures.
+    uvloop.install()
     asyncio.run(main(args.url, args.count, args.out, args.tokens, args.offset))

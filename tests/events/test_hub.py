@@ -221,3 +221,35 @@ async def test_a_consumer_cancelled_while_subscribing_leaves_nothing_behind(
         with pytest.raises(asyncio.CancelledError):
             await entering
         assert hub.stats()["subscribers"] == 0
+
+
+async def test_arrival_work_holds_a_payload_until_done_and_later_payloads_keep_their_order(
+    make_hub: MakeHub, make_publisher
+) -> None:
+    hub = await make_hub()
+    publisher = make_publisher()
+    slow, quick, plain = new_id(), new_id(), new_id()
+    release = asyncio.Event()
+    arrived: list[str | None] = []
+
+    def hook(items) -> object:
+        ids = [item.task_id for item in items]
+        arrived.extend(ids)
+        if slow in ids:
+            return release.wait()  # the slow payload's work: done when the test says so
+        if quick in ids:
+            return asyncio.sleep(0)
+        return None  # no work: delivered at once unless something before it is held
+
+    async with task_events(hub, on_arrival=hook) as stream, task_events(hub) as other, listening(publisher.publish):
+        for task_id in (slow, quick, plain):
+            await dispatch([task_changed(task_id)])
+        assert await eventually(lambda: arrived == [slow, quick, plain])
+        # nothing reaches either subscriber while the first payload's work runs (order holds for everyone)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(stream.__anext__(), 0.3)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(other.__anext__(), 0.1)
+        release.set()
+        assert [(await next_item(stream)).task_id for _ in range(3)] == [slow, quick, plain]
+        assert [(await next_item(other)).task_id for _ in range(3)] == [slow, quick, plain]

@@ -58,3 +58,18 @@ async def test_a_failure_reaches_every_waiter() -> None:
     assert [type(r) for r in results] == [LookupError, LookupError]
     with pytest.raises(LookupError):
         shared.outcome()
+
+
+async def test_failed_tells_finished_work_that_raised_from_work_that_returned() -> None:
+    async def fine() -> int:
+        return 1
+
+    async def broken() -> int:
+        raise ValueError("no")
+
+    ok, bad = SharedWork(fine()), SharedWork(broken())
+    await asyncio.sleep(0)
+    assert ok.done() and not ok.failed()
+    assert bad.done() and bad.failed()
+    with pytest.raises(ValueError):
+        bad.outcome()
