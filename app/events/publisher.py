@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
-
-
 from app.cache.link import REDIS_ERRORS, RateLimitedWarning
 from app.common.changes import Change, Entity
 from app.stores.redis import Client, db_of, is_cluster

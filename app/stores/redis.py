@@ -52,7 +52,7 @@ def is_cluster(redis: Client) -> bool:
 
 def db_of(redis: Client) -> int:
     """The database number a client talks to (0 on a cluster)."""
-    if isinstance(redis, RedisCluster):
+    if is_cluster(redis):
         return 0
     return int(redis.connection_pool.connection_kwargs.get("db", 0))
 
