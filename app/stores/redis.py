@@ -1,13 +1,16 @@
 """Redis (redis.asyncio): connect, close, health; one node, or a Redis Cluster with REDIS_CLUSTER=true.
 
 Callers use the client's commands as on one node. The few things that differ on a cluster live here:
-a multi-key read over keys of different slots (`mget`), the database number (always 0 on a cluster), and
-which node holds a key (`node_of`, for the events hub's sharded pub/sub).
+whether a client is a cluster's (`is_cluster`), a multi-key read over keys of different slots (`mget`), the
+database number (`db_of`: always 0 on a cluster), and `shard_of`, which spreads a key family over hash-tagged
+groups (the cache's rows, the rate limiter's buckets) so that a cluster spreads them over its nodes. (Which node
+serves the events slot, the events hub asks the cluster itself: app/events/hub.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Sequence
 
@@ -55,6 +58,12 @@ def db_of(redis: Client) -> int:
     if is_cluster(redis):
         return 0
     return int(redis.connection_pool.connection_kwargs.get("db", 0))
+
+
+def shard_of(text: str, shards: int) -> int:
+    """Which of `shards` groups `text` falls in: the same in every process (unlike the salted `hash()`), so every
+    instance puts a name in the same group. Changing it moves every key of the families built on it."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=2).digest(), "big") % shards
 
 
 async def mget(redis: Client, names: Sequence[str]) -> list[bytes | None]:

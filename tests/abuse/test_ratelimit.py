@@ -113,6 +113,8 @@ def test_buckets_spread_over_sharded_sets_each_in_a_hash_slot_of_its_own() -> No
     assert len({buckets(fresh_key()) for _ in range(200)}) == BUCKET_SHARDS  # every shard gets callers
     caller = fresh_key()
     assert buckets(caller) == buckets(caller) and buckets(caller) in names
+    # The names outlive a release: a caller moved to another set would get a fresh budget.
+    assert (buckets("user:1"), buckets("ip:10.0.0.1")) == ("tb:rl:v3:{4}:buckets", "tb:rl:v3:{14}:buckets")
 
 
 async def test_buckets_share_sorted_sets_without_ttl_and_full_ones_are_removed(make_limiter: MakeLimiter) -> None:
