@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
 from app.auth.principal import Principal
+from app.stores.redis import shard_of
 
 PREFIX = "tb:rl:v3"  # v2: every bucket in one sorted set; v3: the buckets sharded over BUCKET_SHARDS sets
 BUCKET_SHARDS = 16  # one hash slot each: on a Redis Cluster the limiter's load spreads over every node
+
+
+def _buckets_in(shard: int) -> str:
+    return f"{PREFIX}:{{{shard}}}:buckets"
 
 
 def buckets(caller: str) -> str:
@@ -18,13 +22,12 @@ def buckets(caller: str) -> str:
     They have no TTL, so an eviction policy that only evicts keys with a TTL (volatile-*) never drops them,
     and they stay small: the limiter removes buckets that are full again (see app.abuse.ratelimit).
     """
-    shard = int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=2).digest(), "big") % BUCKET_SHARDS
-    return f"{PREFIX}:{{{shard}}}:buckets"
+    return _buckets_in(shard_of(caller, BUCKET_SHARDS))
 
 
 def all_buckets() -> list[str]:
     """Every shard's sorted set."""
-    return [f"{PREFIX}:{{{shard}}}:buckets" for shard in range(BUCKET_SHARDS)]
+    return [_buckets_in(shard) for shard in range(BUCKET_SHARDS)]
 
 
 def client_ip_bucket(ip: str | None) -> str:

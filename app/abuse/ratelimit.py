@@ -14,24 +14,25 @@ those (ZREMRANGEBYSCORE: amortised O(log n) per charge, each bucket removed once
 callers that spent something within the last window.
 
 When Redis fails or is slower than `timeout_s`, the limiter fails open (allows, marks the decision
-degraded) or closed (denies with a short retry hint), per RATE_LIMIT_FAIL_OPEN.
+degraded) or closed (denies with a short retry hint), per RATE_LIMIT_FAIL_OPEN. A time-out this process's
+event loop handled late (app.stores.redis.LateTimeout: the process was overloaded, Redis may well have answered)
+decides the same way but is no Redis outage: counted in `late_timeouts`, not in `failures`, and not logged.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.abuse import keys
-from app.cache.link import RateLimitedWarning
+from app.cache.link import REDIS_ERRORS, RateLimitedWarning
 from app.common.errors import RateLimited
 from app.settings import Settings
+from app.stores import redis as store
 
 log = logging.getLogger("taskboard.ratelimit")
 
@@ -97,6 +98,7 @@ class RateLimiter:
         self._script = redis.register_script(GCRA_LUA)
         self._warn = RateLimitedWarning(log, 10.0)
         self.failures = 0
+        self.late_timeouts = 0  # time-outs that were this process's late event loop's, not Redis's
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis) -> RateLimiter:
@@ -114,13 +116,16 @@ class RateLimiter:
         window_ms = self.window_s * 1000.0
         emission_ms = window_ms / self.points
         try:
-            allowed, retry_ms, remaining = await asyncio.wait_for(
+            allowed, retry_ms, remaining = await store.bounded(
                 self._script(keys=[self.buckets(key)], args=[key, repr(emission_ms), repr(window_ms), cost]), self.timeout_s
             )
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            self.failures += 1
-            mode = "allowing" if self.fail_open else "denying"
-            self._warn("rate limiter: Redis unavailable (%s); %s requests", type(exc).__name__, mode)
+        except REDIS_ERRORS as exc:
+            if isinstance(exc, store.LateTimeout):
+                self.late_timeouts += 1
+            else:
+                self.failures += 1
+                mode = "allowing" if self.fail_open else "denying"
+                self._warn("rate limiter: Redis unavailable (%s); %s requests", type(exc).__name__, mode)
             if self.fail_open:
                 return Decision(True, 0.0, self.points, self.points, degraded=True)
             return Decision(False, UNAVAILABLE_RETRY_S, 0, self.points, degraded=True)

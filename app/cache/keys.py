@@ -37,6 +37,7 @@ from enum import Enum
 import orjson
 
 from app.common.changes import Change, Entity
+from app.stores import redis as store
 
 VERSION = "v4"  # v2: task rows carry creator_id; v3: users cached as plain records; v4: hash-tagged groups
 PREFIX = f"tb:{VERSION}"
@@ -67,7 +68,7 @@ def _shard(kind: Entity | str, n: int) -> str:
 
 def shard_of(value: object) -> int:
     """Which of the ROW_SHARDS groups a row id (or a digest) falls in; stable across processes."""
-    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=2).digest(), "big") % ROW_SHARDS
+    return store.shard_of(str(value), ROW_SHARDS)
 
 
 def _row_group(entity: Entity | str, entity_id: object) -> str:
@@ -101,15 +102,19 @@ def collection_stamp(entity: Entity | str) -> str:
     return f"{_home(entity)}:gen"
 
 
+def _bulk_stamp_in(group: str) -> str:
+    return f"{group}:gen:all"
+
+
 def bulk_stamp(entity: Entity | str, entity_id: object) -> str:
     """Changes on writes that name no ids (seeding, data migrations): every row entry depends on it. One copy
     per row shard, next to the rows (this is the copy of `entity_id`'s shard); such a write bumps them all."""
-    return f"{_row_group(entity, entity_id)}:gen:all"
+    return _bulk_stamp_in(_row_group(entity, entity_id))
 
 
 def bulk_stamps(entity: Entity | str) -> list[str]:
     """Every row shard's copy of the bulk stamp."""
-    return [f"{_shard(entity, n)}:gen:all" for n in range(ROW_SHARDS)]
+    return [_bulk_stamp_in(_shard(entity, n)) for n in range(ROW_SHARDS)]
 
 
 def row_stamp(entity: Entity | str, entity_id: object) -> str:

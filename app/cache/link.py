@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.stores import redis as store
 
 log = logging.getLogger("taskboard.cache")
 
@@ -33,14 +34,7 @@ class Unavailable(Exception):
 
 class LateLoop(Unavailable):
     """A call timed out only because this process's event loop came back to it late (CPU overload, a long
-    pause): the caller falls back for this call, and the cache does not go degraded."""
-
-
-# A time-out handled this long after its deadline was the event loop's, not Redis's: a timer on a loop that keeps
-# up fires within milliseconds. Without this, an overloaded instance would take itself for a Redis outage, go
-# degraded (sending every read to the databases, more load still) and on recovery replace the global epoch,
-# emptying the cache of every instance.
-LATE_LOOP_S = 0.1
+    pause; app.stores.redis.LateTimeout): the caller falls back for this call, and the cache does not go degraded."""
 
 
 class RateLimitedWarning:
@@ -101,17 +95,15 @@ class RedisLink:
     async def call(self, what: str, operation: Callable[[], Awaitable[T]], *, tolerate_late: bool = True) -> T:
         """Run one Redis operation within the time-out; raises Unavailable (and degrades) on failure.
 
-        A time-out the event loop handled more than LATE_LOOP_S after its deadline raises LateLoop instead and
-        leaves the cache in use (unless `tolerate_late` is False): Redis may well have answered in time.
+        A time-out the event loop handled late (store.LateTimeout) raises LateLoop instead and leaves the cache in
+        use (unless `tolerate_late` is False): Redis may well have answered in time.
         """
         if self.degraded:
             raise Unavailable(what)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
         try:
-            return await asyncio.wait_for(operation(), self.timeout_s)
+            return await store.bounded(operation(), self.timeout_s)
         except REDIS_ERRORS as exc:
-            if tolerate_late and _timed_out(exc) and loop.time() - deadline > LATE_LOOP_S:
+            if tolerate_late and isinstance(exc, store.LateTimeout):
                 self.late_timeouts += 1
                 raise LateLoop(what) from exc
             self.failed(what, exc)
@@ -159,11 +151,6 @@ class RedisLink:
             except asyncio.CancelledError:
                 pass
             self._probe = None
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """asyncio's time-out (the operation's deadline) or redis-py's socket time-out."""
-    return isinstance(exc, (TimeoutError, RedisTimeoutError))
 
 
 def _describe(exc: BaseException) -> str:

@@ -33,7 +33,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
-
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -45,6 +44,7 @@ from redis.backoff import NoBackoff
 from app.cache.link import REDIS_ERRORS
 from app.events import keys
 from app.settings import Settings
+from app.stores.redis import db_of
 
 log = logging.getLogger("taskboard.events")
 
@@ -195,7 +195,8 @@ class Hub:
             if cluster else None
         )
         self._redis = self._node_client(redis_url, timeout_s, name)
-        self.db = 0 if cluster else int(self._redis.connection_pool.connection_kwargs.get("db", 0))
+        # The cluster client when there is one: a cluster has database 0 only, whatever the node client's URL says.
+        self.db = db_of(self._cluster if self._cluster is not None else self._redis)
         self.name = name
         self.queue_size = queue_size
         self._timeout_s = timeout_s

@@ -7,18 +7,15 @@ domain's keys.py) and its payload codec.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
-
-
 from app.cache.link import REDIS_ERRORS, RateLimitedWarning
 from app.common.changes import Change, Entity
-from app.stores.redis import Client, db_of, is_cluster
+from app.stores.redis import Client, LateTimeout, bounded, db_of, is_cluster
 
 log = logging.getLogger("taskboard.events")
 
@@ -53,9 +50,13 @@ class Publisher:
         self._warn = RateLimitedWarning(log, 10.0)
         self.published = 0
         self.publish_errors = 0
+        # Changes whose publish timed out only because this process's event loop was late (LateTimeout): they may
+        # well have gone out, and Redis is not taken for down (no warning).
+        self.publish_late_timeouts = 0
 
     async def publish(self, changes: list[Change]) -> None:
-        """Publish the changes among `changes` that a stream carries; on Redis failure log, count and carry on."""
+        """Publish the changes among `changes` that a stream carries; on Redis failure log, count and carry on
+        (a time-out the event loop handled late is only counted)."""
         messages = [
             (channel, encode, change)
             for change in changes
@@ -70,7 +71,10 @@ class Publisher:
         for channel, encode, change in messages:
             send(channel, encode(change, origin=self.origin, at=now))
         try:
-            await asyncio.wait_for(pipe.execute(), self._timeout_s)
+            await bounded(pipe.execute(), self._timeout_s)
+        except LateTimeout:
+            self.publish_late_timeouts += len(messages)
+            return
         except REDIS_ERRORS as exc:
             self.publish_errors += len(messages)
             self._warn("events: publishing %d change(s) failed (%s); subscribers miss them", len(messages), exc)
@@ -78,4 +82,8 @@ class Publisher:
         self.published += len(messages)
 
     def stats(self) -> dict[str, int]:
-        return {"published": self.published, "publish_errors": self.publish_errors}
+        return {
+            "published": self.published,
+            "publish_errors": self.publish_errors,
+            "publish_late_timeouts": self.publish_late_timeouts,
+        }

@@ -1,22 +1,37 @@
 """Redis (redis.asyncio): connect, close, health; one node, or a Redis Cluster with REDIS_CLUSTER=true.
 
 Callers use the client's commands as on one node. The few things that differ on a cluster live here:
-a multi-key read over keys of different slots (`mget`), the database number (always 0 on a cluster), and
-which node holds a key (`node_of`, for the events hub's sharded pub/sub).
+whether a client is a cluster's (`is_cluster`), a multi-key read over keys of different slots (`mget`), the
+database number (`db_of`: always 0 on a cluster), and `shard_of`, which spreads a key family over hash-tagged
+groups (the cache's rows, the rate limiter's buckets) so that a cluster spreads them over its nodes. (Which node
+serves the events slot, the events hub asks the cluster itself: app/events/hub.py.)
+
+`bounded` is the one time-out for request-path Redis calls (the cache, the rate limiter, the events publisher): it
+tells a time-out Redis caused from one this process's late event loop caused (`LateTimeout`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.settings import Settings
 
 Client = Redis | RedisCluster
+T = TypeVar("T")
+
+# A time-out handled this long after its deadline was the event loop's, not Redis's: a timer on a loop that keeps
+# up fires within milliseconds. Without this, an overloaded instance would take itself for a Redis outage: the
+# cache would go degraded (sending every read to the databases, more load still) and on recovery replace the
+# global epoch, emptying the cache of every instance.
+LATE_LOOP_S = 0.1
 
 _client: Client | None = None
 
@@ -52,9 +67,15 @@ def is_cluster(redis: Client) -> bool:
 
 def db_of(redis: Client) -> int:
     """The database number a client talks to (0 on a cluster)."""
-    if isinstance(redis, RedisCluster):
+    if is_cluster(redis):
         return 0
     return int(redis.connection_pool.connection_kwargs.get("db", 0))
+
+
+def shard_of(text: str, shards: int) -> int:
+    """Which of `shards` groups `text` falls in: the same in every process (unlike the salted `hash()`), so every
+    instance puts a name in the same group. Changing it moves every key of the families built on it."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=2).digest(), "big") % shards
 
 
 async def mget(redis: Client, names: Sequence[str]) -> list[bytes | None]:
@@ -64,6 +85,26 @@ async def mget(redis: Client, names: Sequence[str]) -> list[bytes | None]:
     if isinstance(redis, RedisCluster):
         return await redis.mget_nonatomic(list(names))
     return await redis.mget(list(names))
+
+
+class LateTimeout(TimeoutError):
+    """A bounded call timed out, but this process's event loop handled the time-out more than LATE_LOOP_S after
+    its deadline (CPU overload, a long pause): Redis may well have answered in time. Still a TimeoutError, so a
+    caller that does not tell the two apart treats it as any other time-out."""
+
+
+async def bounded(operation: Awaitable[T], timeout_s: float) -> T:
+    """Await a Redis operation for at most timeout_s. A time-out (asyncio's, or redis-py's socket time-out) that
+    the event loop handled more than LATE_LOOP_S after the deadline raises LateTimeout; other failures pass."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        return await asyncio.wait_for(operation, timeout_s)
+    except (TimeoutError, RedisTimeoutError) as exc:
+        late_s = loop.time() - deadline
+        if late_s > LATE_LOOP_S:
+            raise LateTimeout(f"the event loop handled the time-out {late_s:.2f} s after its deadline") from exc
+        raise
 
 
 def client() -> Client:

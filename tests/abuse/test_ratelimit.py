@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -16,6 +17,7 @@ from app.auth.principal import ANONYMOUS, Principal, Role, system
 from app.common.errors import RateLimited
 from app.settings import Settings
 from app.stores.redis import is_cluster, make_client
+from tests.support.late_loop import LATE_TIMEOUT_S, pause_redis, stick_event_loop_soon
 from tests.support.processes import throwaway_redis
 
 MakeLimiter = Callable[..., RateLimiter]
@@ -113,6 +115,8 @@ def test_buckets_spread_over_sharded_sets_each_in_a_hash_slot_of_its_own() -> No
     assert len({buckets(fresh_key()) for _ in range(200)}) == BUCKET_SHARDS  # every shard gets callers
     caller = fresh_key()
     assert buckets(caller) == buckets(caller) and buckets(caller) in names
+    # The names outlive a release: a caller moved to another set would get a fresh budget.
+    assert (buckets("user:1"), buckets("ip:10.0.0.1")) == ("tb:rl:v3:{4}:buckets", "tb:rl:v3:{14}:buckets")
 
 
 async def test_buckets_share_sorted_sets_without_ttl_and_full_ones_are_removed(make_limiter: MakeLimiter) -> None:
@@ -183,6 +187,34 @@ async def test_a_stalled_redis_counts_as_down(make_limiter: MakeLimiter) -> None
         finally:
             process.send_signal(18)  # SIGCONT
     assert not decision.allowed and decision.degraded and limiter.failures == 1
+
+
+@pytest.mark.parametrize("fail_open", [True, False])
+async def test_a_time_out_the_stuck_event_loop_handled_late_decides_as_configured_but_is_no_redis_outage(
+    make_limiter: MakeLimiter, caplog: pytest.LogCaptureFixture, fail_open: bool
+) -> None:
+    # tests/support/late_loop.py: this process is overloaded, not Redis (which may have answered in time).
+    def warnings() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.name == "taskboard.ratelimit"]
+
+    with throwaway_redis() as (url, _), caplog.at_level(logging.WARNING, logger="taskboard.ratelimit"):
+        limiter = make_limiter(points=100, redis_url=url, fail_open=fail_open, timeout_s=LATE_TIMEOUT_S)
+        assert (await limiter.charge(fresh_key(), 1)).allowed  # connected, the script loaded
+        await pause_redis(url, 1500)  # Redis answers nothing for 1.5 s
+
+        stick_event_loop_soon()
+        late = await asyncio.wait_for(limiter.charge(fresh_key(), 1), 20)
+        after_late = (limiter.late_timeouts, limiter.failures, warnings())
+        # The loop keeps up now: a time-out on its deadline is Redis's, as before
+        on_time = await asyncio.wait_for(limiter.charge(fresh_key(), 1), 20)
+
+    assert late.degraded and late.allowed is fail_open  # the same decision as in an outage...
+    assert after_late == (1, 0, [])  # ...but neither counted nor logged as one
+    assert on_time.degraded and on_time.allowed is fail_open
+    assert (limiter.late_timeouts, limiter.failures) == (1, 1)
+    assert warnings() == [
+        f"rate limiter: Redis unavailable (TimeoutError); {'allowing' if fail_open else 'denying'} requests"
+    ]
 
 
 def test_limits_are_kept_per_user_whatever_the_address() -> None:

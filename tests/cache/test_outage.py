@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
 from redis.asyncio import Redis
@@ -22,6 +21,7 @@ from app.tasks import service as tasks
 from app.tasks.service import TaskRow
 from tests.cache.conftest import MakeCache
 from tests.cache.helpers import CountingLoader, PrivateRedis, eventually, listening, new_id, paused, task_changed
+from tests.support.late_loop import LATE_TIMEOUT_S, pause_redis, stick_event_loop_soon
 
 TIMEOUT_S = 0.2
 # Bounds against hanging, far above any time-out the code under test is configured with.
@@ -134,15 +134,7 @@ async def test_reads_during_the_outage_go_to_the_database_and_writes_still_succe
 
 
 # ------------------------------------------------------------------ an overloaded process is not an outage
-# A CPU-saturated process comes back to its own calls late: their time-outs fire long after the deadline, though
-# Redis may have answered in time. Here the event loop is stuck (a synchronous sleep in a callback) while the
-# deadline passes; Redis is paused (CLIENT PAUSE) so that its reply surely is not read first.
-LATE_TIMEOUT_S = 0.3
-STUCK_AT_S, STUCK_FOR_S = 0.05, 0.6  # the loop is stuck from 50 to 650 ms: the 300 ms deadline passes meanwhile
-
-
-def _stick_event_loop_soon() -> None:
-    asyncio.get_running_loop().call_later(STUCK_AT_S, time.sleep, STUCK_FOR_S)
+# (tests/support/late_loop.py: the event loop is stuck while a call's deadline passes, Redis paused meanwhile)
 
 
 async def test_a_time_out_the_stuck_event_loop_handled_late_does_not_make_the_cache_degraded(
@@ -151,16 +143,14 @@ async def test_a_time_out_the_stuck_event_loop_handled_late_does_not_make_the_ca
     cache = make_cache(private_redis.url, timeout_s=LATE_TIMEOUT_S, socket_timeout_s=60, probe_s=3600)
     key = keys.task(new_id())
     await cache.get(key, CountingLoader("cached"))
-    admin = Redis.from_url(private_redis.url)
-    await admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")  # Redis answers nothing for 1.5 s
+    await pause_redis(private_redis.url, 1500)  # Redis answers nothing for 1.5 s
 
-    _stick_event_loop_soon()
+    stick_event_loop_soon()
     late = await asyncio.wait_for(cache.get(key, CountingLoader("from the database")), BOUND_S)
     after_late = cache.stats()
     # The loop keeps up now: a time-out on its deadline is Redis's, as before
     on_time = await asyncio.wait_for(cache.get(key, CountingLoader("from the database again")), BOUND_S)
     after_on_time = cache.stats()
-    await admin.aclose()
 
     assert late == "from the database"  # that one call fell back
     assert after_late["late_timeouts"] == 1 and after_late["errors"] == 0 and after_late["degraded"] is False
@@ -175,14 +165,12 @@ async def test_an_invalidation_the_stuck_event_loop_timed_out_late_is_sent_again
     task_id = new_id()
     key = keys.task(task_id)
     await cache.get(key, CountingLoader("before the write"))
-    admin = Redis.from_url(private_redis.url)
     # Redis answers again at 700 ms: after the late time-out (handled at ~650 ms), within the resent one's deadline
-    await admin.execute_command("CLIENT", "PAUSE", "700", "ALL")
+    await pause_redis(private_redis.url, 700)
 
-    _stick_event_loop_soon()
+    stick_event_loop_soon()
     await asyncio.wait_for(cache.invalidate([task_changed(task_id)]), BOUND_S)
     stats = cache.stats()
-    await admin.aclose()
 
     assert stats["late_timeouts"] == 1 and stats["errors"] == 0
     assert stats["missed_invalidations"] == 0 and stats["degraded"] is False

@@ -43,16 +43,15 @@ async def make_publisher(settings: Settings) -> AsyncIterator[Callable[..., Publ
     """Task publishers with their own client (on the test Redis or `redis_url`)."""
     clients = []
 
-    def make(redis_url: str | None = None, origin: str = "instance-a") -> Publisher:
+    def make(redis_url: str | None = None, origin: str = "instance-a", timeout_s: float | None = None) -> Publisher:
         private = {"redis_url": redis_url, "redis_cluster": False} if redis_url else {}  # a private Redis: one node
         client = make_client(settings.model_copy(update=private))
         clients.append(client)
-        return Publisher(client, (TASK_EVENTS,), timeout_s=settings.redis_timeout_s, origin=origin)
+        return Publisher(client, (TASK_EVENTS,), timeout_s=timeout_s or settings.redis_timeout_s, origin=origin)
 
     yield make
     for client in clients:
         await client.aclose()
-
 
 
 @pytest.fixture(autouse=True)

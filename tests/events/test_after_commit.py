@@ -39,7 +39,7 @@ async def test_a_rolled_back_transaction_publishes_nothing_and_a_committed_one_p
         first = await next_item(stream)
 
     assert first.task_id == committed  # the rolled-back change never reached Redis
-    assert publisher.stats() == {"published": 1, "publish_errors": 0}
+    assert publisher.stats() == {"published": 1, "publish_errors": 0, "publish_late_timeouts": 0}
 
 
 async def test_a_subscriber_that_reloads_on_an_event_reads_the_new_state_through_its_own_cache(

@@ -34,7 +34,7 @@ async def test_a_change_committed_on_one_instance_reaches_a_subscriber_on_anothe
         ChangeKind.UPDATED, task_id, ("status", "title"), "instance-a"
     )
     assert event.snapshot is None and event.at.tzinfo is not None
-    assert publisher_a.stats() == {"published": 1, "publish_errors": 0}
+    assert publisher_a.stats() == {"published": 1, "publish_errors": 0, "publish_late_timeouts": 0}
 
 
 async def test_one_change_about_many_tasks_is_one_publish_and_one_event_per_task(

@@ -5,6 +5,7 @@ Each test runs its own throwaway redis-server (never the shared one).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -16,6 +17,9 @@ from app.tasks.events import TaskEvent, task_events
 from tests.cache.helpers import PrivateRedis, eventually, listening, new_id, paused, task_changed
 from tests.events.conftest import MakeHub
 from tests.events.helpers import next_item
+from tests.support.late_loop import LATE_TIMEOUT_S, pause_redis, stick_event_loop_soon
+
+BOUND_S = 20.0  # against hanging only: far above any time-out configured here
 
 
 async def test_after_redis_restarts_on_the_same_port_subscribers_are_told_and_receive_again(
@@ -93,5 +97,27 @@ async def test_a_failed_publish_is_counted_and_logged_and_does_not_fail_the_writ
         async with listening(publisher.publish):
             await dispatch([task_changed(new_id())])  # returns: the write already committed
 
-    assert publisher.stats() == {"published": 0, "publish_errors": 1}
+    assert publisher.stats() == {"published": 0, "publish_errors": 1, "publish_late_timeouts": 0}
     assert any("publishing 1 change(s) failed" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_publish_the_stuck_event_loop_timed_out_late_is_counted_apart_and_not_logged_as_an_outage(
+    make_publisher, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # tests/support/late_loop.py: this process is overloaded, not Redis (the change may well have gone out).
+    publisher = make_publisher(private_redis.url, timeout_s=LATE_TIMEOUT_S)
+    await publisher.publish([task_changed(new_id())])  # connected
+    await pause_redis(private_redis.url, 1500)  # Redis answers nothing for 1.5 s
+
+    with caplog.at_level(logging.WARNING, logger="taskboard.events"):
+        stick_event_loop_soon()
+        await asyncio.wait_for(publisher.publish([task_changed(new_id())]), BOUND_S)
+        after_late = publisher.stats()
+        warned_late = [record for record in caplog.records if record.name == "taskboard.events"]
+        # The loop keeps up now: a time-out on its deadline is Redis's, as before
+        await asyncio.wait_for(publisher.publish([task_changed(new_id())]), BOUND_S)
+
+    assert after_late == {"published": 1, "publish_errors": 0, "publish_late_timeouts": 1} and warned_late == []
+    assert publisher.stats() == {"published": 1, "publish_errors": 1, "publish_late_timeouts": 1}
+    warnings = [record.getMessage() for record in caplog.records if record.name == "taskboard.events"]
+    assert len(warnings) == 1 and "publishing 1 change(s) failed" in warnings[0]
