@@ -199,6 +199,13 @@ SUBSCRIPTION_MASKING = LabelledMetric(
             ["outcome"]),
     FixedValues("masked", "unmaskable"),
 )
+REQUESTS_SHED = LabelledMetric(
+    Counter("taskboard_http_requests_shed_total",
+            "GraphQL HTTP requests refused with 503 OVERLOADED before anything ran (app.http.admission): the wait "
+            "queue was full (queue_full) or the request waited HTTP_QUEUE_TIMEOUT_S (queue_timeout).",
+            ["reason"]),
+    FixedValues("queue_full", "queue_timeout"),
+)
 SUBSCRIPTION_DELIVERIES = LabelledMetric(
     Counter("taskboard_subscription_deliveries_total",
             "Subscription results sent to subscribers by path: through strawberry's per-result pipeline (pipeline), "
@@ -267,6 +274,14 @@ def _sync_replicas() -> None:
         REPLICA_LAG.labels(name).set(-1.0 if lag is None else float(lag))
 
 
+HTTP_IN_FLIGHT = Gauge(
+    "taskboard_http_requests_in_flight", "GraphQL HTTP requests admitted and running (app.http.admission).",
+    multiprocess_mode="livesum",
+)
+HTTP_QUEUED = Gauge(
+    "taskboard_http_requests_queued", "GraphQL HTTP requests waiting for a slot (app.http.admission).",
+    multiprocess_mode="livesum",
+)
 WEBSOCKET_CONNECTIONS = Gauge(
     "taskboard_websocket_connections", "Open GraphQL WebSockets.", multiprocess_mode="livesum"
 )

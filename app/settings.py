@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     email_change_cost: int = Field(10_000, ge=0, le=100_000_000)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_000_000, ge=1024, le=1_000_000_000)
+    # Admission control for /graphql over HTTP, per process (README: Abuse protection, app.http.admission).
+    http_max_in_flight: int = Field(128, ge=1, le=100_000)
+    http_max_queued: int = Field(1024, ge=0, le=1_000_000)
+    http_queue_timeout_s: float = Field(2.0, gt=0, le=60)
 
     # /metrics (README: Metrics): a bearer token, or a loopback-only port of its own; open when neither is set.
     metrics_token: SecretStr | None = None

@@ -1,4 +1,5 @@
-"""ASGI middleware at the edge: request ids, CORS allow-list, request body limit, WebSocket Origin check.
+"""ASGI middleware at the edge: request ids, CORS allow-list, admission control (app.http.admission), request
+body limit, WebSocket Origin check.
 
 All are plain ASGI (no BaseHTTPMiddleware): they stream, and context variables set here are visible to
 the endpoint because it runs in the same task.
@@ -15,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http import request_ids
+from app.http.admission import AdmissionControl
 from app.settings import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -165,6 +167,8 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
             expose_headers=[REQUEST_ID_HEADER, "retry-after"],
             max_age=600,
         ),
+        Middleware(AdmissionControl, max_in_flight=settings.http_max_in_flight, max_queued=settings.http_max_queued,
+                   queue_timeout_s=settings.http_queue_timeout_s),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         Middleware(WebSocketOriginCheck, allow_list=origins),
     ]
