@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pypika_tortoise import Table
+from pypika_tortoise.functions import Lower as LowerTerm
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -95,12 +97,20 @@ def _by_ids_statement() -> Statement:
 
 @lru_cache(maxsize=1)
 def _of_tasks_statement() -> Statement:
-    """The tags of the tasks whose id is in `task_ids` (one row per link, with its task_id), by name."""
+    """The tags of the tasks whose id is in `task_ids` (one row per link, with its task_id), by name.
+
+    Read from the links and the tags only, with Tortoise's query builder on the through table of `Tag.tasks`:
+    the QuerySet `Tag.filter(tasks__id=...)` also joins the tasks table back in to compare the id the link
+    already holds (a link's task always exists: its foreign key cascades)."""
+    relation = Tag._meta.fields_map["tasks"]
+    links, tags = Table(relation.through), Table(Tag._meta.db_table)
+    task_id = links[relation.forward_key]
     return compile_query(
-        Tag.filter(tasks__id=AnyOf(Param("task_ids", "uuid[]")))
-        .annotate(name_key=Lower("name"))
-        .order_by(*_BY_NAME)
-        .values(*_FIELDS, task_id="tasks__id")
+        Tag._meta.db.query_class.from_(links)
+        .join(tags).on(tags.id == links[relation.backward_key])
+        .select(*(tags[name] for name in _FIELDS), task_id.as_("task_id"))
+        .where(task_id == AnyOf(Param("task_ids", "uuid[]")))
+        .orderby(LowerTerm(tags.name), tags.id)
     )
 
 
