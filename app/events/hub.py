@@ -476,7 +476,7 @@ class Hub:
             data = message["data"]
             work = [ready for hook, decode in hooks.items()
                     if (ready := self._arrived(hook, decode, data, name)) is not None]
-            ready = work[0] if len(work) == 1 else asyncio.gather(*work) if work else None
+            ready = work[0] if len(work) == 1 else asyncio.gather(*work, return_exceptions=True) if work else None
             self._in_order(ready, lambda: self._deliver_all(name, subscribers, data))
         elif kind in ("subscribe", "ssubscribe"):
             self._confirmed(name)

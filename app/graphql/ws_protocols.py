@@ -90,29 +90,19 @@ class TransportWSHandler(_ChargesRefusedMessages, BaseGraphQLTransportWSHandler)
             await self._close_refused(refused)
 
     async def run_operation(self, operation: Any) -> None:
-        # The operation's own task: its executor finds this sink (app.graphql.direct_delivery).
-        sink = DirectSink(operation.id, self.send_message, lambda: operation.completed)
-        sinks = self._direct_sinks()
-        sinks[operation.id] = sink
-        token = direct_delivery.activate(sink)
+        # The operation's own task: its executor and its `next` messages find this sink (app.graphql.direct_delivery).
+        token = direct_delivery.activate(DirectSink(operation.id, self.send_message, lambda: operation.completed))
         try:
             await super().run_operation(operation)
         finally:
             direct_delivery.deactivate(token)
-            if sinks.get(operation.id) is sink:
-                del sinks[operation.id]
-
-    def _direct_sinks(self) -> dict[str, DirectSink]:
-        sinks: dict[str, DirectSink] | None = getattr(self, "_sinks", None)
-        if sinks is None:
-            sinks = self._sinks = {}
-        return sinks
 
     async def send_message(self, message: Any) -> None:
         if isinstance(message, dict) and message.get("type") == "next":
             SUBSCRIPTION_DELIVERIES.inc("pipeline")
-            sink = self._direct_sinks().get(message.get("id"))  # type: ignore[arg-type]
-            if sink is not None:
+            # strawberry sends an operation's `next` messages from the operation's task: the sink in context is its.
+            sink = direct_delivery.current_sink()
+            if sink is not None and sink.operation_id == message.get("id"):
                 sink.prime(message["payload"])
         await super().send_message(message)
 

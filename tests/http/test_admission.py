@@ -32,7 +32,7 @@ class Gate:
         self.open.setdefault(name, asyncio.Event()).set()
 
 
-def build(gate: Gate, *, max_in_flight: int, max_queued: int, queue_timeout_s: float) -> tuple[Starlette, AdmissionControl]:
+def build(gate: Gate, *, max_in_flight: int, max_queued: int, queue_timeout_s: float) -> AdmissionControl:
     async def graphql(request: Request) -> JSONResponse:
         name = request.query_params["name"]
         gate.running.append(name)
@@ -44,9 +44,7 @@ def build(gate: Gate, *, max_in_flight: int, max_queued: int, queue_timeout_s: f
         return JSONResponse({"status": "ok"})
 
     app = Starlette(routes=[Route("/graphql", graphql), Route("/health/live", health)])
-    admission = AdmissionControl(app, max_in_flight=max_in_flight, max_queued=max_queued,
-                                 queue_timeout_s=queue_timeout_s)
-    return app, admission
+    return AdmissionControl(app, max_in_flight=max_in_flight, max_queued=max_queued, queue_timeout_s=queue_timeout_s)
 
 
 @pytest.fixture
@@ -62,6 +60,13 @@ async def _until(condition, steps: int = 2000) -> None:
     raise AssertionError("condition never held")
 
 
+async def _running(client: httpx.AsyncClient, gate: Gate, name: str) -> asyncio.Task[httpx.Response]:
+    """A request the endpoint is running (until the test releases it)."""
+    request = asyncio.create_task(client.get("/graphql", params={"name": name}))
+    await _until(lambda: name in gate.running)
+    return request
+
+
 def _gauge(metrics: httpx.Response, name: str) -> float:
     found = re.search(rf"^taskboard_http_requests_{name} (\S+)$", metrics.text, re.MULTILINE)
     return float(found[1]) if found else -1.0
@@ -74,7 +79,7 @@ def _overloaded(response: httpx.Response) -> bool:
 
 
 async def test_requests_past_the_limit_wait_in_order_and_run_as_slots_free(gate: Gate) -> None:
-    _, admission = build(gate, max_in_flight=2, max_queued=10, queue_timeout_s=30)
+    admission = build(gate, max_in_flight=2, max_queued=10, queue_timeout_s=30)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=admission), base_url="http://t") as client:
         calls = [asyncio.create_task(client.get("/graphql", params={"name": name})) for name in "abcd"]
         await _until(lambda: len(gate.running) == 2)
@@ -91,10 +96,9 @@ async def test_requests_past_the_limit_wait_in_order_and_run_as_slots_free(gate:
 
 
 async def test_a_full_queue_or_a_wait_past_the_time_out_is_refused_503_overloaded_and_never_runs(gate: Gate) -> None:
-    _, admission = build(gate, max_in_flight=1, max_queued=1, queue_timeout_s=0.2)
+    admission = build(gate, max_in_flight=1, max_queued=1, queue_timeout_s=0.2)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=admission), base_url="http://t") as client:
-        held = asyncio.create_task(client.get("/graphql", params={"name": "held"}))
-        await _until(lambda: gate.running == ["held"])
+        held = await _running(client, gate, "held")
         waiting = asyncio.create_task(client.get("/graphql", params={"name": "waits"}))
         await _until(lambda: len(admission._waiting) == 1)
         full = await client.get("/graphql", params={"name": "full"})  # the one queue place is taken
@@ -112,10 +116,9 @@ async def test_a_full_queue_or_a_wait_past_the_time_out_is_refused_503_overloade
 
 
 async def test_a_waiting_request_that_goes_away_gives_up_its_place(gate: Gate) -> None:
-    _, admission = build(gate, max_in_flight=1, max_queued=5, queue_timeout_s=30)
+    admission = build(gate, max_in_flight=1, max_queued=5, queue_timeout_s=30)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=admission), base_url="http://t") as client:
-        held = asyncio.create_task(client.get("/graphql", params={"name": "held"}))
-        await _until(lambda: gate.running == ["held"])
+        held = await _running(client, gate, "held")
         gone = asyncio.create_task(client.get("/graphql", params={"name": "gone"}))
         nxt = asyncio.create_task(client.get("/graphql", params={"name": "next"}))
         await _until(lambda: len(admission._waiting) == 2)
