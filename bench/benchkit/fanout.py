@@ -1,6 +1,7 @@
 """Workload 5: WebSocket subscribers on taskChanged, each its own member principal (1,000 on one worker,
 5,000 on two), one createTask every 100 ms, delivery latency measured from the mutation's HTTP response to
-each subscriber's receipt."""
+each subscriber's receipt. The subscribers are processes of bench/wsclient (Go, stdlib; its header has the
+line protocol and the result file)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from typing import Any
 
 import httpx
 
-from benchkit import auth
-from benchkit.config import BENCH_DIR, VENV_PYTHON, WORK_DIR, RunConfig
+from benchkit import auth, gobuild
+from benchkit.config import WORK_DIR, RunConfig
 from benchkit.database import BENCH_TITLE_PREFIX, app_command, app_env
-from benchkit.fanout_client import MARKER
 from benchkit.procs import Server, cpu_by_pid, cpu_delta, peak_rss, reset_peak_rss
 from benchkit.servers import ServerConfig
 from benchkit.source import Source
 
+MARKER = "bench-fanout "  # timed titles are MARKER + seq; bench/wsclient parses the same prefix
 MUTATION = "mutation Fanout($input: CreateTaskInput!) { createTask(input: $input) { id } }"
 PRIME_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 90.0
@@ -94,7 +95,9 @@ class Client:
                 raise TimeoutError(f"subscriber client did not print {word} within {timeout_s:.0f}s")
             line = await asyncio.wait_for(self.proc.stdout.readline(), left)
             if not line:
-                raise RuntimeError(f"subscriber client exited before {word} (log: {self.out}.log)")
+                log = Path(self.out + ".log")
+                said = log.read_text(errors="replace").strip()[-300:] if log.exists() else ""
+                raise RuntimeError(f"subscriber client exited before {word} (log: {log}): {said}")
             if line.decode().strip() == word:
                 return
 
@@ -108,21 +111,24 @@ class Client:
             return json.load(handle)
 
 
-def _tokens_file(principals: list[auth.Member]) -> str:
-    if not principals:
+def _tokens_file(authorizations: list[str], label: str = "fanout") -> str:
+    """The clients' --tokens file: one 'Bearer ...' line per subscriber ('' without any)."""
+    if not authorizations:
         return ""
-    path = WORK_DIR / "fanout-tokens.txt"
-    path.write_text("".join(m.authorization + "\n" for m in principals))
+    path = WORK_DIR / f"{label}-tokens.txt"
+    path.write_text("".join(a + "\n" for a in authorizations))
     return str(path)
 
 
-async def _spawn(url: str, count: int, index: int, tokens: str) -> Client:
-    out = str(WORK_DIR / f"fanout-client-{index}.json")
+async def _spawn(url: str, count: int, index: int, tokens: str, *, query: str = "", label: str = "fanout") -> Client:
+    """Subscriber process `index`: `count` sockets signed in with lines index * count + i of `tokens`, on
+    `query` (default: the client's own document, the one in bench/README.md)."""
+    out = str(WORK_DIR / f"{label}-client-{index}.json")
     log = open(out + ".log", "w")
     proc = await asyncio.create_subprocess_exec(
-        str(VENV_PYTHON), "-m", "benchkit.fanout_client", "--url", url, "--count", str(count), "--out", out,
-        "--tokens", tokens, "--offset", str(index * count),
-        cwd=BENCH_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+        str(gobuild.binary("wsclient")), "--url", url, "--count", str(count), "--out", out, "--tokens", tokens,
+        "--offset", str(index * count), *(["--query", query] if query else []),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
     )
     log.close()
     return Client(proc=proc, out=out)
@@ -205,7 +211,7 @@ async def run_fanout(config: ServerConfig, server: Server, run: RunConfig, subsc
     per_client = subscribers // client_count
     subscribers = per_client * client_count
     principals = auth.principals(subscribers)
-    tokens = _tokens_file(principals)
+    tokens = _tokens_file([m.authorization for m in principals])
     reset_peak_rss(server.pids)
     clients = [await _spawn(ws_url, per_client, i, tokens) for i in range(client_count)]
     count = round(run.fanout_duration_s / run.fanout_interval_s)

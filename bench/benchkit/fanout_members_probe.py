@@ -31,9 +31,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchkit import fanout_client  # noqa: E402
+from benchkit import gobuild  # noqa: E402
 from benchkit.config import REPO_DIR, VENV_PYTHON, WORK_DIR  # noqa: E402
-from benchkit.fanout import Client, _drain, _latencies, percentile, warnings_in  # noqa: E402
+from benchkit.fanout import MARKER, _drain, _latencies, _spawn, _tokens_file, percentile, warnings_in  # noqa: E402
 from benchkit.measure import metric_sums  # noqa: E402
 from benchkit.procs import machine_busy_seconds, cpu_by_pid, cpu_delta, peak_rss, reset_peak_rss, start_server, wait_until  # noqa: E402
 
@@ -88,57 +88,6 @@ def _tokens(user_ids: list[str], role: str) -> list[str]:
     return json.loads(result.stdout)
 
 
-# ------------------------------------------------------------------------------------------ client process
-
-
-async def _client_main(url: str, tokens_file: str, out: str) -> None:
-    """fanout_client's subscriber process, with one token per socket and the probe's document."""
-    fanout_client.SUBSCRIPTION = SUBSCRIPTION
-    tokens = json.loads(Path(tokens_file).read_text())
-    gate = asyncio.Semaphore(50)
-
-    async def one(token: str) -> Any:
-        async with gate:
-            return await fanout_client._open(url, f"Bearer {token}")
-
-    sockets = await asyncio.gather(*(one(token) for token in tokens))
-    tally = fanout_client.Tally()
-    all_primed = asyncio.Event()
-    listeners = [asyncio.create_task(fanout_client._listen(ws, i, tally, all_primed, len(sockets)))
-                 for i, ws in enumerate(sockets)]
-    print("READY", flush=True)
-    announcer = asyncio.create_task(_announce(all_primed))
-    while (await asyncio.to_thread(sys.stdin.readline)).strip() not in ("STOP", ""):
-        pass
-    announcer.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    await asyncio.wait(listeners, timeout=10)
-    Path(out).write_text(json.dumps({"received": {str(k): v for k, v in tally.received.items()},
-                                     "errors": tally.errors[:20], "error_count": len(tally.errors)}))
-    print("DONE", flush=True)
-
-
-async def _announce(all_primed: asyncio.Event) -> None:
-    await all_primed.wait()
-    print("PRIMED", flush=True)
-
-
-# ------------------------------------------------------------------------------------------- orchestrator
-
-
-async def _spawn(url: str, tokens: list[str], index: int) -> Client:
-    tokens_file = WORK_DIR / f"probe-members-tokens-{index}.json"
-    tokens_file.write_text(json.dumps(tokens))
-    out = str(WORK_DIR / f"probe-members-client-{index}.json")
-    log = open(out + ".log", "w")
-    proc = await asyncio.create_subprocess_exec(
-        str(VENV_PYTHON), __file__, "client", "--url", url, "--tokens-file", str(tokens_file), "--out", out,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-    )
-    log.close()
-    return Client(proc=proc, out=out)
-
-
 async def _mutate(http: httpx.AsyncClient, url: str, title: str, assignee: str) -> tuple[float, float]:
     sent = time.monotonic()
     response = await http.post(url, json={"query": MUTATION,
@@ -181,8 +130,9 @@ async def probe(
             tokens = _tokens(member_ids, "member")
             per = subscribers // clients
             reset_peak_rss(server.pids)
-            spawned = [await _spawn(url.replace("http://", "ws://"), tokens[i * per:(i + 1) * per], i)
-                       for i in range(clients)]
+            tokens_file = _tokens_file([f"Bearer {t}" for t in tokens[:per * clients]], "probe-members")
+            spawned = [await _spawn(url.replace("http://", "ws://"), per, i, tokens_file, query=SUBSCRIPTION,
+                                    label="probe-members") for i in range(clients)]
             await asyncio.gather(*(c.expect("READY", 180) for c in spawned))
             waiting = asyncio.gather(*(c.expect("PRIMED", 60) for c in spawned))
             n = 0
@@ -201,7 +151,7 @@ async def probe(
 
             async def at(seq: int) -> tuple[float, float]:
                 await asyncio.sleep(max(0.0, started + seq * interval_s - time.monotonic()))
-                return await _mutate(http, url, f"{fanout_client.MARKER}{seq}", assignee)
+                return await _mutate(http, url, f"{MARKER}{seq}", assignee)
 
             spy = None
             if profile:
@@ -245,16 +195,6 @@ async def probe(
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "client":
-        parser = argparse.ArgumentParser()
-        parser.add_argument("client")
-        parser.add_argument("--url", required=True)
-        parser.add_argument("--tokens-file", required=True)
-        parser.add_argument("--out", required=True)
-        args = parser.parse_args()
-        fanout_client._raise_fd_limit()
-        asyncio.run(_client_main(args.url, args.tokens_file, args.out))
-        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
@@ -268,7 +208,7 @@ def main() -> None:
     for item in args.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
-    fanout_client._raise_fd_limit()
+    gobuild.binary("wsclient")
     print(json.dumps(asyncio.run(probe(args.subscribers, args.workers, args.clients, args.seconds, args.interval,
                                             args.profile)),
                      indent=2))

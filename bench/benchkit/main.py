@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from benchkit import auth, database, environment, mixed, report
+from benchkit import auth, database, environment, gobuild, mixed, report
 from benchkit.config import WORK_DIR, BENCH_DIR, RunConfig
 from benchkit.database import Expectations
 from benchkit.fanout import FanoutResult, has_subscription, run_fanout
@@ -114,6 +114,7 @@ async def run_fanout_workload(source: Source, run: RunConfig) -> tuple[list[Fano
     """1,000 subscribers on one worker, and 5,000 on `workers` workers; each subscriber its own member."""
     if not has_subscription(source):
         return [], "feature missing: Subscription.taskChanged is not in the schema"
+    gobuild.binary("wsclient")
     plans = [(app_config(1, cache=True), run.fanout_subscribers, run.fanout_clients)]
     if run.workers > 1 and run.fanout_big_subscribers:
         plans.append((app_config(run.workers, cache=True), run.fanout_big_subscribers, run.fanout_big_clients))
@@ -146,7 +147,7 @@ def mixed_plan(run: RunConfig) -> list[tuple[ServerConfig, bool]]:
 
 
 async def run_mixed_workload(source: Source, run: RunConfig) -> list[MixedResult]:
-    mixed.build_generator()
+    gobuild.binary("openloop")
     members = auth.members()
     facts = await mixed.facts(members[0].user_id if members else database.user_ids()[0])
     return [await mixed.run_server(config, source, run, facts, with_writes=writes)

@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from benchkit import auth, database
+from benchkit import auth, database, gobuild
 from benchkit.auth import Member
-from benchkit.config import BENCH_DIR, WORK_DIR, RunConfig
+from benchkit.config import WORK_DIR, RunConfig
 from benchkit.measure import metric_sums
 from benchkit.mixed_shapes import (
     APP_ME, APP_TAGS, APP_USERS, ONCE, PG_TAGS, PG_TAGS_PLAIN, READS, STAND_INS, WRITES, Shape, app_add_tag,
@@ -36,24 +36,9 @@ from benchkit.servers import ServerConfig, start
 from benchkit.source import Source
 
 P99_LIMIT_MS = 250.0
-OPENLOOP = WORK_DIR / "openloop"
 STATUSES = ("TODO", "IN_PROGRESS", "COMPLETED")
 TASK_SAMPLE = 200
 MAX_RATE = 25_600
-
-
-def build_generator() -> None:
-    """go build bench/openloop into bench/.work/openloop (stdlib only, no network)."""
-    result = subprocess.run(["go", "build", "-o", str(OPENLOOP), "."], cwd=BENCH_DIR / "openloop",
-                            capture_output=True, text=True, check=False, env=_go_env())
-    if result.returncode != 0:
-        raise RuntimeError(f"go build bench/openloop failed:\n{result.stderr[-2000:]}")
-
-
-def _go_env() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
 
 
 # ---------------------------------------------------------------- expectations
@@ -388,7 +373,7 @@ def _run_generator(config: ServerConfig, entries: list[dict[str, Any]], rate: fl
             "timeout_s": 5, "max_conns": 256, "seed": 8, "tag": label, "entries": entries}
     path.write_text(json.dumps(spec))
     out = path.with_suffix(".out.json")
-    cmd = [str(OPENLOOP), "-config", str(path), "-out", str(out)] + (["-check"] if check else [])
+    cmd = [str(gobuild.binary("openloop")), "-config", str(path), "-out", str(out)] + (["-check"] if check else [])
     timeout = 300 if check else run.mixed_warmup_s + run.mixed_duration_s + 60
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:

@@ -1,0 +1,3 @@
+module taskboard/bench/wsclient
+
+go 1.26

@@ -1,0 +1,691 @@
+// Command wsclient is the subscriber process of bench/'s fan-out workload (workload 5): N
+// graphql-transport-ws sockets on taskChanged, each signed in as its own principal (a line of the
+// --tokens file), each read by its own goroutine.
+//
+// It talks to the orchestrator (bench/benchkit/fanout.py) by lines on stdout: READY once every socket is
+// acknowledged and subscribed, PRIMED once every socket has received a `next` event; on STOP (or a blank
+// line, or end of input, on stdin) it closes the sockets, writes its receive times and counters as JSON to
+// --out and prints DONE:
+//
+//	{"received": {"<seq>": [monotonic receive times]}, "messages": n, "primed": n,
+//	 "errors": [first 20], "error_count": n, "cpu_s": user+system seconds}
+//
+// <seq> is the n of an event whose task title is "bench-fanout <n>" (warm-up events have none). Times are
+// CLOCK_MONOTONIC seconds, the clock Python's time.monotonic() reads in the orchestrator, taken as soon as
+// a message's last frame has been read (before its JSON is decoded). `ping` messages are answered with
+// `pong`; `error` and `complete` messages, `next` payloads with errors and sockets closed by the server
+// count as errors.
+//
+// The WebSocket side is a minimal RFC 6455 client over net.Conn (ws:// on the loopback, no extensions):
+// the upgrade with its Sec-WebSocket-Accept check, masked client frames, fragmented messages, ping/pong
+// and close control frames.
+//
+// Standard library only; built by bench/benchkit (gobuild.py) into bench/.work/wsclient.
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/textproto"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+const (
+	defaultQuery = "subscription Fanout { taskChanged { kind task { id title } changedFields } }"
+	marker       = "bench-fanout "
+	subprotocol  = "graphql-transport-ws"
+	acceptGUID   = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+	openParallel = 50
+	openTimeout  = 30 * time.Second
+	closeWait    = 10 * time.Second
+	maxMessage   = 16 << 20
+	keepErrors   = 20
+	errorChars   = 300
+)
+
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xA
+)
+
+// ------------------------------------------------------------------------------------------------ clock
+
+var (
+	monoBase float64   // CLOCK_MONOTONIC seconds at goBase
+	goBase   time.Time // carries Go's monotonic reading, which is CLOCK_MONOTONIC on Linux
+)
+
+func clockMonotonic() float64 {
+	var ts syscall.Timespec
+	_, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 1 /* CLOCK_MONOTONIC */, uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		fatal("clock_gettime(CLOCK_MONOTONIC): %v", errno)
+	}
+	return float64(ts.Sec) + float64(ts.Nsec)/1e9
+}
+
+// initClock pins CLOCK_MONOTONIC to Go's monotonic clock once; now() is then a vDSO read, not a syscall.
+func initClock() {
+	before := clockMonotonic()
+	goBase = time.Now()
+	after := clockMonotonic()
+	monoBase = (before + after) / 2
+}
+
+func now() float64 { return monoBase + time.Since(goBase).Seconds() }
+
+// -------------------------------------------------------------------------------------------- the tally
+
+type arrival struct {
+	seq int
+	at  float64
+}
+
+type tally struct {
+	total     int64
+	primed    atomic.Int64
+	allPrimed chan struct{}
+
+	mu      sync.Mutex
+	errors  []string
+	nErrors int
+}
+
+func (t *tally) fail(text string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nErrors++
+	if len(t.errors) < keepErrors {
+		t.errors = append(t.errors, truncate(text, errorChars))
+	}
+}
+
+func truncate(text string, chars int) string {
+	if utf8.RuneCountInString(text) <= chars {
+		return text
+	}
+	return string([]rune(text)[:chars])
+}
+
+// ---------------------------------------------------------------------------------------------- sockets
+
+type conn struct {
+	index int
+	nc    net.Conn
+	br    *bufio.Reader
+	frame []byte // the last frame's payload (reused)
+	msg   []byte // a fragmented message being assembled (reused)
+
+	wmu       sync.Mutex
+	closeSent atomic.Bool
+	abandoned atomic.Bool // the client gave up waiting for the close handshake: no more errors
+	arrivals  []arrival   // owned by the listener until it returns
+	messages  int
+	wasPrimed bool
+}
+
+type closeError struct {
+	code   int
+	reason string
+}
+
+func (e closeError) Error() string { return fmt.Sprintf("received %d (%s)", e.code, e.reason) }
+
+func (c *conn) writeFrame(opcode byte, payload []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := make([]byte, 0, 14+len(payload))
+	buf = append(buf, 0x80|opcode)
+	switch n := len(payload); {
+	case n < 126:
+		buf = append(buf, 0x80|byte(n))
+	case n <= 0xFFFF:
+		buf = append(buf, 0x80|126)
+		buf = binary.BigEndian.AppendUint16(buf, uint16(n))
+	default:
+		buf = append(buf, 0x80|127)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], mrand.Uint32())
+	buf = append(buf, key[:]...)
+	start := len(buf)
+	buf = append(buf, payload...)
+	for i := range payload {
+		buf[start+i] ^= key[i&3]
+	}
+	_, err := c.nc.Write(buf)
+	return err
+}
+
+func (c *conn) sendText(text string) error { return c.writeFrame(opText, []byte(text)) }
+
+func (c *conn) sendJSON(value any) error {
+	body, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	return c.writeFrame(opText, body)
+}
+
+// sendClose starts the closing handshake once (code 1000 unless echoing the server's).
+func (c *conn) sendClose(code int) {
+	if c.closeSent.Swap(true) {
+		return
+	}
+	_ = c.writeFrame(opClose, binary.BigEndian.AppendUint16(nil, uint16(code)))
+}
+
+// readFrame reads one frame; its payload is valid until the next call.
+func (c *conn) readFrame() (fin bool, opcode byte, payload []byte, err error) {
+	var head [14]byte
+	if _, err = io.ReadFull(c.br, head[:2]); err != nil {
+		return
+	}
+	fin, opcode = head[0]&0x80 != 0, head[0]&0x0F
+	if head[0]&0x70 != 0 {
+		return fin, opcode, nil, errors.New("protocol error: reserved bits set (no extension was negotiated)")
+	}
+	masked := head[1]&0x80 != 0
+	size := uint64(head[1] & 0x7F)
+	switch size {
+	case 126:
+		if _, err = io.ReadFull(c.br, head[2:4]); err != nil {
+			return
+		}
+		size = uint64(binary.BigEndian.Uint16(head[2:4]))
+	case 127:
+		if _, err = io.ReadFull(c.br, head[2:10]); err != nil {
+			return
+		}
+		size = binary.BigEndian.Uint64(head[2:10])
+	}
+	if opcode >= opClose && (size > 125 || !fin) {
+		return fin, opcode, nil, errors.New("protocol error: fragmented or oversized control frame")
+	}
+	if size > maxMessage {
+		return fin, opcode, nil, fmt.Errorf("frame of %d bytes is over the %d limit", size, maxMessage)
+	}
+	var key [4]byte
+	if masked {
+		if _, err = io.ReadFull(c.br, key[:]); err != nil {
+			return
+		}
+	}
+	if cap(c.frame) < int(size) {
+		c.frame = make([]byte, size)
+	}
+	payload = c.frame[:size]
+	if _, err = io.ReadFull(c.br, payload); err != nil {
+		return
+	}
+	if masked {
+		for i := range payload {
+			payload[i] ^= key[i&3]
+		}
+	}
+	return fin, opcode, payload, nil
+}
+
+// readMessage returns the next data message and the time its last frame was read, answering pings and
+// ending with a closeError on a close frame. The message is valid until the next call.
+func (c *conn) readMessage() ([]byte, float64, error) {
+	fragmented := false
+	for {
+		fin, opcode, payload, err := c.readFrame()
+		if err != nil {
+			return nil, 0, err
+		}
+		switch opcode {
+		case opPing:
+			if err := c.writeFrame(opPong, payload); err != nil {
+				return nil, 0, err
+			}
+			continue
+		case opPong:
+			continue
+		case opClose:
+			code, reason := 1005, ""
+			if len(payload) >= 2 {
+				code, reason = int(binary.BigEndian.Uint16(payload)), string(payload[2:])
+			}
+			echo := code
+			if code == 1005 {
+				echo = 1000 // "no status" is not sent on the wire
+			}
+			c.sendClose(echo)
+			return nil, 0, closeError{code, reason}
+		case opText, opBinary:
+			if fragmented {
+				return nil, 0, errors.New("protocol error: new message inside a fragmented one")
+			}
+			if fin {
+				return payload, now(), nil
+			}
+			fragmented = true
+			c.msg = append(c.msg[:0], payload...)
+		case opContinuation:
+			if !fragmented {
+				return nil, 0, errors.New("protocol error: continuation frame without a message")
+			}
+			c.msg = append(c.msg, payload...)
+			if len(c.msg) > maxMessage {
+				return nil, 0, fmt.Errorf("message over the %d-byte limit", maxMessage)
+			}
+			if fin {
+				return c.msg, now(), nil
+			}
+		default:
+			return nil, 0, fmt.Errorf("protocol error: opcode %#x", opcode)
+		}
+	}
+}
+
+type envelope struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+type nextPayload struct {
+	Data struct {
+		TaskChanged struct {
+			Task struct {
+				Title string `json:"title"`
+			} `json:"task"`
+		} `json:"taskChanged"`
+	} `json:"data"`
+	Errors json.RawMessage `json:"errors"`
+}
+
+// seqOf is the n in a task title "bench-fanout <n>" (a title of digits only counts too, as in Python's
+// removeprefix + isdigit); ok is false for warm-up events.
+func seqOf(title string) (int, bool) {
+	tail := strings.TrimPrefix(title, marker)
+	if tail == "" {
+		return 0, false
+	}
+	for i := 0; i < len(tail); i++ {
+		if tail[i] < '0' || tail[i] > '9' {
+			return 0, false
+		}
+	}
+	seq, err := strconv.Atoi(tail)
+	return seq, err == nil
+}
+
+func hasErrors(raw json.RawMessage) bool {
+	text := strings.TrimSpace(string(raw))
+	return text != "" && text != "null" && text != "[]" && text != "{}" && text != `""`
+}
+
+// listen reads the socket until it closes: one goroutine per socket.
+func (c *conn) listen(t *tally, done *sync.WaitGroup) {
+	defer done.Done()
+	defer c.nc.Close()
+	for {
+		raw, at, err := c.readMessage()
+		if err != nil {
+			var closed closeError
+			switch {
+			case c.abandoned.Load():
+			case errors.As(err, &closed) && (closed.code == 1000 || closed.code == 1001):
+			case errors.As(err, &closed):
+				t.fail("ConnectionClosedError: " + err.Error())
+			case c.closeSent.Load() && errors.Is(err, io.EOF):
+			default:
+				t.fail("ConnectionClosedError: " + err.Error())
+			}
+			return
+		}
+		var message envelope
+		if err := json.Unmarshal(raw, &message); err != nil {
+			t.fail("JSONDecodeError: " + err.Error())
+			return
+		}
+		switch message.Type {
+		case "ping":
+			if err := c.sendText(`{"type":"pong"}`); err != nil {
+				t.fail("ConnectionClosedError: " + err.Error())
+				return
+			}
+		case "error", "complete":
+			t.fail(string(raw))
+		case "next":
+			var payload nextPayload
+			if err := json.Unmarshal(message.Payload, &payload); err != nil {
+				t.fail("JSONDecodeError: " + err.Error())
+				return
+			}
+			if hasErrors(payload.Errors) {
+				t.fail(string(payload.Errors))
+			}
+			c.messages++
+			if !c.wasPrimed {
+				c.wasPrimed = true
+				if t.primed.Add(1) == t.total {
+					close(t.allPrimed)
+				}
+			}
+			if seq, ok := seqOf(payload.Data.TaskChanged.Task.Title); ok {
+				c.arrivals = append(c.arrivals, arrival{seq, at})
+			}
+		}
+	}
+}
+
+// open upgrades a connection, signs in with connection_init and subscribes (the upgrade within 30 s, as
+// the Python client's open_timeout).
+func open(target *url.URL, index int, authorization, query string) (*conn, error) {
+	nc, err := net.DialTimeout("tcp", target.Host, openTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{index: index, nc: nc, br: bufio.NewReaderSize(nc, 4096)}
+	if err := c.upgrade(target, authorization); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	payload := map[string]string{}
+	if authorization != "" {
+		payload["Authorization"] = authorization
+	}
+	if err := c.sendJSON(map[string]any{"type": "connection_init", "payload": payload}); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	for acked := false; !acked; {
+		raw, _, err := c.readMessage()
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("before connection_ack: %w", err)
+		}
+		var message envelope
+		if err := json.Unmarshal(raw, &message); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("before connection_ack: %w", err)
+		}
+		switch message.Type {
+		case "connection_ack":
+			acked = true
+		case "ping":
+			err = c.sendText(`{"type":"pong"}`)
+		}
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	subscribe := map[string]any{"id": "1", "type": "subscribe", "payload": map[string]string{"query": query}}
+	if err := c.sendJSON(subscribe); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *conn) upgrade(target *url.URL, authorization string) error {
+	if err := c.nc.SetDeadline(time.Now().Add(openTimeout)); err != nil {
+		return err
+	}
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	path := target.RequestURI()
+	var request strings.Builder
+	fmt.Fprintf(&request, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", path, target.Host)
+	fmt.Fprintf(&request, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n", key, subprotocol)
+	request.WriteString("User-Agent: taskboard-bench-wsclient\r\n")
+	if authorization != "" {
+		fmt.Fprintf(&request, "Authorization: %s\r\n", authorization)
+	}
+	request.WriteString("\r\n")
+	if _, err := io.WriteString(c.nc, request.String()); err != nil {
+		return err
+	}
+	reader := textproto.NewReader(c.br)
+	status, err := reader.ReadLine()
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	header, err := reader.ReadMIMEHeader()
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	if fields := strings.Fields(status); len(fields) < 2 || fields[1] != "101" {
+		return fmt.Errorf("server rejected WebSocket connection: %s", status)
+	}
+	digest := sha1.Sum([]byte(key + acceptGUID))
+	switch {
+	case !strings.EqualFold(header.Get("Upgrade"), "websocket"):
+		return fmt.Errorf("upgrade: Upgrade header %q", header.Get("Upgrade"))
+	case !hasToken(header.Get("Connection"), "upgrade"):
+		return fmt.Errorf("upgrade: Connection header %q", header.Get("Connection"))
+	case header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(digest[:]):
+		return fmt.Errorf("upgrade: wrong Sec-WebSocket-Accept %q", header.Get("Sec-WebSocket-Accept"))
+	case header.Get("Sec-WebSocket-Protocol") != subprotocol:
+		return fmt.Errorf("upgrade: subprotocol %q, asked for %s", header.Get("Sec-WebSocket-Protocol"), subprotocol)
+	case header.Get("Sec-WebSocket-Extensions") != "":
+		return fmt.Errorf("upgrade: extensions %q, asked for none", header.Get("Sec-WebSocket-Extensions"))
+	}
+	return c.nc.SetDeadline(time.Time{})
+}
+
+func hasToken(list, token string) bool {
+	for _, item := range strings.Split(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(item), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// openAll opens every socket, openParallel at a time, and starts its listener; the first failure ends
+// the process (as the Python client's gather did).
+func openAll(target *url.URL, authorizations []string, query string, t *tally, listening *sync.WaitGroup) []*conn {
+	conns := make([]*conn, len(authorizations))
+	gate := make(chan struct{}, openParallel)
+	var opened sync.WaitGroup
+	for i := range authorizations {
+		opened.Add(1)
+		gate <- struct{}{}
+		go func() {
+			defer opened.Done()
+			defer func() { <-gate }()
+			c, err := open(target, i, authorizations[i], query)
+			if err != nil {
+				fatal("socket %d: %v", i, err)
+			}
+			conns[i] = c
+			listening.Add(1)
+			go c.listen(t, listening)
+		}()
+	}
+	opened.Wait()
+	return conns
+}
+
+// closeAll sends every socket a close frame and waits closeWait for the listeners to see the server's
+// answer; then it cuts what is left.
+func closeAll(conns []*conn, listening *sync.WaitGroup) {
+	for _, c := range conns {
+		c.sendClose(1000)
+	}
+	finished := make(chan struct{})
+	go func() { listening.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(closeWait):
+		for _, c := range conns {
+			c.abandoned.Store(true)
+			c.nc.Close()
+		}
+		<-finished
+	}
+}
+
+// ----------------------------------------------------------------------------------------------- process
+
+func fatal(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "wsclient: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// authorizations is socket i's "Bearer ...": line offset + i of the tokens file, or none without one.
+func authorizations(count int, tokens string, offset int) []string {
+	if tokens == "" {
+		return make([]string, count)
+	}
+	data, err := os.ReadFile(tokens)
+	if err != nil {
+		fatal("%v", err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	if offset < 0 || offset+count > len(lines) {
+		fatal("%s has %d tokens, need %d", tokens, len(lines), offset+count)
+	}
+	return lines[offset : offset+count]
+}
+
+func raiseFdLimit() {
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		fatal("getrlimit: %v", err)
+	}
+	limit.Cur = min(limit.Max, 65536)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		fatal("setrlimit: %v", err)
+	}
+}
+
+func cpuSeconds() float64 {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		fatal("getrusage: %v", err)
+	}
+	seconds := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+	return seconds(usage.Utime) + seconds(usage.Stime)
+}
+
+// lines prints the protocol words; after STOP only DONE.
+type lines struct {
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (l *lines) say(word string, evenStopped bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped || evenStopped {
+		fmt.Println(word)
+	}
+}
+
+func (l *lines) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+}
+
+func waitForStop() {
+	input := bufio.NewReader(os.Stdin)
+	for {
+		line, err := input.ReadString('\n')
+		if word := strings.TrimSpace(line); word == "STOP" || word == "" || err != nil {
+			return
+		}
+	}
+}
+
+func writeResult(out string, conns []*conn, t *tally) {
+	received := map[string][]float64{}
+	messages, primed := 0, 0
+	for _, c := range conns {
+		messages += c.messages
+		if c.wasPrimed {
+			primed++
+		}
+		for _, a := range c.arrivals {
+			key := strconv.Itoa(a.seq)
+			received[key] = append(received[key], a.at)
+		}
+	}
+	t.mu.Lock()
+	result := map[string]any{
+		"received": received, "messages": messages, "primed": primed,
+		"errors": append([]string{}, t.errors...), "error_count": t.nErrors, "cpu_s": cpuSeconds(),
+	}
+	t.mu.Unlock()
+	body, err := json.Marshal(result)
+	if err != nil {
+		fatal("%v", err)
+	}
+	if err := os.WriteFile(out, body, 0o644); err != nil {
+		fatal("%v", err)
+	}
+}
+
+func main() {
+	rawURL := flag.String("url", "", "ws:// URL of the GraphQL endpoint (required)")
+	count := flag.Int("count", 0, "sockets to open (required)")
+	out := flag.String("out", "", "JSON result file (required)")
+	tokens := flag.String("tokens", "", "file of 'Bearer <token>' lines: socket i uses line offset + i "+
+		"for the upgrade and connection_init")
+	offset := flag.Int("offset", 0, "first line of --tokens to use")
+	query := flag.String("query", defaultQuery, "the subscription document")
+	flag.Parse()
+	if *rawURL == "" || *count < 1 || *out == "" || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	target, err := url.Parse(*rawURL)
+	if err != nil || target.Scheme != "ws" || target.Port() == "" {
+		fatal("--url %q: want ws://host:port/path", *rawURL)
+	}
+	raiseFdLimit()
+	initClock()
+	auths := authorizations(*count, *tokens, *offset)
+	t := &tally{total: int64(*count), allPrimed: make(chan struct{}), errors: []string{}}
+	var listening sync.WaitGroup
+	conns := openAll(target, auths, *query, t, &listening)
+	var say lines
+	say.say("READY", false)
+	go func() {
+		<-t.allPrimed
+		say.say("PRIMED", false)
+	}()
+	waitForStop()
+	say.stop()
+	closeAll(conns, &listening)
+	writeResult(*out, conns, t)
+	say.say("DONE", true)
+}
