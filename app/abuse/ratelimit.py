@@ -36,28 +36,31 @@ from app.stores import redis as store
 
 log = logging.getLogger("taskboard.ratelimit")
 
-# KEYS[1] the sorted set of buckets; ARGV: caller (member), emission interval ms (float), burst ms
-# (window), cost. Returns {allowed 0/1, retry_after_ms, remaining points}. Scores are integral ms
-# (13 digits: exact in a double), written with %.0f so Lua never formats them in exponent notation.
-GCRA_LUA = """
-local emission = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local tat = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + math.ceil(cost * emission)
-local allow_at = new_tat - burst
-if allow_at > now then
-  local remaining = math.floor((burst - (tat - now)) / emission)
-  if remaining < 0 then remaining = 0 end
-  return {0, allow_at - now, remaining}
+# gcra(bucket set, caller (member), emission interval ms, burst ms (the window), cost) -> {allowed 0/1,
+# retry_after_ms, remaining points}. Scores are integral ms (13 digits: exact in a double), written with
+# %.0f so Lua never formats them in exponent notation. A Lua function so that another script can charge
+# in the same round trip (app.graphql.response_cache: a cached response and its charge).
+GCRA_FUNCTION = """
+local function gcra(bucket, caller, emission, burst, cost)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local tat = tonumber(redis.call('ZSCORE', bucket, caller) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + math.ceil(cost * emission)
+  local allow_at = new_tat - burst
+  if allow_at > now then
+    local remaining = math.floor((burst - (tat - now)) / emission)
+    if remaining < 0 then remaining = 0 end
+    return {0, allow_at - now, remaining}
+  end
+  redis.call('ZADD', bucket, string.format('%.0f', new_tat), caller)
+  redis.call('ZREMRANGEBYSCORE', bucket, '-inf', '(' .. string.format('%.0f', now))
+  return {1, 0, math.floor((burst - (new_tat - now)) / emission)}
 end
-redis.call('ZADD', KEYS[1], string.format('%.0f', new_tat), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now))
-return {1, 0, math.floor((burst - (new_tat - now)) / emission)}
 """
+
+# KEYS[1] the sorted set of buckets; ARGV: caller, emission interval ms (float), burst ms, cost.
+GCRA_LUA = GCRA_FUNCTION + "return gcra(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))\n"
 
 # Fail-closed denials ask clients to come back after this long.
 UNAVAILABLE_RETRY_S = 1.0
@@ -110,15 +113,17 @@ class RateLimiter:
             timeout_s=settings.rate_limit_timeout_s,
         )
 
+    def bucket_of(self, key: str) -> tuple[str, list[str]]:
+        """gcra()'s bucket set and its (caller, emission ms, burst ms) for the key: what a script charging the
+        key passes, the cost apart."""
+        window_ms = self.window_s * 1000.0
+        return self.buckets(key), [key, repr(window_ms / self.points), repr(window_ms)]
+
     async def charge(self, key: str, cost: int) -> Decision:
         """Spend `cost` points (at least 1) of the key's budget if it has them; never raises for Redis trouble."""
-        cost = max(int(cost), 1)
-        window_ms = self.window_s * 1000.0
-        emission_ms = window_ms / self.points
+        bucket, args = self.bucket_of(key)
         try:
-            allowed, retry_ms, remaining = await store.bounded(
-                self._script(keys=[self.buckets(key)], args=[key, repr(emission_ms), repr(window_ms), cost]), self.timeout_s
-            )
+            reply = await store.bounded(self._script(keys=[bucket], args=[*args, max(int(cost), 1)]), self.timeout_s)
         except REDIS_ERRORS as exc:
             if isinstance(exc, store.LateTimeout):
                 self.late_timeouts += 1
@@ -129,6 +134,11 @@ class RateLimiter:
             if self.fail_open:
                 return Decision(True, 0.0, self.points, self.points, degraded=True)
             return Decision(False, UNAVAILABLE_RETRY_S, 0, self.points, degraded=True)
+        return self.decision_of(reply)
+
+    def decision_of(self, reply: list[int]) -> Decision:
+        """The Decision of a gcra() answer."""
+        allowed, retry_ms, remaining = reply
         return Decision(
             allowed=bool(allowed),
             retry_after_s=math.ceil(int(retry_ms)) / 1000.0,

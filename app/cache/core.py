@@ -54,12 +54,15 @@ _POLL_MAX_S = 0.05
 # script passes the names to MGET as arguments, and Lua's stack is bounded).
 MAX_RECORDED_STAMPS = 2000
 
-# KEYS: the entry, its epoch copy, the fallback stamps. Returns {their values} and, when every stamp the
-# entry names still holds the value it records, the entry's value as a second element. The comparison runs
-# in Redis: only the value travels back. The names come from the entry itself, so this runs on one node
-# only (a cluster script may touch one slot): Cache._look_up_across_slots does the same in two round trips.
+# KEYS: the entry, its epoch copy, the fallback stamps (ARGV[1] of them), then the keys of an OnHit; ARGV[2..]
+# the OnHit's arguments. Returns {their values} and, when every stamp the entry names still holds the value it
+# records, the entry's value as a second element and on_hit's answer as a third (an OnHit's Lua defines
+# on_hit; without one it answers nil, i.e. no third element). The comparison runs in Redis: only the value
+# travels back. The names come from the entry itself, so this runs on one node only (a cluster script may
+# touch one slot): Cache._look_up_across_slots does the same in two round trips, and runs no OnHit.
 _LOOKUP = """
-local observed = redis.call('MGET', unpack(KEYS, 2))
+local n = tonumber(ARGV[1])
+local observed = redis.call('MGET', unpack(KEYS, 2, n + 1))
 local entry = redis.call('GET', KEYS[1])
 if not entry then return {observed} end
 local first = string.find(entry, '\\n', 1, true)
@@ -76,8 +79,24 @@ if #names > 0 then
     if current[i] ~= values[i] then return {observed} end
   end
 end
-return {observed, string.sub(entry, second + 1)}
+local value = string.sub(entry, second + 1)
+return {observed, value, on_hit(value, {unpack(KEYS, n + 2)}, {unpack(ARGV, 2)})}
 """
+_NO_ON_HIT = "local function on_hit(value, keys, args) return nil end\n"
+# get_recorded_with's second element when no OnHit ran (a miss, a fill awaited, a cluster, on_hit's nil).
+NOT_RUN: Any = object()
+
+
+@dataclass(frozen=True)
+class OnHit:
+    """Work for the lookup's own script when it finds a servable recorded entry, so a hit and what it
+    entails (e.g. charging its cost to a rate limit) take one round trip. `lua` defines
+    `local function on_hit(value, keys, args)` (value: the entry's stored text) over `keys` (in the same slot
+    as everything else the script touches: a single node only) and `args`; its answer is returned as is."""
+
+    lua: str
+    keys: tuple[str, ...] = ()
+    args: tuple[str | int | float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,7 +147,7 @@ class Cache:
         self.invalidations = 0
         # Recorded entries (get_recorded: the whole-response cache is their one user), also in the totals above.
         self.recorded = {"hits": 0, "misses": 0, "stores": 0, "fallbacks": 0}
-        self._lookup_script = redis.register_script(_LOOKUP)
+        self._lookup_scripts = {_NO_ON_HIT: redis.register_script(_NO_ON_HIT + _LOOKUP)}
         self._cluster = store.is_cluster(redis)
 
     @classmethod
@@ -215,16 +234,23 @@ class Cache:
         database round trip outside a cache load) the entry depends on `key.stamps` and the epoch instead,
         as observed before load() started. A None value is returned, never stored.
         """
+        return (await self.get_recorded_with(key, load, codec))[0]
+
+    async def get_recorded_with(
+        self, key: CacheKey, load: Callable[[], Awaitable[T]], codec: Codec[T] = JSON, on_hit: OnHit | None = None
+    ) -> tuple[T, Any]:
+        """get_recorded, and on_hit's answer when this lookup found the entry servable and ran it in the same
+        round trip (NOT_RUN otherwise: the caller does that work itself)."""
         if not self.enabled or self._link.degraded:
-            return await self._bypass(load)
+            return await self._bypass(load), NOT_RUN
         try:
-            observed, value = await self._look_up(key, codec)
+            observed, value, answer = await self._look_up(key, codec, on_hit)
         except Unavailable:
-            return await self._bypass(load)
+            return await self._bypass(load), NOT_RUN
         if value is not _MISS:
             self.hits += 1
             self.recorded["hits"] += 1
-            return value
+            return value, answer
         self.misses += 1
         self.recorded["misses"] += 1
         # Keyed by the fallback stamps as observed: a caller that arrives after a write bumped one of them
@@ -233,21 +259,38 @@ class Cache:
         future = self._flights.joinable(flight)
         if future is None:
             [future] = self._flights.start([flight], lambda: self._fill_recorded(key, observed, load, codec))
-        return await wait(future)
+        return await wait(future), NOT_RUN
 
-    async def _look_up(self, key: CacheKey, codec: Codec[T]) -> tuple[tuple[str, ...], T]:
-        """(epoch and fallback stamp values, the entry's value or _MISS) in one round trip (two on a cluster)."""
+    async def _look_up(
+        self, key: CacheKey, codec: Codec[T], on_hit: OnHit | None = None
+    ) -> tuple[tuple[str, ...], T, Any]:
+        """(epoch and fallback stamp values, the entry's value or _MISS, on_hit's answer or NOT_RUN) in one
+        round trip (two on a cluster, where no OnHit runs)."""
         names = list(key.stamps)
+        answer = NOT_RUN
         if self._cluster:
             values, body = await self._link.call("read", lambda: self._look_up_across_slots(key.key, names))
         else:
-            reply = await self._link.call("read", lambda: self._lookup_script(keys=[key.key, *names]))
+            script, extra_keys, args = self._lookup_script(on_hit)
+            reply = await self._link.call(
+                "read", lambda: script(keys=[key.key, *names, *extra_keys], args=[len(names), *args])
+            )
             values, body = reply[0], (reply[1] if len(reply) > 1 else None)
+            if len(reply) > 2 and reply[2] is not None:
+                answer = reply[2]
         stamps = {name: value.decode() for name, value in zip(names, values, strict=True) if value is not None}
         absent = [name for name in names if name not in stamps]
         if absent:
             stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
-        return tuple(stamps[name] for name in names), self._decode(body, codec)
+        return tuple(stamps[name] for name in names), self._decode(body, codec), answer
+
+    def _lookup_script(self, on_hit: OnHit | None) -> tuple[Any, tuple[str, ...], tuple[str | int | float, ...]]:
+        if on_hit is None:
+            return self._lookup_scripts[_NO_ON_HIT], (), ()
+        script = self._lookup_scripts.get(on_hit.lua)
+        if script is None:
+            script = self._lookup_scripts[on_hit.lua] = self.redis.register_script(on_hit.lua + _LOOKUP)
+        return script, on_hit.keys, on_hit.args
 
     async def _look_up_across_slots(self, name: str, fallback: list[str]) -> tuple[list[bytes | None], bytes | None]:
         """What _LOOKUP answers, for stamps in many slots: the entry and its fallback stamps, then the stamps

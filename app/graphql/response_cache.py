@@ -2,8 +2,10 @@
 
 An entry is keyed by the document, the variables, the operation name and the caller's permission scope
 (role; plus the user id when the document may show per-caller data: emails, `me`). It stores the
-response's `data` as JSON text and the operation's cost, so a hit costs one Redis round trip, is still
-charged against the caller's rate limit, and reports `extensions.cost` like an executed request. Only
+response's `data` as JSON text and the operation's cost, so a hit is still charged against the caller's
+rate limit and reports `extensions.cost` like an executed request. A hit and its charge take one Redis
+round trip: the lookup's script charges the cost it finds in the entry (OnHit, `_CHARGE_ON_HIT`); on a
+Redis Cluster (the bucket lies in another slot) the charge is a second round trip. Only
 successful query responses are stored; documents naming a mutation or subscription are never looked up,
 nor documents naming a field registered with `never_store` (data whose writes bump no stamp).
 """
@@ -20,9 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import cache
+from app.abuse.keys import rate_limit_key
+from app.abuse.ratelimit import GCRA_FUNCTION, Decision
 from app.auth.permissions import can_read
 from app.auth.principal import Principal
 from app.cache.codec import JSON
+from app.cache.core import NOT_RUN, OnHit
 from app.graphql import keys
 from app.graphql.request_params import read_params
 from app.graphql.access import LimiterSlot
@@ -31,6 +36,15 @@ from app.settings import Settings
 _NOT_CACHEABLE = re.compile(r"\b(mutation|subscription)\b")
 _PER_CALLER = re.compile(r"email|\bme\b", re.IGNORECASE)
 MAX_DOCUMENT_CHARS = 20_000
+# An entry's stored text starts with its cost (_entry_of puts it first; orjson keeps the order), which the
+# lookup's script charges to the caller's bucket (gcra) when the entry is servable.
+_CHARGE_ON_HIT = GCRA_FUNCTION + """
+local function on_hit(value, keys, args)
+  local cost = tonumber(string.match(value, '^{"cost":(%d+),'))
+  if not cost then return nil end
+  return gcra(keys[1], args[1], tonumber(args[2]), tonumber(args[3]), math.max(cost, 1))
+end
+"""
 
 _never_stored: set[str] = set()
 _never_stored_pattern: re.Pattern[str] | None = None
@@ -125,13 +139,14 @@ class ResponseCache:
             executed.append(response)
             return _entry_of(response)
 
-        entry = await cache.current().get_recorded(key, load, JSON)
+        charge_key = rate_limit_key(principal, client_ip)
+        entry, charged = await cache.current().get_recorded_with(key, load, JSON, self._charge_on_hit(charge_key))
         if executed:
             return executed[0]
         if entry is None:
             return None  # known not cacheable (it failed when it ran): execute normally
         extensions: dict[str, Any] = {"cost": entry["cost"]}
-        decision = await self.limiters.charge(principal, client_ip, entry["cost"])
+        decision = await self._decision(charged, principal, client_ip, entry["cost"])
         if decision is not None:
             if not decision.allowed:
                 return None  # normal execution answers RATE_LIMITED (a denial consumes nothing)
@@ -139,6 +154,21 @@ class ResponseCache:
                 extensions["rateLimit"] = {"limit": decision.limit, "remaining": decision.remaining}
         body = '{"data":' + entry["data"] + ',"extensions":' + orjson.dumps(extensions).decode() + "}"
         return Response(body, media_type=f"{media_type}; charset=utf-8")
+
+
+    def _charge_on_hit(self, charge_key: str) -> OnHit | None:
+        if not self.settings.rate_limit_enabled:
+            return None
+        bucket, args = self.limiters.get().bucket_of(charge_key)
+        return OnHit(_CHARGE_ON_HIT, (bucket,), tuple(args))
+
+    async def _decision(
+        self, charged: Any, principal: Principal, client_ip: str | None, cost: int
+    ) -> Decision | None:
+        """The charge the lookup made, or one made now (a fill awaited, a cluster, the cache degraded)."""
+        if charged is not NOT_RUN and self.settings.rate_limit_enabled:
+            return self.limiters.get().decision_of(charged)
+        return await self.limiters.charge(principal, client_ip, cost)
 
 
 def _entry_of(response: Response) -> dict[str, Any] | None:
@@ -151,4 +181,5 @@ def _entry_of(response: Response) -> dict[str, Any] | None:
         return None
     if not isinstance(body, dict) or body.get("errors") or body.get("data") is None:
         return None
-    return {"data": orjson.dumps(body["data"]).decode(), "cost": (body.get("extensions") or {}).get("cost", 0)}
+    cost = (body.get("extensions") or {}).get("cost", 0)
+    return {"cost": cost if isinstance(cost, int) else 0, "data": orjson.dumps(body["data"]).decode()}

@@ -22,7 +22,7 @@ from benchkit.config import REPO_DIR, WORK_DIR, RunConfig
 from benchkit.loadgen import run_wrk, write_body
 from benchkit.servers import app_config, start
 from benchkit.source import resolve
-from benchkit.workloads import board, create_task
+from benchkit.workloads import board, create_task, single_task
 
 PY_SPY = REPO_DIR / ".venv" / "bin" / "py-spy"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
@@ -122,6 +122,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cached", action="store_true", help="profile the cached board (CACHE_ENABLED=true)")
     parser.add_argument("--no-assignee", action="store_true", help="profile board 1b (without the MongoDB assignee)")
     parser.add_argument("--create", action="store_true", help="profile createTask with 2 tags (cache on) instead")
+    parser.add_argument("--task", action="store_true", help="profile the task by id (workload 3) instead of the board")
     args = parser.parse_args(argv)
     run = RunConfig()
     (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -139,6 +140,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.create:
             body = write_body("profile-create", create_task("app", await database.expectations()).body)
+        elif args.task:
+            body = write_body("profile-task", single_task("app", await database.expectations()).body)
         else:
             body = write_body("profile-board", board("app", with_assignee=not args.no_assignee).body)
         run_wrk(config.url, body, seconds=3, threads=run.wrk_threads, connections=run.wrk_connections)
@@ -149,7 +152,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         recorder.join()
     finally:
         server.stop()
-    which = "createTask (2 tags)" if args.create else ("cached" if args.cached else "uncached") + " board"
+    shape = "task by id" if args.task else "board" + (" 1b (no assignee)" if args.no_assignee else "")
+    which = "createTask (2 tags)" if args.create else ("cached " if args.cached else "uncached ") + shape
     markdown = report(parse_raw(raw.read_text()), result.rps, which)
     out = WORK_DIR / f"profile-{stamp}.md"
     out.write_text(markdown)

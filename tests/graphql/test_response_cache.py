@@ -6,6 +6,8 @@ from unittest.mock import patch
 from uuid import uuid4
 
 import httpx
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from app.auth.principal import SYSTEM, Role
 from app.auth.tokens import TokenVerifier
@@ -15,6 +17,8 @@ from app.users import service as users
 from tests.graphql.test_tasks_api import create_task
 from app.main import create_app
 from app.settings import load_settings
+from app.stores import redis as redis_store
+from app.stores.redis import is_cluster
 from tests.support.auth import bearer
 
 BOARD = "query Board { tasks(first: 20) { totalCount nodes { id title assignee { name } } } }"
@@ -76,6 +80,38 @@ async def test_hits_are_charged_against_the_rate_limit(client: httpx.AsyncClient
             if body.get("errors"):
                 break
         assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_a_hit_and_its_charge_take_one_redis_round_trip(client: httpx.AsyncClient) -> None:
+    """On one node the lookup's script charges the cost it finds in the entry; on a cluster (the bucket lies
+    in another slot) the charge is a round trip of its own, and is made all the same."""
+    tight = create_app(load_settings(rate_limit_points=1000, rate_limit_window_s=86_400, query_max_cost=1000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=tight), base_url="http://t",
+                                 headers=bearer(uuid4().hex[:24], Role.ADMIN)) as http:
+        executed = await post(http, BOARD)
+        commands: list[tuple] = []
+        originals = {cls: cls.execute_command for cls in (Redis, RedisCluster)}
+
+        def counting(cls: type) -> object:
+            async def execute_command(self: object, *args: object, **kwargs: object) -> object:
+                commands.append(args)
+                return await originals[cls](self, *args, **kwargs)
+            return execute_command
+
+        with patch.object(Redis, "execute_command", counting(Redis)), \
+                patch.object(RedisCluster, "execute_command", counting(RedisCluster)):
+            hit = await post(http, BOARD)
+        assert hit["data"] == executed["data"]
+        cost = executed["extensions"]["cost"]
+        assert hit["extensions"]["rateLimit"]["remaining"] == executed["extensions"]["rateLimit"]["remaining"] - cost
+        scripts = [(int(args[2]), [str(k) for k in args[3:3 + int(args[2])]]) for args in commands
+                   if args[0] == "EVALSHA"]
+        charges = [keys for _, keys in scripts if any(k.startswith("tb:rl:") for k in keys)]
+        if is_cluster(redis_store.client()):
+            assert [len(keys) for keys in charges] == [1]  # the charge alone, after the lookup (MGETs)
+        else:
+            assert len(commands) == 1 and len(charges) == 1  # one script: the entry, its stamps, the bucket
+            assert len(charges[0]) > 2
 
 
 async def post_any(client: httpx.AsyncClient, query: str) -> dict:
