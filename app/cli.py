@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws_max_size=settings.max_body_bytes,
             lifespan="on",
             log_level=settings.log_level.lower(),
+            access_log=False,  # the edge middleware writes the access log (app.http.access_log)
             proxy_headers=False,
         )
     return 0

@@ -14,6 +14,7 @@ from app import tracing
 from app.graphql.graphiql import graphiql_asset
 from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
+from app.http import access_log
 from app.http.middleware import edge_middleware
 from app.logs import configure_logging
 from app.gc_tuning import tune_for_serving
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # Exports what is still queued (bounded by OTEL_EXPORTER_OTLP_TIMEOUT), off the event loop.
                 await asyncio.to_thread(installed_tracing.shutdown)
         log.info("taskboard stopped")
+        access_log.flush()
 
     graphql_app = make_graphql_app(settings, schema.build(settings))
     routes = [

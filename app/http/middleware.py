@@ -1,4 +1,4 @@
-"""ASGI middleware at the edge: request ids, CORS allow-list, admission control (app.http.admission), request
+"""ASGI middleware at the edge: request ids, the access log (app.http.access_log), CORS allow-list, admission control (app.http.admission), request
 body limit, WebSocket Origin check.
 
 All are plain ASGI (no BaseHTTPMiddleware): they stream, and context variables set here are visible to
@@ -16,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http import request_ids
+from app.http.access_log import AccessLog
 from app.http.admission import AdmissionControl
 from app.settings import Settings
 
@@ -159,6 +160,7 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
     origins = settings.cors_allow_origins
     return [
         Middleware(RequestIdMiddleware),
+        Middleware(AccessLog),
         Middleware(
             CORSMiddleware,
             allow_origins=origins,
