@@ -15,14 +15,15 @@ from app.tasks import service as tasks
 async def test_create_normalises_and_lists_with_live_task_counts() -> None:
     bug = await tags.create_tag(name="  bug ", color="#FF0000", actor=SYSTEM)
     feature = await tags.create_tag(name="Feature", color="#00ff00", actor=SYSTEM)
+    await tags.create_tag(name="idle", color="#0000ff", actor=SYSTEM)  # no link at all
     assert (bug.name, bug.color) == ("bug", "#ff0000")
 
     await tasks.create_task(title="a", tag_ids=[bug.id], actor=SYSTEM)
     gone = await tasks.create_task(title="b", tag_ids=[bug.id, feature.id], actor=SYSTEM)
     await tasks.soft_delete_task(task_id=gone.id, actor=SYSTEM)
 
-    listed = {entry.tag.name: entry.task_count for entry in await tags.list_tags()}
-    assert listed == {"bug": 1, "Feature": 0}
+    listed = [(entry.tag.name, entry.task_count) for entry in await tags.list_tags()]
+    assert listed == [("bug", 1), ("Feature", 0), ("idle", 0)]  # by name, case-insensitively
 
 
 @pytest.mark.parametrize("name", ["bug", "BUG", " Bug "])
