@@ -155,7 +155,6 @@ class ResponseCache:
         body = '{"data":' + entry["data"] + ',"extensions":' + orjson.dumps(extensions).decode() + "}"
         return Response(body, media_type=f"{media_type}; charset=utf-8")
 
-
     def _charge_on_hit(self, charge_key: str) -> OnHit | None:
         if not self.settings.rate_limit_enabled:
             return None
@@ -165,8 +164,9 @@ class ResponseCache:
     async def _decision(
         self, charged: Any, principal: Principal, client_ip: str | None, cost: int
     ) -> Decision | None:
-        """The charge the lookup made, or one made now (a fill awaited, a cluster, the cache degraded)."""
-        if charged is not NOT_RUN and self.settings.rate_limit_enabled:
+        """The charge the lookup made (only ever asked for with rate limits on), or one made now (a fill
+        awaited, a cluster, the cache degraded)."""
+        if charged is not NOT_RUN:
             return self.limiters.get().decision_of(charged)
         return await self.limiters.charge(principal, client_ip, cost)
 

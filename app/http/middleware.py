@@ -1,5 +1,5 @@
-"""ASGI middleware at the edge: request ids, the access log (app.http.access_log), CORS allow-list, admission control (app.http.admission), request
-body limit, WebSocket Origin check.
+"""ASGI middleware at the edge: request ids, the access log (app.http.access_log), CORS allow-list, admission
+control (app.http.admission), request body limit, WebSocket Origin check.
 
 All are plain ASGI (no BaseHTTPMiddleware): they stream, and context variables set here are visible to
 the endpoint because it runs in the same task.

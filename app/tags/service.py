@@ -15,8 +15,8 @@ from uuid import UUID
 import asyncpg
 from pypika_tortoise import Table
 from pypika_tortoise.functions import Count as CountTerm
-from pypika_tortoise.terms import Star
 from pypika_tortoise.functions import Lower as LowerTerm
+from pypika_tortoise.terms import Star
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Lower
