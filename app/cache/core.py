@@ -162,11 +162,16 @@ class Cache:
             enabled=settings.cache_enabled,
         )
 
+    @property
+    def active(self) -> bool:
+        """Whether reads go through Redis now (enabled, and not bypassing it during an outage)."""
+        return self.enabled and not self._link.degraded
+
     # ------------------------------------------------------------------------------------ reads
 
     async def get(self, key: CacheKey, load: Callable[[], Awaitable[T]], codec: Codec[T] = JSON) -> T:
         """The cached value of `key`, or load() (once for all concurrent misses) and cache it."""
-        if not self.enabled or self._link.degraded:
+        if not self.active:
             return await self._bypass(load)
         try:
             seen = await self._observe([key])
@@ -195,7 +200,7 @@ class Cache:
         unique = list(dict.fromkeys(items))
         if not unique:
             return []
-        if not self.enabled or self._link.degraded:
+        if not self.active:
             return _in_order(items, unique, await self._bypass(lambda: load(unique)))
         cache_keys = [key(item) for item in unique]
         try:
@@ -241,7 +246,7 @@ class Cache:
     ) -> tuple[T, Any]:
         """get_recorded, and on_hit's answer when this lookup found the entry servable and ran it in the same
         round trip (NOT_RUN otherwise: the caller does that work itself)."""
-        if not self.enabled or self._link.degraded:
+        if not self.active:
             return await self._bypass(load), NOT_RUN
         try:
             observed, value, answer = await self._look_up(key, codec, on_hit)

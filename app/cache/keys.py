@@ -117,9 +117,10 @@ def bulk_stamps(entity: Entity | str) -> list[str]:
     return [_bulk_stamp_in(_shard(entity, n)) for n in range(ROW_SHARDS)]
 
 
-def row_stamp(entity: Entity | str, entity_id: object) -> str:
-    """Changes on writes of this one row."""
-    return f"{_row_group(entity, entity_id)}:gen:id:{entity_id}"
+def row_stamp(entity: Entity | str, entity_id: object, part: str = "") -> str:
+    """Changes on writes of this one row (with `part`: on writes of that part of it only, see `row`)."""
+    suffix = f":{part}" if part else ""
+    return f"{_row_group(entity, entity_id)}:gen:id:{entity_id}{suffix}"
 
 
 def partitions_stamp(entity: Entity | str) -> str:
@@ -151,12 +152,15 @@ def stamp_expires(stamp: str) -> bool:
 
 
 def row(entity: Entity | str, entity_id: object, *, part: str = "", also: Iterable[str] = ()) -> CacheKey:
-    """An entry about one row (`part` names a view of it, e.g. its tags); `also` adds other stamps."""
+    """An entry about one row, or with `part` about a part of it kept apart from its row (e.g. a task's
+    tags): that follows the row's writes and the writes of that part (`Change.part`), which leave the row's
+    own entry alone. `also` adds other stamps."""
     suffix = f":{part}" if part else ""
     group = _row_group(entity, entity_id)
+    parts = (row_stamp(entity, entity_id, part),) if part else ()
     return CacheKey(
         f"{group}:{entity_id}{suffix}",
-        (epoch(group), bulk_stamp(entity, entity_id), row_stamp(entity, entity_id), *also),
+        (epoch(group), bulk_stamp(entity, entity_id), row_stamp(entity, entity_id), *parts, *also),
     )
 
 
@@ -191,12 +195,12 @@ def fill_lock(entry_key: str, stamp_values: Iterable[str]) -> str:
 
 
 def stamps_to_bump(change: Change) -> list[str]:
-    """The stamps a committed change invalidates: its rows (or all rows when ids=()), the slices it names
-    (or all slices when it names none or no ids), and its collection."""
+    """The stamps a committed change invalidates: its rows or the part of them it names (all rows when
+    ids=()), the slices it names (or all slices when it names none or no ids), and its collection."""
     entity = change.entity
     if not change.ids:
         return [*bulk_stamps(entity), partitions_stamp(entity), collection_stamp(entity)]
-    rows = [row_stamp(entity, entity_id) for entity_id in change.ids]
+    rows = [row_stamp(entity, entity_id, change.part) for entity_id in change.ids]
     if change.partitions is None:
         slices = [partitions_stamp(entity)]
     else:

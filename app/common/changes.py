@@ -26,6 +26,10 @@ class Entity(str, Enum):
 TASK_STATUS = "status"
 TASK_ASSIGNEE = "assignee"
 TASK_ROWS = ("rows", "any")  # the one slice every task row is in (not bumped by tag-link changes)
+# Prefixes of a slice's other stamps: its members (rows entering or leaving it) and its tag links.
+TASK_MEMBERS = "in."
+TASK_LINKS = "tags."
+TASK_TAGS_PART = "tags"  # the part of a task row its tag links are (Change.part; its entries: app/tags/keys.py)
 
 
 class ChangeKind(str, Enum):
@@ -58,6 +62,9 @@ class Change:
     # from here once it is gone, and can tell a live task's deletion (no deleted_at) from a purge.
     snapshot: dict[str, object] | None = field(default=None, compare=False)
     partitions: tuple[tuple[str, str], ...] | None = None
+    # The write changed only this part of its rows (a task's tag links: "tags"): entries of the rows' parts
+    # follow it, entries of the rows themselves stay.
+    part: str = ""
 
 
 Listener = Callable[[list[Change]], Awaitable[None]]

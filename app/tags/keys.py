@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.cache.keys import CacheKey, collection, collection_stamp, row
-from app.common.changes import Entity
+from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
+from app.common.changes import TASK_LINKS, TASK_MEMBERS, TASK_ROWS, TASK_TAGS_PART, Entity
 from app.common.ids import canonical_uuid
 
 
@@ -15,9 +15,12 @@ def tag(tag_id: str) -> CacheKey:
 def task_tags(task_id: str) -> CacheKey:
     """The tags of one task: a part of the task's entry (its links change with the task's TAGS_CHANGED), also
     stamped by the tag collection (a renamed or recoloured tag changes what it holds)."""
-    return row(Entity.TASK, canonical_uuid(task_id), part="tags", also=(collection_stamp(Entity.TAG),))
+    return row(Entity.TASK, canonical_uuid(task_id), part=TASK_TAGS_PART, also=(collection_stamp(Entity.TAG),))
 
 
 def tag_list(params: object = None) -> CacheKey:
-    """The list of every tag; it carries live-task counts, so task writes invalidate it too."""
-    return collection(Entity.TAG, "list", params, also=(collection_stamp(Entity.TASK),))
+    """The list of every tag; it carries live-task counts, so it follows tasks entering or leaving the task
+    lists (created, deleted, restored) and changes of tag links; an update of a task's fields keeps it."""
+    rows = TASK_ROWS[1]
+    tasks = over_partitions(Entity.TASK, [(TASK_MEMBERS + TASK_ROWS[0], rows), (TASK_LINKS + TASK_ROWS[0], rows)])
+    return collection(Entity.TAG, "list", params, also=tasks)

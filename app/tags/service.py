@@ -25,7 +25,7 @@ from app.audit import public as audit
 from app.audit.public import Action, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
-from app.common.changes import Change, ChangeKind, Entity, emit
+from app.common.changes import TASK_TAGS_PART, Change, ChangeKind, Entity, emit
 from app.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
 from app.common.text import required_text
@@ -266,7 +266,8 @@ async def update_tag(
                            changes=diff(_values(before), _values(after), changed))
         await emit(Change(Entity.TAG, ChangeKind.UPDATED, (after.id,), changed))
         if task_ids:
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES))
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES,
+                              part=TASK_TAGS_PART))
     return after
 
 
@@ -293,5 +294,6 @@ async def delete_tag(*, tag_id: str, actor: Principal) -> bool:
                            changes=removed({**_values(gone), "task_ids": sorted(task_ids)}))
         await emit(Change(Entity.TAG, ChangeKind.DELETED, (gone.id,)))
         if task_ids:
-            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES))
+            await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, task_ids, ("tags",), partitions=NO_TASK_SLICES,
+                              part=TASK_TAGS_PART))
     return True

@@ -4,11 +4,16 @@ Task entries hold task rows and ids only, never user data: assignees come throug
 so a user write never has to invalidate task pages.
 
 Task lists are sliced by status and by assignee, and one slice holds every row (app.cache.keys: partition
-stamps). A write names the
-slices of every row it changed, before and after (`row_partitions`), so a list depends only on the slices
-that can hold its rows: a board of one status or one assignee survives writes elsewhere. A change of a
-task's tag links names the task's slices in the tag dimensions (`link_partitions`): only lists filtered
-by tag names depend on those, since no other list holds anything a tag link decides.
+stamps). Each slice has stamps of three kinds, and a write names, for every row it changed, before and after:
+- content `(<dimension>, value)`: bumped by every write of a row in the slice (`row_partitions`,
+  `update_partitions`); entries that hold rows or counts (a user's tasks, task counts) depend on these;
+- members `(in.<dimension>, value)`: bumped when a row enters or leaves the slice: a create, a soft delete
+  or restore, a purge, a bulk upsert, an update of the slice's own field (status, assignee);
+- field `(f.<field>.<dimension>, value)`: bumped when an update changes that field of a row in the slice.
+A task page holds ids only (the rows come from their own entries, `task`), so it depends on the members
+stamps of the slices that cover it, the field stamps of the fields it filters or sorts by, and when filtered
+by tag names the slices' tag-link stamps (`link_partitions`, bumped by a change of a task's tag links): a
+priority change keeps every board that neither filters nor sorts by priority, and refreshes the row.
 """
 
 from __future__ import annotations
@@ -16,31 +21,59 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
-from app.common.changes import TASK_ASSIGNEE, TASK_ROWS, TASK_STATUS, Entity
+from app.common.changes import TASK_ASSIGNEE, TASK_LINKS, TASK_MEMBERS, TASK_ROWS, TASK_STATUS, Entity
 from app.common.ids import canonical_uuid
 from app.events.keys import channel
-from app.tasks.queries import TaskFilters
+from app.tasks.queries import SortField, TaskFilters, TaskSort
 
 NO_ASSIGNEE = "-"  # the assignee slice of unassigned tasks (user ids are hex: no clash)
-_LINKS = "tags."  # the tag-link dimensions: "tags.status", "tags.assignee"
+# The columns a list can filter or sort by that an update can change (created_at and id never change;
+# updated_at is set by a trigger on every update).
+_LIST_FIELDS = frozenset({"status", "priority", "assignee_id", "due_date", "title", "description", "updated_at"})
+_SORTED_BY = {
+    SortField.UPDATED_AT: "updated_at", SortField.DUE_DATE: "due_date", SortField.PRIORITY: "priority",
+    SortField.TITLE: "title",
+}
+_COVER_FIELD = {TASK_STATUS: "status", TASK_ASSIGNEE: "assignee_id"}  # a slice dimension's own column
 
 Partition = tuple[str, str]
+State = tuple[str, str | None]  # (status value, assignee id) of a task row
 
 
 def _slices(status: str, assignee_id: str | None) -> tuple[Partition, ...]:
     return (TASK_STATUS, status), (TASK_ASSIGNEE, assignee_id or NO_ASSIGNEE), TASK_ROWS
 
 
-def row_partitions(*states: tuple[str, str | None] | None) -> tuple[Partition, ...]:
-    """The slices of these task states, each a (status value, assignee id) pair: a write names the states of
-    its rows before and after it (None for a state that does not exist: before a create, after a delete)."""
-    pairs = (pair for state in states if state is not None for pair in _slices(*state))
-    return tuple(dict.fromkeys(pairs))
+def _members(slices: Iterable[Partition]) -> list[Partition]:
+    return [(TASK_MEMBERS + dimension, value) for dimension, value in slices]
 
 
-def link_partitions(*states: tuple[str, str | None]) -> tuple[Partition, ...]:
+def _fields(names: Iterable[str], slices: Iterable[Partition]) -> list[Partition]:
+    pairs = list(slices)
+    return [(f"f.{name}.{dimension}", value) for name in sorted(set(names)) for dimension, value in pairs]
+
+
+def row_partitions(*states: State | None) -> tuple[Partition, ...]:
+    """The content and members stamps of these task states: a write that makes rows enter or leave their
+    slices (or may have: a bulk upsert) names the states before and after it (None for a state that does
+    not exist: before a create, after a delete). Every list that can hold such a row follows it."""
+    slices = [pair for state in states if state is not None for pair in _slices(*state)]
+    return tuple(dict.fromkeys([*slices, *_members(slices)]))
+
+
+def update_partitions(before: State, after: State, changed: Iterable[str]) -> tuple[Partition, ...]:
+    """What an update of one row from `before` to `after` that changed the columns `changed` names: the
+    content stamps of both states, the members stamps of the slices it moved between, and the field stamps
+    of the list columns it changed (always updated_at) in every slice of both states."""
+    old, new = _slices(*before), _slices(*after)
+    moved = [pair for was, now in zip(old, new, strict=True) if was != now for pair in _members((was, now))]
+    fields = {name for name in changed if name in _LIST_FIELDS} | {"updated_at"}
+    return tuple(dict.fromkeys([*old, *new, *moved, *_fields(fields, (*old, *new))]))
+
+
+def link_partitions(*states: State) -> tuple[Partition, ...]:
     """The slices in the tag dimensions of tasks whose tag links changed (their rows did not)."""
-    pairs = ((_LINKS + dimension, value) for state in states for dimension, value in _slices(*state))
+    pairs = ((TASK_LINKS + dimension, value) for state in states for dimension, value in _slices(*state))
     return tuple(dict.fromkeys(pairs))
 
 
@@ -48,8 +81,7 @@ def _cover(filters: TaskFilters) -> list[Partition]:
     """Slices that hold every task the filters can match.
 
     The assignee dimension first: one assignee's slice gets far fewer writes than one status's. Without
-    either, the slice of every row: any row write bumps it, a change of tag links (which such a list does
-    not show unless it filters by tags) does not.
+    either, the slice of every row.
     """
     if filters.assignee_ids or filters.unassigned:
         values = [*filters.assignee_ids, *([NO_ASSIGNEE] if filters.unassigned else [])]
@@ -59,15 +91,38 @@ def _cover(filters: TaskFilters) -> list[Partition]:
     return [TASK_ROWS]
 
 
-def _list_stamps(filters: TaskFilters | None) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
-    """(`over`, `also`) of a list entry (app.cache.keys.collection)."""
+def _tested(filters: TaskFilters, sort: TaskSort | None) -> set[str]:
+    """The changeable columns the filters test and the sort orders by."""
+    tested = set()
+    if filters.statuses:
+        tested.add("status")
+    if filters.priorities:
+        tested.add("priority")
+    if filters.assignee_ids or filters.unassigned:
+        tested.add("assignee_id")
+    if filters.due_after is not None or filters.due_before is not None:
+        tested.add("due_date")
+    if filters.search is not None:
+        tested.update(("title", "description"))
+    if sort is None:
+        tested.add("updated_at")  # unknown order: any of them
+        tested.update(_SORTED_BY.values())
+    elif sort.field in _SORTED_BY:
+        tested.add(_SORTED_BY[sort.field])
+    return tested
+
+
+def _list_stamps(filters: TaskFilters | None, sort: TaskSort | None) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(`over`, `also`) of a page of ids (app.cache.keys.collection)."""
     if filters is None:  # nothing known about what the list holds: the whole collection, and the tags
         return None, (collection_stamp(Entity.TAG),)
     by_tags = bool(filters.tags_any or filters.tags_all)
     cover = _cover(filters)
-    links = [(_LINKS + dimension, value) for dimension, value in cover] if by_tags else []
+    # The members stamps say when the cover's own column moved a row in or out: no field stamp needed for it.
+    fields = _tested(filters, sort) - {_COVER_FIELD.get(dimension) for dimension, _ in cover}
+    links = [(TASK_LINKS + dimension, value) for dimension, value in cover] if by_tags else []
     also = (collection_stamp(Entity.TAG),) if by_tags else ()  # tag names decide which tasks match
-    return over_partitions(Entity.TASK, [*cover, *links]), also
+    return over_partitions(Entity.TASK, [*_members(cover), *_fields(fields, cover), *links]), also
 
 
 def task(task_id: str) -> CacheKey:
@@ -75,11 +130,12 @@ def task(task_id: str) -> CacheKey:
     return row(Entity.TASK, canonical_uuid(task_id))
 
 
-def task_page(params: object, filters: TaskFilters | None = None) -> CacheKey:
-    """One page of a task list: `params` is everything that shapes it (filters, sort, page, total). With
-    `filters` (the ones in `params`) it depends only on the slices they narrow to; without, on everything."""
-    over, also = _list_stamps(filters)
-    return collection(Entity.TASK, "page", params, over=over, also=also)
+def task_page(params: object, filters: TaskFilters | None = None, sort: TaskSort | None = None) -> CacheKey:
+    """The ids of one page of a task list: `params` is everything that shapes it (filters, sort, page,
+    total). With `filters` and `sort` (the ones in `params`) it depends only on the rows entering or leaving
+    the slices they narrow to and on changes of the columns they test; without, on everything."""
+    over, also = _list_stamps(filters, sort)
+    return collection(Entity.TASK, "page_ids", params, over=over, also=also)
 
 
 def assignee_slices(user_ids: Iterable[str]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from app import cache
 from app.cache.codec import typed
@@ -22,7 +23,7 @@ from app.users.public import USERS_BY_ID
 
 _ROW = typed(TaskRow | None)
 _ROWS = typed(list[TaskRow])
-_PAGE = typed(PageResult[TaskRow])
+_PAGE_IDS = typed(PageResult[str])
 _COUNT = typed(int)
 
 
@@ -54,13 +55,37 @@ TASK_COUNT_BY_ASSIGNEE_ID: LoaderSpec[str, int] = LoaderSpec("task_count_by_assi
 
 
 async def task_page(
-    *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
+    loaders: Loaders, *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
 ) -> PageResult[TaskRow]:
-    """One page of tasks, cached per filters, sort, page and whether the total was asked for."""
-    key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total}, filters)
-    return await cache.current().get(
-        key, lambda: service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total), _PAGE
-    )
+    """One page of tasks. The cache keeps the page's ids (per filters, sort, page and whether the total was
+    asked for) and each row in its own entry: an update that moves no row in or out of the page and changes
+    nothing it is filtered or sorted by refreshes the row and keeps the page.
+
+    Rows come through TASK_BY_ID, which observes each row's stamp before reading it, also right after this
+    request filled the page: the rows the page query read were not read under their stamps. A row deleted
+    since the ids were read is left out. With the cache off, the page query's rows are the answer.
+    """
+    if not cache.current().active:
+        return await service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total)
+
+    async def load() -> PageResult[str]:
+        found = await service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total)
+        return replace(found, items=[row.id for row in found.items])
+
+    key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total}, filters, sort)
+    ids = await cache.current().get(key, load, _PAGE_IDS)
+    rows = await loaders.get(TASK_BY_ID).load_many(ids.items)
+    kept = [(row, cursor) for row, cursor in zip(rows, ids.cursors, strict=True) if _still_listed(row, filters)]
+    if len(kept) == len(rows):
+        return replace(ids, items=rows)  # type: ignore[arg-type]
+    return replace(ids, items=[row for row, _ in kept], cursors=[cursor for _, cursor in kept])
+
+
+def _still_listed(row: TaskRow | None, filters: TaskFilters) -> bool:
+    if row is None:
+        return False
+    deleted = row.deleted_at is not None
+    return filters.include_deleted or deleted == filters.only_deleted
 
 
 async def prefetch_relations(loaders: Loaders, rows: Sequence[TaskRow], *, tags: bool, assignees: bool) -> None:

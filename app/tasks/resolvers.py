@@ -59,6 +59,7 @@ class TaskQuery:
         _ensure_may_read_deleted(info, include_deleted)
         filters = (filter or TaskFilterInput()).to_filters(include_deleted=include_deleted)
         result = await loaders.task_page(
+            info.context.loaders,
             filters=filters,
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),

@@ -23,7 +23,7 @@ from app.audit import public as audit
 from app.audit.public import Action, AuditItem, created, diff, removed
 from app.auth import permissions as can
 from app.auth.principal import Principal
-from app.common.changes import Change, ChangeKind, Entity, emit
+from app.common.changes import TASK_TAGS_PART, Change, ChangeKind, Entity, emit
 from app.common.errors import FieldError, NotFound, ValidationFailed
 from app.common.ids import parse_uuid, uuid7
 from app.common.text import required_text
@@ -374,7 +374,7 @@ async def update_task(
         await audit.record(conn, actor=actor, action=Action.UPDATE, entity=_ENTITY, entity_id=task.id,
                      changes=diff(_audited(_row(current)), _audited(task), changed))
         await emit(Change(Entity.TASK, ChangeKind.UPDATED, (task.id,), tuple(changed),
-                          partitions=keys.row_partitions(_state(current), _state(task))))
+                          partitions=keys.update_partitions(_state(current), _state(task), changed)))
     return task
 
 
@@ -435,7 +435,7 @@ async def _tags_changed(
                  changes={"tag_ids": {"old": old, "new": new}})
     # The row stays as it was (and locked): only lists filtered by tags can gain or lose it.
     await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (task_id,), ("tags",),
-                      partitions=keys.link_partitions(_state(current))))
+                      partitions=keys.link_partitions(_state(current)), part=TASK_TAGS_PART))
 
 
 async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) -> TaskRow:

@@ -6,6 +6,8 @@ from app.cache import keys as cache_keys
 from app.common.changes import Change, ChangeKind, Entity
 from app.tags import keys as tag_keys
 from app.tasks import keys as task_keys
+from app.tasks.models import Priority, TaskStatus
+from app.tasks.queries import SortField, TaskFilters, TaskSort
 from app.users import keys as user_keys
 
 
@@ -41,7 +43,47 @@ def test_a_row_depends_on_its_own_stamp_and_the_bulk_stamp_a_page_on_the_collect
     assert task_keys.task("t1").key == f"{shard}:t1"
     assert task_keys.task("t1").stamps == (f"{shard}:epoch", f"{shard}:gen:all", f"{shard}:gen:id:t1")
     assert task_keys.task_page({}).stamps == ("tb:v4:{task}:epoch", "tb:v4:{task}:gen", "tb:v4:{tag}:gen")
-    assert tag_keys.tag_list().stamps == ("tb:v4:{tag}:epoch", "tb:v4:{tag}:gen", "tb:v4:{task}:gen")
+    # The tag list's counts follow tasks entering or leaving the lists and tag-link changes, not field edits
+    assert tag_keys.tag_list().stamps == (
+        "tb:v4:{tag}:epoch", "tb:v4:{tag}:gen", "tb:v4:{task}:gen:part", "tb:v4:{task}:gen:part:in.rows:any",
+        "tb:v4:{task}:gen:part:tags.rows:any",
+    )
+    # A task's tags follow its row and its tag links; its row does not follow its tag links
+    assert tag_keys.task_tags("t1").stamps[2:] == (
+        f"{shard}:gen:id:t1", f"{shard}:gen:id:t1:tags", "tb:v4:{tag}:gen",
+    )
+    links = Change(Entity.TASK, ChangeKind.TAGS_CHANGED, ("t1",), ("tags",), partitions=(), part="tags")
+    assert cache_keys.stamps_to_bump(links) == [f"{shard}:gen:id:t1:tags", "tb:v4:{task}:gen"]
+
+
+def _stamps_of(page: cache_keys.CacheKey) -> set[str]:
+    return {stamp.removeprefix("tb:v4:{task}:gen:part:") for stamp in page.stamps if ":gen:part:" in stamp}
+
+
+def _bumped(partitions: tuple[tuple[str, str], ...]) -> set[str]:
+    return {f"{dimension}:{value}" for dimension, value in partitions}
+
+
+def test_a_page_of_ids_follows_rows_entering_its_slices_and_the_columns_it_filters_or_sorts_by() -> None:
+    todo = TaskFilters(statuses=(TaskStatus.TODO,))
+    by_creation = task_keys.task_page({"p": 1}, todo, TaskSort(SortField.CREATED_AT))
+    by_priority = task_keys.task_page({"p": 2}, todo, TaskSort(SortField.PRIORITY))
+    high = task_keys.task_page({"p": 3}, TaskFilters(priorities=(Priority.HIGH,)), TaskSort(SortField.CREATED_AT))
+    assert _stamps_of(by_creation) == {"in.status:TODO"}
+    assert _stamps_of(by_priority) == {"in.status:TODO", "f.priority.status:TODO"}
+    assert _stamps_of(high) == {"in.rows:any", "f.priority.rows:any"}
+
+    # A priority change of a TODO task (still TODO, same assignee) names content and field stamps only
+    priority = _bumped(task_keys.update_partitions(("TODO", "u1"), ("TODO", "u1"), ["priority"]))
+    assert not _stamps_of(by_creation) & priority
+    assert _stamps_of(by_priority) & priority and _stamps_of(high) & priority
+    # A move to COMPLETED names both statuses' members stamps, not the assignee's nor every row's
+    moved = _bumped(task_keys.update_partitions(("TODO", "u1"), ("COMPLETED", "u1"), ["status"]))
+    assert {"in.status:TODO", "in.status:COMPLETED"} <= moved
+    assert not {"in.assignee:u1", "in.rows:any"} & moved
+    # A create names the members stamps of every slice it enters
+    created = _bumped(task_keys.row_partitions(("TODO", None)))
+    assert {"in.status:TODO", "in.assignee:-", "in.rows:any", "status:TODO", "rows:any"} <= created
 
 
 def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:

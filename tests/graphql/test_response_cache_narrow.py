@@ -16,9 +16,12 @@ import pytest
 
 from app import cache
 from app.auth.principal import SYSTEM
+from app.common.changes import Change, ChangeKind, Entity
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
+from app.stores.sql import ClockTimestamp
 from app.tasks import service as task_service
+from app.tasks.models import Task
 from app.users import service as users
 from tests.graphql.test_tasks_api import create_tag, create_task
 from tests.support.auth import bearer
@@ -311,3 +314,92 @@ async def test_metrics_count_the_response_caches_hits_and_misses(client: httpx.A
         assert f"# TYPE taskboard_cache_response_{name} gauge" in text
     assert float(re.search(r"^taskboard_cache_response_hits (\S+)$", text, re.M)[1]) >= 1
     assert float(re.search(r"^taskboard_cache_response_misses (\S+)$", text, re.M)[1]) >= 1
+
+
+NEWEST_FIRST = """query Page($status: [TaskStatus!], $first: Int) {
+  tasks(filter: {status: $status}, first: $first) { totalCount nodes { id title priority } }
+}"""
+BY_PRIORITY = """query Ranked($status: [TaskStatus!], $priority: [Priority!], $sort: TaskSort) {
+  tasks(filter: {status: $status, priority: $priority}, sort: $sort, first: 20) { nodes { id priority } }
+}"""
+MINE = """query Mine($who: [ID!], $status: [TaskStatus!]) {
+  tasks(filter: {assigneeIds: $who, status: $status}, first: 20) { totalCount nodes { id status } }
+}"""
+
+
+async def read_statements(client: httpx.AsyncClient, query: str, variables: dict | None = None) -> tuple[dict, list[str]]:
+    """(data, the SQL statements the request ran) for a request that is not served from Redis."""
+    with record_statements() as statements:
+        data, hit = await read(client, query, variables)
+    assert not hit
+    return data, statements.statements
+
+
+async def test_a_priority_change_refreshes_the_row_and_keeps_the_pages_it_does_not_reorder(
+    client: httpx.AsyncClient,
+) -> None:
+    # Given two TODO tasks, a cached page of the newest one only, a cached page of both and the tag list
+    older = await create_task(client, title="older", status="TODO", priority="LOW")
+    newer = await create_task(client, title="newer", status="TODO", priority="LOW")
+    newest_only = await cached(client, NEWEST_FIRST, {"status": ["TODO"], "first": 1})
+    await cached(client, NEWEST_FIRST, {"status": ["TODO"], "first": 20})
+    tag_list = await cached(client, TAG_LIST)
+
+    # When the older task's priority changes (it stays in TODO, and creation order is unchanged)
+    await gql(client, UPDATE, {"id": older["id"], "input": {"priority": "HIGH"}})
+
+    # Then the page that does not show it and the tag counts are still served from Redis
+    assert await read(client, NEWEST_FIRST, {"status": ["TODO"], "first": 1}) == (newest_only, True)
+    assert await read(client, TAG_LIST) == (tag_list, True)
+    # and the page that shows it has the new priority: its ids and count came from Redis, only the row was read
+    both, statements = await read_statements(client, NEWEST_FIRST, {"status": ["TODO"], "first": 20})
+    assert both["tasks"]["nodes"] == [
+        {"id": newer["id"], "title": "newer", "priority": "LOW"},
+        {"id": older["id"], "title": "older", "priority": "HIGH"},
+    ]
+    assert both["tasks"]["totalCount"] == 2
+    assert len(statements) == 1 and "COUNT" not in statements[0].upper()
+
+
+async def test_lists_filtered_or_sorted_by_priority_follow_a_priority_change(client: httpx.AsyncClient) -> None:
+    first = await create_task(client, title="first", status="TODO", priority="MEDIUM")
+    second = await create_task(client, title="second", status="TODO", priority="LOW")
+    ranked = {"status": ["TODO"], "sort": "PRIORITY_DESC"}
+    assert ids(await cached(client, BY_PRIORITY, ranked)) == [first["id"], second["id"]]
+    assert ids(await cached(client, BY_PRIORITY, {"priority": ["HIGH"]})) == []
+
+    await gql(client, UPDATE, {"id": second["id"], "input": {"priority": "HIGH"}})
+
+    reordered, hit = await read(client, BY_PRIORITY, ranked)
+    assert not hit and ids(reordered) == [second["id"], first["id"]]
+    high, hit = await read(client, BY_PRIORITY, {"priority": ["HIGH"]})
+    assert not hit and high["tasks"]["nodes"] == [{"id": second["id"], "priority": "HIGH"}]
+
+
+async def test_a_list_of_one_assignee_filtered_by_status_follows_a_status_change(client: httpx.AsyncClient) -> None:
+    ada = await user("ada@example.com", "Ada")
+    task = await create_task(client, title="hers", status="TODO", assigneeId=ada)
+    assert ids(await cached(client, MINE, {"who": [ada], "status": ["TODO"]})) == [task["id"]]
+    assert ids(await cached(client, MINE, {"who": [ada], "status": ["COMPLETED"]})) == []
+
+    await gql(client, UPDATE, {"id": task["id"], "input": {"status": "COMPLETED"}})
+
+    todo, hit = await read(client, MINE, {"who": [ada], "status": ["TODO"]})
+    assert not hit and todo["tasks"] == {"totalCount": 0, "nodes": []}
+    done, hit = await read(client, MINE, {"who": [ada], "status": ["COMPLETED"]})
+    assert not hit and done["tasks"] == {"totalCount": 1, "nodes": [{"id": task["id"], "status": "COMPLETED"}]}
+
+
+async def test_a_listed_row_deleted_before_its_page_is_refreshed_is_left_out(client: httpx.AsyncClient) -> None:
+    # Given a cached page of two tasks
+    kept = await create_task(client, title="kept", status="TODO")
+    gone = await create_task(client, title="gone", status="TODO")
+    await cached(client, ROWS, {"status": ["TODO"]})
+    # When one is soft-deleted and, for now, only its row's stamp has moved (its slices' bumps are what
+    # refresh the page; between the two a reader can find the page's ids and the deleted row)
+    await Task.filter(id=gone["id"]).update(deleted_at=ClockTimestamp())
+    await cache.current().invalidate([Change(Entity.TASK, ChangeKind.UPDATED, (gone["id"],), partitions=())])
+
+    # Then the page shows the live task only
+    rows, hit = await read(client, ROWS, {"status": ["TODO"]})
+    assert not hit and rows["tasks"]["nodes"] == [{"id": kept["id"], "title": "kept"}]
