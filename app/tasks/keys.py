@@ -8,7 +8,9 @@ stamps). Each slice has stamps of three kinds, and a write names, for every row 
 - content `(<dimension>, value)`: bumped by every write of a row in the slice (`row_partitions`,
   `update_partitions`); entries that hold rows or counts (a user's tasks, task counts) depend on these;
 - members `(in.<dimension>, value)`: bumped when a row enters or leaves the slice: a create, a soft delete
-  or restore, a purge, a bulk upsert, an update of the slice's own field (status, assignee);
+  or restore, a purge, a bulk upsert, an update of the slice's own field (status, assignee); search lists
+  use the members stamps of text slices instead (`in.text:<bucket>`, see `_TEXT`), which only rows whose
+  title or description contain the search's first three characters enter or leave;
 - field `(f.<field>.<dimension>, value)`: bumped when an update changes that field of a row in the slice.
 A task page holds ids only (the rows come from their own entries, `task`), so it depends on the members
 stamps of the slices that cover it, the field stamps of the fields it filters or sorts by, and when filtered
@@ -18,6 +20,7 @@ priority change keeps every board that neither filters nor sorts by priority, an
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 
 from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
@@ -36,12 +39,48 @@ _SORTED_BY = {
 }
 _COVER_FIELD = {TASK_STATUS: "status", TASK_ASSIGNEE: "assignee_id"}  # a slice dimension's own column
 
+# Search lists are covered by the text they match: a row that contains the search string contains its
+# first three characters, so a search of three or more characters depends on one bucket of three-character
+# windows (`_TEXT`, `_text_buckets`) instead of every row. Lower-cased by Python's str.lower (Unicode's
+# default mapping, which PostgreSQL's ILIKE also applies to characters that lower-case into the search's),
+# and only for searches that are ASCII. A text longer than _TEXT_MAX is not split: it names the wildcard bucket,
+# which every search list depends on.
+_TEXT = "text"
+_TEXT_BUCKETS = 256
+_TEXT_MAX = 2_000
+_ANY_TEXT = (_TEXT, "*")
+
 Partition = tuple[str, str]
-State = tuple[str, str | None]  # (status value, assignee id) of a task row
+# (status value, assignee id, title, description) of a task row: what decides the slices it is in
+State = tuple[str, str | None, str, str | None]
 
 
-def _slices(status: str, assignee_id: str | None) -> tuple[Partition, ...]:
-    return (TASK_STATUS, status), (TASK_ASSIGNEE, assignee_id or NO_ASSIGNEE), TASK_ROWS
+def _slices(state: State) -> tuple[Partition, ...]:
+    return (TASK_STATUS, state[0]), (TASK_ASSIGNEE, state[1] or NO_ASSIGNEE), TASK_ROWS
+
+
+def _bucket(window: str) -> str:
+    return str(zlib.crc32(window.encode()) % _TEXT_BUCKETS)
+
+
+def _text_buckets(*texts: str | None) -> list[Partition]:
+    """The text slices of these texts: one per bucket of their three-character windows, lower-cased."""
+    buckets: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        if len(text) > _TEXT_MAX:
+            return [_ANY_TEXT]
+        lowered = text.lower()
+        buckets.update(_bucket(lowered[i : i + 3]) for i in range(len(lowered) - 2))
+    return [(_TEXT, bucket) for bucket in sorted(buckets)]
+
+
+def _text_cover(search: str | None) -> list[Partition] | None:
+    """The text slices every row matching the search is in, or None when it needs every row."""
+    if search is None or len(search) < 3 or not search.isascii():
+        return None
+    return [(_TEXT, _bucket(search.lower()[:3])), _ANY_TEXT]
 
 
 def _members(slices: Iterable[Partition]) -> list[Partition]:
@@ -57,28 +96,34 @@ def row_partitions(*states: State | None) -> tuple[Partition, ...]:
     """The content and members stamps of these task states: a write that makes rows enter or leave their
     slices (or may have: a bulk upsert) names the states before and after it (None for a state that does
     not exist: before a create, after a delete). Every list that can hold such a row follows it."""
-    slices = [pair for state in states if state is not None for pair in _slices(*state)]
-    return tuple(dict.fromkeys([*slices, *_members(slices)]))
+    present = [state for state in states if state is not None]
+    slices = [pair for state in present for pair in _slices(state)]
+    texts = _text_buckets(*(text for state in present for text in state[2:]))
+    return tuple(dict.fromkeys([*slices, *_members([*slices, *texts])]))
 
 
 def update_partitions(before: State, after: State, changed: Iterable[str]) -> tuple[Partition, ...]:
     """What an update of one row from `before` to `after` that changed the columns `changed` names: the
-    content stamps of both states, the members stamps of the slices it moved between, and the field stamps
-    of the list columns it changed (always updated_at) in every slice of both states."""
-    old, new = _slices(*before), _slices(*after)
+    content stamps of both states, the members stamps of the slices it moved between (the text slices of
+    the old and the new text when it changed the title or description), and the field stamps of the list
+    columns it changed (always updated_at) in every slice of both states."""
+    old, new = _slices(before), _slices(after)
     moved = [pair for was, now in zip(old, new, strict=True) if was != now for pair in _members((was, now))]
+    if {"title", "description"} & set(changed):
+        moved += _members(_text_buckets(*before[2:], *after[2:]))
     fields = {name for name in changed if name in _LIST_FIELDS} | {"updated_at"}
     return tuple(dict.fromkeys([*old, *new, *moved, *_fields(fields, (*old, *new))]))
 
 
 def link_partitions(*states: State) -> tuple[Partition, ...]:
     """The slices in the tag dimensions of tasks whose tag links changed (their rows did not)."""
-    pairs = ((TASK_LINKS + dimension, value) for state in states for dimension, value in _slices(*state))
+    pairs = ((TASK_LINKS + dimension, value) for state in states for dimension, value in _slices(state))
     return tuple(dict.fromkeys(pairs))
 
 
 def _cover(filters: TaskFilters) -> list[Partition]:
-    """Slices that hold every task the filters can match.
+    """Slices that hold every task the filters can match (in the content dimensions: the tag-link stamps
+    of a list filtered by tags are these slices').
 
     The assignee dimension first: one assignee's slice gets far fewer writes than one status's. Without
     either, the slice of every row.
@@ -122,7 +167,12 @@ def _list_stamps(filters: TaskFilters | None, sort: TaskSort | None) -> tuple[tu
     fields = _tested(filters, sort) - {_COVER_FIELD.get(dimension) for dimension, _ in cover}
     links = [(TASK_LINKS + dimension, value) for dimension, value in cover] if by_tags else []
     also = (collection_stamp(Entity.TAG),) if by_tags else ()  # tag names decide which tasks match
-    return over_partitions(Entity.TASK, [*_members(cover), *_fields(fields, cover), *links]), also
+    members = _members(cover)
+    text = _text_cover(filters.search) if cover == [TASK_ROWS] and not by_tags else None
+    if text is not None:  # rows entering or leaving what the search matches, instead of every row
+        members = _members(text)
+        fields -= {"title", "description"}
+    return over_partitions(Entity.TASK, [*members, *_fields(fields, cover), *links]), also
 
 
 def task(task_id: str) -> CacheKey:

@@ -137,11 +137,12 @@ async def _link(task_ids: Sequence[UUID], tag_ids: Sequence[UUID]) -> None:
         await link_statement().execute({"task_ids": task_ids, "tag_ids": tag_ids})
 
 
-def _state(task: TaskRow | asyncpg.Record) -> tuple[str, str | None]:
-    """What slices of the task lists a row is in (app.tasks.keys.row_partitions): its status and assignee."""
+def _state(task: TaskRow | asyncpg.Record) -> keys.State:
+    """What decides the slices of the task lists a row is in (app.tasks.keys.row_partitions): its status,
+    assignee, title and description."""
     if isinstance(task, TaskRow):
-        return task.status.value, task.assignee_id
-    return task["status"], task["assignee_id"]
+        return task.status.value, task.assignee_id, task.title, task.description
+    return task["status"], task["assignee_id"], task["title"], task["description"]
 
 
 def _ensure_may_update(actor: Principal, current: asyncpg.Record, action: str) -> None:

@@ -74,16 +74,38 @@ def test_a_page_of_ids_follows_rows_entering_its_slices_and_the_columns_it_filte
     assert _stamps_of(high) == {"in.rows:any", "f.priority.rows:any"}
 
     # A priority change of a TODO task (still TODO, same assignee) names content and field stamps only
-    priority = _bumped(task_keys.update_partitions(("TODO", "u1"), ("TODO", "u1"), ["priority"]))
+    priority = _bumped(task_keys.update_partitions(("TODO", "u1", "t", None), ("TODO", "u1", "t", None), ["priority"]))
     assert not _stamps_of(by_creation) & priority
     assert _stamps_of(by_priority) & priority and _stamps_of(high) & priority
     # A move to COMPLETED names both statuses' members stamps, not the assignee's nor every row's
-    moved = _bumped(task_keys.update_partitions(("TODO", "u1"), ("COMPLETED", "u1"), ["status"]))
+    moved = _bumped(task_keys.update_partitions(("TODO", "u1", "t", None), ("COMPLETED", "u1", "t", None), ["status"]))
     assert {"in.status:TODO", "in.status:COMPLETED"} <= moved
     assert not {"in.assignee:u1", "in.rows:any"} & moved
     # A create names the members stamps of every slice it enters
-    created = _bumped(task_keys.row_partitions(("TODO", None)))
+    created = _bumped(task_keys.row_partitions(("TODO", None, "t", None)))
     assert {"in.status:TODO", "in.assignee:-", "in.rows:any", "status:TODO", "rows:any"} <= created
+
+
+def test_a_search_list_follows_the_text_slice_of_its_first_three_characters() -> None:
+    search = task_keys.task_page({"p": 1}, TaskFilters(search="Login"), TaskSort(SortField.CREATED_AT))
+    text = {stamp for stamp in _stamps_of(search) if stamp.startswith("in.text:")}
+    assert "in.text:*" in text and len(text) == 2 and "in.rows:any" not in _stamps_of(search)
+    # A task whose title contains the search (in any case) enters that slice; one that does not, not
+    matching = _bumped(task_keys.row_partitions(("TODO", None, "Fix LOGIN page", None)))
+    assert text - {"in.text:*"} <= matching
+    # Short, non-ASCII and tag-filtered searches need every row
+    for filters in (TaskFilters(search="lo"), TaskFilters(search="café"), TaskFilters(search="login", tags_any=("a",))):
+        assert "in.rows:any" in _stamps_of(task_keys.task_page({"p": 2}, filters, TaskSort(SortField.CREATED_AT)))
+    # Work per write is bounded: a long text names the wildcard slice only
+    long = _bumped(task_keys.row_partitions(("TODO", None, "t", "x" * 5_000)))
+    assert {stamp for stamp in long if stamp.startswith("in.text:")} == {"in.text:*"}
+    # A title edit names the text slices of the old and the new title; a priority edit none
+    def texts(partitions: tuple[tuple[str, str], ...]) -> set[str]:
+        return {stamp for stamp in _bumped(partitions) if stamp.startswith("in.text:")}
+
+    old, new = ("TODO", None, "old title", None), ("TODO", None, "new", None)
+    assert texts(task_keys.update_partitions(old, new, ["title"])) == texts(task_keys.row_partitions(old, new))
+    assert texts(task_keys.update_partitions(old, old, ["priority"])) == set()
 
 
 def test_a_change_bumps_its_rows_and_collection_and_one_without_ids_the_bulk_stamp() -> None:

@@ -403,3 +403,22 @@ async def test_a_listed_row_deleted_before_its_page_is_refreshed_is_left_out(cli
     # Then the page shows the live task only
     rows, hit = await read(client, ROWS, {"status": ["TODO"]})
     assert not hit and rows["tasks"]["nodes"] == [{"id": kept["id"], "title": "kept"}]
+
+
+async def test_a_search_list_survives_creates_that_do_not_contain_its_text(client: httpx.AsyncClient) -> None:
+    found = await create_task(client, title="find the needle", status="TODO")
+    searched = await cached(client, SEARCH, {"text": "needle"})
+    short = await cached(client, SEARCH, {"text": "ne"})
+
+    await create_task(client, title="plain work", status="TODO")
+
+    # The search whose text the new task does not contain is still served from Redis; a two-character
+    # search follows every create
+    assert await read(client, SEARCH, {"text": "needle"}) == (searched, True)
+    again, hit = await read(client, SEARCH, {"text": "ne"})
+    assert not hit and again["tasks"]["totalCount"] == short["tasks"]["totalCount"]
+    # and a create or a title edit that makes a task match refreshes it
+    other = await create_task(client, title="other", status="COMPLETED")
+    await gql(client, UPDATE, {"id": other["id"], "input": {"title": "a NEEDLE too"}})
+    refreshed, hit = await read(client, SEARCH, {"text": "needle"})
+    assert not hit and set(ids(refreshed)) == {found["id"], other["id"]}
