@@ -50,6 +50,13 @@ _TEXT_BUCKETS = 256
 _TEXT_MAX = 2_000
 _ANY_TEXT = (_TEXT, "*")
 
+# Lists filtered by tag names (and neither status nor assignee) are covered by those names: a task enters or
+# leaves `in.tag:<name>` when it is created with, linked to or unlinked from a tag of that name. Writes that
+# do not know the task's tags (soft deletes, restores, purges, bulk upserts) and tag names that are not
+# ASCII (lower-casing could differ from PostgreSQL's LOWER) name the wildcard, which every such list follows.
+_TAG = "tag"
+_ANY_TAG = (_TAG, "*")
+
 Partition = tuple[str, str]
 # (status value, assignee id, title, description) of a task row: what decides the slices it is in
 State = tuple[str, str | None, str, str | None]
@@ -76,6 +83,26 @@ def _text_buckets(*texts: str | None) -> list[Partition]:
     return [(_TEXT, bucket) for bucket in sorted(buckets)]
 
 
+def _tag_slices(names: Iterable[str] | None) -> list[Partition]:
+    """The tag slices a task with these tag names is in (None: not known)."""
+    if names is None:
+        return [_ANY_TAG]
+    slices = []
+    for name in names:
+        if not name.isascii():
+            return [_ANY_TAG]
+        slices.append((_TAG, name.lower()))
+    return slices
+
+
+def _tag_cover(filters: TaskFilters) -> list[Partition] | None:
+    """The tag slices every task the filter's tag names match is in, or None when it needs every row."""
+    names = [*filters.tags_any, *filters.tags_all]
+    if not names or not all(name.isascii() for name in names):
+        return None
+    return [*dict.fromkeys((_TAG, name.lower()) for name in names), _ANY_TAG]
+
+
 def _text_cover(search: str | None) -> list[Partition] | None:
     """The text slices every row matching the search is in, or None when it needs every row."""
     if search is None or len(search) < 3 or not search.isascii():
@@ -92,14 +119,15 @@ def _fields(names: Iterable[str], slices: Iterable[Partition]) -> list[Partition
     return [(f"f.{name}.{dimension}", value) for name in sorted(set(names)) for dimension, value in pairs]
 
 
-def row_partitions(*states: State | None) -> tuple[Partition, ...]:
+def row_partitions(*states: State | None, tags: Iterable[str] | None = None) -> tuple[Partition, ...]:
     """The content and members stamps of these task states: a write that makes rows enter or leave their
     slices (or may have: a bulk upsert) names the states before and after it (None for a state that does
-    not exist: before a create, after a delete). Every list that can hold such a row follows it."""
+    not exist: before a create, after a delete), and the names of the rows' tags (None: not known). Every
+    list that can hold such a row follows it."""
     present = [state for state in states if state is not None]
     slices = [pair for state in present for pair in _slices(state)]
     texts = _text_buckets(*(text for state in present for text in state[2:]))
-    return tuple(dict.fromkeys([*slices, *_members([*slices, *texts])]))
+    return tuple(dict.fromkeys([*slices, *_members([*slices, *texts, *_tag_slices(tags)])]))
 
 
 def update_partitions(before: State, after: State, changed: Iterable[str]) -> tuple[Partition, ...]:
@@ -115,10 +143,11 @@ def update_partitions(before: State, after: State, changed: Iterable[str]) -> tu
     return tuple(dict.fromkeys([*old, *new, *moved, *_fields(fields, (*old, *new))]))
 
 
-def link_partitions(*states: State) -> tuple[Partition, ...]:
-    """The slices in the tag dimensions of tasks whose tag links changed (their rows did not)."""
-    pairs = ((TASK_LINKS + dimension, value) for state in states for dimension, value in _slices(state))
-    return tuple(dict.fromkeys(pairs))
+def link_partitions(*states: State, tags: Iterable[str] | None = None) -> tuple[Partition, ...]:
+    """The slices in the tag dimensions of tasks whose tag links changed (their rows did not), and the
+    members stamps of the tags linked or unlinked (by name; None: not known)."""
+    pairs = [(TASK_LINKS + dimension, value) for state in states for dimension, value in _slices(state)]
+    return tuple(dict.fromkeys([*pairs, *_members(_tag_slices(tags))]))
 
 
 def _cover(filters: TaskFilters) -> list[Partition]:
@@ -168,8 +197,11 @@ def _list_stamps(filters: TaskFilters | None, sort: TaskSort | None) -> tuple[tu
     links = [(TASK_LINKS + dimension, value) for dimension, value in cover] if by_tags else []
     also = (collection_stamp(Entity.TAG),) if by_tags else ()  # tag names decide which tasks match
     members = _members(cover)
+    tagged = _tag_cover(filters) if cover == [TASK_ROWS] else None
     text = _text_cover(filters.search) if cover == [TASK_ROWS] and not by_tags else None
-    if text is not None:  # rows entering or leaving what the search matches, instead of every row
+    if tagged is not None:  # tasks entering or leaving the named tags, instead of every row and link
+        members, links = _members(tagged), []
+    elif text is not None:  # rows entering or leaving what the search matches, instead of every row
         members = _members(text)
         fields -= {"title", "description"}
     return over_partitions(Entity.TASK, [*members, *_fields(fields, cover), *links]), also

@@ -114,9 +114,9 @@ def _audited(row: TaskRow) -> dict[str, Any]:
     return data
 
 
-async def _tag_ids_of(task_uuid: UUID) -> list[str]:
-    """Ids of the task's tags (through `Task.tags`), in id order."""
-    return [str(tag_id) for tag_id in await Tag.filter(tasks=task_uuid).order_by("id").values_list("id", flat=True)]
+async def _tags_of(task_uuid: UUID) -> dict[str, str]:
+    """The task's tags (through `Task.tags`): name by id, in id order."""
+    return {str(tag_id): name for tag_id, name in await Tag.filter(tasks=task_uuid).order_by("id").values_list("id", "name")}
 
 
 async def _locked(uuid: UUID, task_id: str, *, deleted: bool = False) -> asyncpg.Record:
@@ -325,7 +325,7 @@ async def create_task_with_tags(
             conn, actor=actor, action=Action.CREATE, entity=_ENTITY, entity_id=task.id, changes=created(values)
         )
         await emit(Change(Entity.TASK, ChangeKind.CREATED, (task.id,), tuple(clean) + (("tags",) if tag_uuids else ()),
-                          partitions=keys.row_partitions(_state(task))))
+                          partitions=keys.row_partitions(_state(task), tags=[tag.name for tag in tags])))
     return task, tags
 
 
@@ -419,7 +419,7 @@ async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
         if row is None:
             return None
         task = _row(row)
-        tag_ids = await _tag_ids_of(uuid)
+        tag_ids = list(await _tags_of(uuid))
         await Task.filter(id=uuid).delete()
         await audit.record(conn, actor=actor, action=Action.HARD_DELETE, entity=_ENTITY, entity_id=task.id,
                      changes=removed({**_audited(task), "tag_ids": tag_ids}))
@@ -429,14 +429,16 @@ async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
 
 
 async def _tags_changed(
-    conn: asyncpg.Connection, actor: Principal, action: Action, current: asyncpg.Record, old: list[str], new: list[str]
+    conn: asyncpg.Connection, actor: Principal, action: Action, current: asyncpg.Record, old: list[str], new: list[str],
+    names: list[str],
 ) -> None:
+    """Audit and announce a change of the task's tag links; `names` are the tags linked or unlinked."""
     task_id = str(current["id"])
     await audit.record(conn, actor=actor, action=action, entity=_ENTITY, entity_id=task_id,
                  changes={"tag_ids": {"old": old, "new": new}})
     # The row stays as it was (and locked): only lists filtered by tags can gain or lose it.
     await emit(Change(Entity.TASK, ChangeKind.TAGS_CHANGED, (task_id,), ("tags",),
-                      partitions=keys.link_partitions(_state(current)), part=TASK_TAGS_PART))
+                      partitions=keys.link_partitions(_state(current), tags=names), part=TASK_TAGS_PART))
 
 
 async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) -> TaskRow:
@@ -445,17 +447,17 @@ async def add_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal) ->
     async with sql.transaction() as conn:
         current = await _locked(uuid, task_id)
         _ensure_may_update(actor, current, "change this task's tags")
-        tag_uuids = await find_existing_tag_ids(ids=tag_ids)
-        old = await _tag_ids_of(uuid)
+        tags = await find_existing_tags(ids=tag_ids)
+        old = list(await _tags_of(uuid))
         # The row lock keeps every other writer of this task's links out: the missing ones are what to add.
         linked = set(old)
-        added = [tag for tag in tag_uuids if str(tag) not in linked]
-        new = sorted(old + [str(tag) for tag in added])
+        added = [tag for tag in tags if tag.id not in linked]
+        new = sorted(old + [tag.id for tag in added])
         if len(new) > TAGS_PER_TASK_MAX:
             raise ValidationFailed(FieldError("tagIds", f"at most {TAGS_PER_TASK_MAX} tags per task"))
         if added:
-            await _link([uuid] * len(added), added)
-            await _tags_changed(conn, actor, Action.ADD_TAGS, current, old, new)
+            await _link([uuid] * len(added), [UUID(tag.id) for tag in added])
+            await _tags_changed(conn, actor, Action.ADD_TAGS, current, old, new, [tag.name for tag in added])
     return _row(current)
 
 
@@ -466,11 +468,14 @@ async def remove_tags(*, task_id: str, tag_ids: Sequence[str], actor: Principal)
     async with sql.transaction() as conn:
         current = await _locked(uuid, task_id)
         _ensure_may_update(actor, current, "change this task's tags")
-        old = await _tag_ids_of(uuid)
+        names = await _tags_of(uuid)
+        old = list(names)
         gone = await unlink_statement().fetch({"task_ids": [uuid], "tag_ids": tag_uuids})
         if gone:
             removed_ids = {str(r["tag_id"]) for r in gone}
-            await _tags_changed(conn, actor, Action.REMOVE_TAGS, current, old, [t for t in old if t not in removed_ids])
+            # (the row lock kept its links as read: every removed one has its name here)
+            await _tags_changed(conn, actor, Action.REMOVE_TAGS, current, old, [t for t in old if t not in removed_ids],
+                                [names[t] for t in removed_ids if t in names])
     return _row(current)
 
 

@@ -93,9 +93,13 @@ def test_a_search_list_follows_the_text_slice_of_its_first_three_characters() ->
     # A task whose title contains the search (in any case) enters that slice; one that does not, not
     matching = _bumped(task_keys.row_partitions(("TODO", None, "Fix LOGIN page", None)))
     assert text - {"in.text:*"} <= matching
-    # Short, non-ASCII and tag-filtered searches need every row
-    for filters in (TaskFilters(search="lo"), TaskFilters(search="café"), TaskFilters(search="login", tags_any=("a",))):
-        assert "in.rows:any" in _stamps_of(task_keys.task_page({"p": 2}, filters, TaskSort(SortField.CREATED_AT)))
+    # Short and non-ASCII searches, and lists filtered by non-ASCII tag names, need every row
+    newest = TaskSort(SortField.CREATED_AT)
+    for filters in (TaskFilters(search="lo"), TaskFilters(search="café"), TaskFilters(tags_any=("café",))):
+        assert "in.rows:any" in _stamps_of(task_keys.task_page({"p": 2}, filters, newest))
+    # A search among tagged tasks follows the tags, and any title or description edit
+    tagged = task_keys.task_page({"p": 3}, TaskFilters(search="login", tags_any=("A",)), newest)
+    assert _stamps_of(tagged) == {"in.tag:a", "in.tag:*", "f.title.rows:any", "f.description.rows:any"}
     # Work per write is bounded: a long text names the wildcard slice only
     long = _bumped(task_keys.row_partitions(("TODO", None, "t", "x" * 5_000)))
     assert {stamp for stamp in long if stamp.startswith("in.text:")} == {"in.text:*"}

@@ -422,3 +422,36 @@ async def test_a_search_list_survives_creates_that_do_not_contain_its_text(clien
     await gql(client, UPDATE, {"id": other["id"], "input": {"title": "a NEEDLE too"}})
     refreshed, hit = await read(client, SEARCH, {"text": "needle"})
     assert not hit and set(ids(refreshed)) == {found["id"], other["id"]}
+
+
+ONLY_TAGGED = "query Tagged($tags: [String!]) { tasks(filter: {tagsAny: $tags}, first: 20) { totalCount nodes { id } } }"
+LINK = "mutation($t: ID!, $g: [ID!]!) { addTaskTags(taskId: $t, tagIds: $g) { id } }"
+UNLINK = "mutation($t: ID!, $g: [ID!]!) { removeTaskTags(taskId: $t, tagIds: $g) { id } }"
+
+
+async def test_a_list_filtered_by_tag_names_follows_only_the_tasks_carrying_those_tags(client: httpx.AsyncClient) -> None:
+    bug, feature = await create_tag(client, "Bug"), await create_tag(client, "feature")
+    first = await create_task(client, title="first", status="TODO", tagIds=[bug])
+    other = await create_task(client, title="other", status="TODO")
+    bugs = await cached(client, ONLY_TAGGED, {"tags": ["bug"]})
+
+    # Writes that link no task to "bug" keep it: a create with another tag, one without tags, another link
+    await create_task(client, title="a feature", status="TODO", tagIds=[feature])
+    await create_task(client, title="untagged", status="TODO")
+    await gql(client, LINK, {"t": other["id"], "g": [feature]})
+    assert await read(client, ONLY_TAGGED, {"tags": ["bug"]}) == (bugs, True)
+
+    # Each write that links or unlinks "bug", or deletes a task (whose tags it does not know), refreshes it
+    second = await create_task(client, title="second", status="COMPLETED", tagIds=[bug, feature])
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["BUG"]})
+    assert not hit and set(ids(listed)) == {first["id"], second["id"]}
+    await cached(client, ONLY_TAGGED, {"tags": ["bug"]})
+    await gql(client, LINK, {"t": other["id"], "g": [bug]})
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
+    assert not hit and listed["tasks"]["totalCount"] == 3
+    await gql(client, UNLINK, {"t": first["id"], "g": [bug]})
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
+    assert not hit and set(ids(listed)) == {second["id"], other["id"]}
+    await gql(client, "mutation($id: ID!) { deleteTask(id: $id) { id } }", {"id": second["id"]})
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
+    assert not hit and ids(listed) == [other["id"]]
