@@ -43,6 +43,9 @@ VERSION = "v4"  # v2: task rows carry creator_id; v3: users cached as plain reco
 PREFIX = f"tb:{VERSION}"
 ROW_SHARDS = 16  # row groups per entity (and whole-response groups): spread over every node of a cluster
 RESPONSES = "response"  # the groups of recorded whole-response entries (get_recorded)
+# Row keys are built per id on every batch (a page of 50 rows, their tags, their assignees): the domains' key
+# builders for rows keep this many ids each (bounded; CacheKey is immutable).
+KEYS_MEMO = 16_384
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
+import hiredis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -34,6 +35,16 @@ T = TypeVar("T")
 LATE_LOOP_S = 0.1
 
 _client: Client | None = None
+
+
+class HiredisPackedConnection(Connection):
+    """redis-py's asyncio connection packs commands in Python (~1 us per argument: the 130-key MGET of a page's
+    rows costs ~0.15 ms); hiredis, which already parses the replies, packs them in C, byte for byte the same."""
+
+    def pack_command(self, *args: object) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:  # e.g. "CLIENT SETINFO": the words go separately
+            args = (*args[0].split(), *args[1:])
+        return [hiredis.pack_command(args)]
 
 
 def make_client(settings: Settings) -> Client:
@@ -52,6 +63,7 @@ def make_client(settings: Settings) -> Client:
     # connection instead of failing with "Too many connections".
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        connection_class=HiredisPackedConnection,  # rediss:// and unix:// URLs choose their own class instead
         max_connections=settings.redis_pool_max,
         timeout=settings.redis_timeout_s * 4,
         socket_timeout=settings.redis_timeout_s,

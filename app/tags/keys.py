@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
+from functools import lru_cache
+
+from app.cache.keys import CacheKey, KEYS_MEMO, collection, collection_stamp, over_partitions, row
 from app.common.changes import TASK_LINKS, TASK_MEMBERS, TASK_ROWS, TASK_TAGS_PART, Entity
 from app.common.ids import canonical_uuid
 
@@ -12,6 +14,7 @@ def tag(tag_id: str) -> CacheKey:
     return row(Entity.TAG, canonical_uuid(tag_id))
 
 
+@lru_cache(maxsize=KEYS_MEMO)
 def task_tags(task_id: str) -> CacheKey:
     """The tags of one task: a part of the task's entry (its links change with the task's TAGS_CHANGED), also
     stamped by the tag collection (a renamed or recoloured tag changes what it holds)."""

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from functools import lru_cache
 
-from app.cache.keys import CacheKey, collection, collection_stamp, over_partitions, row
+from app.cache.keys import CacheKey, KEYS_MEMO, collection, collection_stamp, over_partitions, row
 from app.common.changes import TASK_ASSIGNEE, TASK_LINKS, TASK_MEMBERS, TASK_ROWS, TASK_STATUS, Entity
 from app.common.ids import canonical_uuid
 from app.events.keys import channel
@@ -207,6 +208,7 @@ def _list_stamps(filters: TaskFilters | None, sort: TaskSort | None) -> tuple[tu
     return over_partitions(Entity.TASK, [*members, *_fields(fields, cover), *links]), also
 
 
+@lru_cache(maxsize=KEYS_MEMO)
 def task(task_id: str) -> CacheKey:
     """One task row (soft-deleted included), as `task_by_id` loads it (any spelling of its id)."""
     return row(Entity.TASK, canonical_uuid(task_id))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
-from app.cache.keys import CacheKey, bulk_stamp, collection, over_partitions, row_stamp
+from app.cache.keys import CacheKey, KEYS_MEMO, bulk_stamp, collection, over_partitions, row_stamp
 from app.cache.keys import row as row_key
 from app.common.changes import TASK_ASSIGNEE, TASK_ROWS, Entity
 
@@ -14,6 +15,7 @@ def canonical_user_id(user_id: str) -> str:
     return user_id.lower() if len(user_id) == 24 else user_id
 
 
+@lru_cache(maxsize=KEYS_MEMO)
 def user(user_id: str) -> CacheKey:
     """One user document (any letter case of its id)."""
     return row_key(Entity.USER, canonical_user_id(user_id))
