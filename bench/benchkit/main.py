@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from benchkit import auth, database, environment, gobuild, mixed, report
@@ -216,7 +218,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         mixed=mixed_results, principals=pool,
         seeding=seeding, elapsed_s=elapsed, windows=windows,
     )
-    output = args.output or (str(BENCH_DIR / "RESULTS.md") if not args.quick else str(WORK_DIR / "RESULTS-quick.md"))
+    default = BENCH_DIR / "RESULTS.md" if not args.quick else WORK_DIR / "RESULTS-quick.md"
+    output = Path(os.environ.get("BENCH_CALLER_DIR", "."), args.output) if args.output else default
     with open(output, "w") as handle:
         handle.write(markdown)
     print(markdown)

@@ -453,6 +453,28 @@ def rates(run: RunConfig) -> Any:
         held, failed = (rate, failed) if ok else (held, rate)
 
 
+async def run_step(config: ServerConfig, reads: list[Shape], members: list[Member], tag_ids: list[str], rate: float,
+                   run: RunConfig, *, with_writes: bool) -> Step:
+    """One open-loop step at `rate`: a fresh write pool, the generator, the step's verdict and hit rate."""
+    writes = {}
+    if with_writes:
+        pool = await make_pool(members, tag_ids, f"r{rate:g}", _counts(rate, run))
+        writes = write_items(config.kind, pool, members, tag_ids)
+    before = _response_counts(config)
+    raw = _run_generator(config, _entries(reads, writes, members, with_writes), rate, run,
+                         f"{config.name}-{'mixed' if with_writes else 'reads'}-{rate:g}".replace(" ", "-"))
+    if before is not None:
+        time.sleep(1.2)  # each worker copies its cache counters into /metrics once a second
+    step = _step(raw, rate, run)
+    step.response_hit_pct = _hit_pct(before, _response_counts(config))
+    return step
+
+
+async def prepared_reads(config: ServerConfig, f: MixedFacts, members: list[Member]) -> list[Shape]:
+    """The read shapes as this server spells them (its own first-page cursors for the next pages)."""
+    return read_shapes(config.kind, f, members, _cursors(config, config.kind, members[0] if members else None))
+
+
 async def run_server(config: ServerConfig, source: Source, run: RunConfig, f: MixedFacts,
                      *, with_writes: bool) -> MixedResult:
     members = auth.members()
@@ -464,25 +486,14 @@ async def run_server(config: ServerConfig, source: Source, run: RunConfig, f: Mi
     server: Server | None = None
     try:
         server = start(config, source)
-        cursors = _cursors(config, kind, members[0] if members else None)
-        reads = read_shapes(kind, f, members, cursors)
+        reads = await prepared_reads(config, f, members)
         if problem := await _check(config, kind, reads, members, f, tag_ids, run, with_writes):
             result.status, result.note = "failed", f"wrong answer: {problem}"[:500]
             return result
         schedule = rates(run)
         rate = next(schedule)
         while True:
-            writes = {}
-            if with_writes:
-                pool = await make_pool(members, tag_ids, f"r{rate:g}", _counts(rate, run))
-                writes = write_items(kind, pool, members, tag_ids)
-            before = _response_counts(config)
-            raw = _run_generator(config, _entries(reads, writes, members, with_writes), rate, run,
-                                 f"{config.name}-{'mixed' if with_writes else 'reads'}-{rate:g}".replace(" ", "-"))
-            if before is not None:
-                time.sleep(1.2)  # each worker copies its cache counters into /metrics once a second
-            step = _step(raw, rate, run)
-            step.response_hit_pct = _hit_pct(before, _response_counts(config))
+            step = await run_step(config, reads, members, tag_ids, rate, run, with_writes=with_writes)
             result.steps.append(step)
             print(f"    {rate:g}/s: {'held' if step.held else 'FAILED'} p99 {step.p99_ms:.1f} ms, "
                   f"{step.errors} errors, achieved {step.achieved_rps:.0f}/s", flush=True)

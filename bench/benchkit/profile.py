@@ -1,7 +1,8 @@
-"""bench/run --profile [--cached | --create]: where the app's CPU goes on the board (or createTask) under load.
+"""bench/run --profile [--cached | --create | --task | --mixed RATE]: where the app's CPU goes under load.
 
 Starts the app (1 worker; cache off, or on with --cached) on the bench data set, drives the board with
-wrk, records the worker with `py-spy record --format raw`, and prints the hottest functions (self and
+wrk (or createTask, the task by id, or the mixed workload open-loop at RATE requests/s with the cache
+on), records the worker with `py-spy record --format raw`, and prints the hottest functions (self and
 inclusive) and packages. The raw stacks stay in bench/.work/ for flame graphs (e.g. speedscope or inferno).
 """
 
@@ -17,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchkit import auth, database
+from benchkit import auth, database, mixed
 from benchkit.config import REPO_DIR, WORK_DIR, RunConfig
 from benchkit.loadgen import run_wrk, write_body
-from benchkit.servers import app_config, start
+from benchkit.servers import ServerConfig, app_config, start
 from benchkit.source import resolve
 from benchkit.workloads import board, create_task, single_task
 
@@ -88,7 +89,7 @@ def report(stacks: list[tuple[list[str], int]], rps: float, which: str) -> str:
     header = [
         f"# Profile: {which}, app 1 worker ({datetime.now(UTC):%Y-%m-%d %H:%M UTC})",
         "",
-        f"py-spy, {total} on-CPU samples of the worker process; {rps:.0f} req/s under wrk while recording.",
+        f"py-spy, {total} on-CPU samples of the worker process; {rps:.0f} req/s of load while recording.",
         "",
     ]
     return "\n".join(
@@ -123,6 +124,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-assignee", action="store_true", help="profile board 1b (without the MongoDB assignee)")
     parser.add_argument("--create", action="store_true", help="profile createTask with 2 tags (cache on) instead")
     parser.add_argument("--task", action="store_true", help="profile the task by id (workload 3) instead of the board")
+    parser.add_argument("--mixed", type=float, metavar="RATE",
+                        help="profile the mixed workload (cache on, with writes) at RATE requests/s instead")
     args = parser.parse_args(argv)
     run = RunConfig()
     (WORK_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -133,10 +136,17 @@ async def main(argv: Sequence[str] | None = None) -> int:
         await database.prepare_for_peers()
     ids = database.user_ids()
     auth.setup(source, ids, len(ids))
-    config = app_config(1, cache=args.cached or args.create)
+    config = app_config(1, cache=args.cached or args.create or bool(args.mixed))
     server = start(config, source)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     raw = WORK_DIR / f"profile-{stamp}.txt"
+    if args.mixed:
+        try:
+            which, rps = await _mixed(config, server.pids, args.mixed, args.seconds, raw)
+        finally:
+            server.stop()
+            await database.remove_bench_tasks()
+        return _write(raw, rps, which, stamp)
     try:
         if args.create:
             body = write_body("profile-create", create_task("app", await database.expectations()).body)
@@ -154,7 +164,28 @@ async def main(argv: Sequence[str] | None = None) -> int:
         server.stop()
     shape = "task by id" if args.task else "board" + (" 1b (no assignee)" if args.no_assignee else "")
     which = "createTask (2 tags)" if args.create else ("cached " if args.cached else "uncached ") + shape
-    markdown = report(parse_raw(raw.read_text()), result.rps, which)
+    return _write(raw, result.rps, which, stamp)
+
+
+async def _mixed(config: ServerConfig, pids: Sequence[int], rate: float, seconds: int, raw: Path) -> tuple[str, float]:
+    """The mixed workload's one step at `rate` (warm-up 8 s) while py-spy records the last `seconds`."""
+    members = auth.members()
+    f = await mixed.facts(members[0].user_id)
+    reads = await mixed.prepared_reads(config, f, members)
+    run = RunConfig(mixed_warmup_s=8.0, mixed_duration_s=seconds + 1.0)
+    recorder = threading.Timer(run.mixed_warmup_s, record, args=(worker_pid(pids), seconds, raw))
+    recorder.start()
+    step = await mixed.run_step(config, reads, members, [t[0] for t in f.tags], rate, run, with_writes=True)
+    recorder.join()
+    lines = [f"mixed at {rate:g}/s: p50 {step.p50_ms:.1f} ms, p99 {step.p99_ms:.1f} ms, {step.errors} errors, "
+             f"response hits {step.response_hit_pct or 0:.0f} %"]
+    lines += [f"  {name}: {entry}" for name, entry in sorted(step.by_entry.items())]
+    print("\n".join(lines), flush=True)
+    return f"mixed workload at {rate:g} req/s (response hits {step.response_hit_pct or 0:.0f} %)", step.achieved_rps
+
+
+def _write(raw: Path, rps: float, which: str, stamp: str) -> int:
+    markdown = report(parse_raw(raw.read_text()), rps, which)
     out = WORK_DIR / f"profile-{stamp}.md"
     out.write_text(markdown)
     print(markdown)
