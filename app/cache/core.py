@@ -33,6 +33,7 @@ import orjson
 from redis.asyncio import Redis
 
 from app.cache import keys, reads
+from app.cache.bulk import Bulk
 from app.cache.codec import JSON, Codec
 from app.cache.flights import Flights, wait
 from app.cache.keys import CacheKey
@@ -149,6 +150,7 @@ class Cache:
         self.recorded = {"hits": 0, "misses": 0, "stores": 0, "fallbacks": 0}
         self._lookup_scripts = {_NO_ON_HIT: redis.register_script(_NO_ON_HIT + _LOOKUP)}
         self._cluster = store.is_cluster(redis)
+        self._bulk = Bulk(redis)  # stores, stamp creation and invalidation: one script call per slot
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis) -> Cache:
@@ -365,14 +367,12 @@ class Cache:
         storable = value is not None and not any(_BLANK.search(text) for pair in stamps.items() for text in pair)
         if self._link.degraded or not (storable or release):
             return
-        pipe = self.redis.pipeline(transaction=False)
+        items = []
         if storable:
             header = f"{' '.join(stamps)}\n{' '.join(stamps.values())}\n".encode()
-            pipe.set(name, header + orjson.dumps(codec.dump(value)), ex=self.ttl_s)
-        if release is not None:
-            pipe.delete(release)
+            items.append((name, header + orjson.dumps(codec.dump(value)), self.ttl_s))
         try:
-            await self._link.call("store", pipe.execute)
+            await self._link.call("store", lambda: self._bulk.set_all(items, [release] if release else ()))
         except Unavailable:
             return
         if storable:
@@ -404,10 +404,7 @@ class Cache:
     async def _create_stamps(self, names: list[str]) -> dict[str, str]:
         # SET NX GET: concurrent readers agree on one value; a writer's SET simply replaces it.
         token = new_token()
-        pipe = self.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.set(name, token, nx=True, get=True, ex=self._stamp_ttl(name))
-        previous = await pipe.execute()
+        previous = await self._bulk.set_absent(names, token, [self._stamp_ttl(name) for name in names])
         return {name: token if old is None else old.decode() for name, old in zip(names, previous, strict=True)}
 
     def _read(self, raw: bytes | None, stamps: tuple[str, ...], codec: Codec[T]) -> T:
@@ -528,14 +525,10 @@ class Cache:
     ) -> None:
         if self._link.degraded:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for name, stamps, value in entries:
-            body = {"s": list(stamps), "v": None if value is None else codec.dump(value)}
-            pipe.set(name, orjson.dumps(body), ex=self.ttl_s)
-        if release is not None:
-            pipe.delete(release)
+        items = [(name, orjson.dumps({"s": list(stamps), "v": None if value is None else codec.dump(value)}), self.ttl_s)
+                 for name, stamps, value in entries]
         try:
-            await self._link.call("store", pipe.execute)
+            await self._link.call("store", lambda: self._bulk.set_all(items, [release] if release else ()))
         except Unavailable:
             return
         self.stores += len(entries)
@@ -554,10 +547,7 @@ class Cache:
         token = new_token()
 
         def replace() -> Awaitable[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for name in names:
-                pipe.set(name, token, ex=self._stamp_ttl(name))
-            return pipe.execute()
+            return self._bulk.set_all([(name, token, self._stamp_ttl(name)) for name in names])
 
         try:
             try:

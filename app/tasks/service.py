@@ -389,7 +389,8 @@ async def _set_deleted_at(*, task_id: str, deleted: bool, actor: Principal) -> T
         task = await _reread(uuid)
         await audit.record(conn, actor=actor, action=Action.SOFT_DELETE if deleted else Action.RESTORE, entity=_ENTITY,
                      entity_id=task.id, changes=diff(_audited(_row(current)), _audited(task), ["deleted_at"]))
-        slices = keys.row_partitions(_state(task))  # the same before and after
+        # The same before and after; its tags (the row lock keeps their links still) name its tag slices.
+        slices = keys.row_partitions(_state(task), tags=(await _tags_of(uuid)).values())
         if deleted:
             await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), ("deleted_at",),
                               snapshot=_row(current).snapshot(), partitions=slices))
@@ -419,12 +420,13 @@ async def delete_task(*, task_id: str, actor: Principal) -> TaskRow | None:
         if row is None:
             return None
         task = _row(row)
-        tag_ids = list(await _tags_of(uuid))
+        tags = await _tags_of(uuid)
+        tag_ids = list(tags)
         await Task.filter(id=uuid).delete()
         await audit.record(conn, actor=actor, action=Action.HARD_DELETE, entity=_ENTITY, entity_id=task.id,
                      changes=removed({**_audited(task), "tag_ids": tag_ids}))
         await emit(Change(Entity.TASK, ChangeKind.DELETED, (task.id,), (), snapshot=task.snapshot(),
-                          partitions=keys.row_partitions(_state(task))))
+                          partitions=keys.row_partitions(_state(task), tags=tags.values())))
     return task
 
 

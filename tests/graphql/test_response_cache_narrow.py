@@ -441,7 +441,7 @@ async def test_a_list_filtered_by_tag_names_follows_only_the_tasks_carrying_thos
     await gql(client, LINK, {"t": other["id"], "g": [feature]})
     assert await read(client, ONLY_TAGGED, {"tags": ["bug"]}) == (bugs, True)
 
-    # Each write that links or unlinks "bug", or deletes a task (whose tags it does not know), refreshes it
+    # Each write that links or unlinks "bug", or deletes or restores a task carrying it, refreshes it
     second = await create_task(client, title="second", status="COMPLETED", tagIds=[bug, feature])
     listed, hit = await read(client, ONLY_TAGGED, {"tags": ["BUG"]})
     assert not hit and set(ids(listed)) == {first["id"], second["id"]}
@@ -453,5 +453,21 @@ async def test_a_list_filtered_by_tag_names_follows_only_the_tasks_carrying_thos
     listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
     assert not hit and set(ids(listed)) == {second["id"], other["id"]}
     await gql(client, "mutation($id: ID!) { deleteTask(id: $id) { id } }", {"id": second["id"]})
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
+    assert not hit and ids(listed) == [other["id"]]
+    await gql(client, "mutation($id: ID!) { restoreTask(id: $id) { id } }", {"id": second["id"]})
+    listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
+    assert not hit and set(ids(listed)) == {second["id"], other["id"]}
+
+    # Deleting, restoring or purging tasks that do not carry "bug" keeps it
+    bugs = await cached(client, ONLY_TAGGED, {"tags": ["bug"]})
+    untagged = await create_task(client, title="untagged too", status="TODO", tagIds=[feature])
+    assert await read(client, ONLY_TAGGED, {"tags": ["bug"]}) == (bugs, True)
+    await gql(client, "mutation($id: ID!) { deleteTask(id: $id) { id } }", {"id": untagged["id"]})
+    await gql(client, "mutation($id: ID!) { restoreTask(id: $id) { id } }", {"id": untagged["id"]})
+    await gql(client, "mutation($id: ID!) { hardDeleteTask(id: $id) { id } }", {"id": untagged["id"]})
+    assert await read(client, ONLY_TAGGED, {"tags": ["bug"]}) == (bugs, True)
+    # and purging one that does refreshes it
+    await gql(client, "mutation($id: ID!) { hardDeleteTask(id: $id) { id } }", {"id": second["id"]})
     listed, hit = await read(client, ONLY_TAGGED, {"tags": ["bug"]})
     assert not hit and ids(listed) == [other["id"]]
