@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from unittest.mock import patch
 from uuid import uuid4
 
+import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
@@ -38,53 +40,48 @@ async def _counted(redis: Redis | RedisCluster, work) -> tuple[object, list[tupl
     return result, commands
 
 
-async def test_set_all_sets_values_with_their_expiries_and_deletes(settings: Settings) -> None:
-    redis = make_client(settings)
-    try:
-        bulk = Bulk(redis)
-        lasting, expiring, gone = _names(3)
-        await redis.set(gone, b"old")
-        await redis.set(lasting, b"before", ex=100)
-        body = b"\x00binary\r\nvalue \xff"
-        _, commands = await _counted(redis, lambda: bulk.set_all([(lasting, "text", None), (expiring, body, 60)], [gone]))
-
-        assert await redis.get(lasting) == b"text" and await redis.ttl(lasting) == -1  # SET without EX drops one
-        assert await redis.get(expiring) == body and 0 < await redis.ttl(expiring) <= 60
-        assert await redis.exists(gone) == 0
-        slots = len({redis.keyslot(n) for n in (lasting, expiring, gone)}) if is_cluster(redis) else 1
-        assert [c[0] for c in commands] == ["EVALSHA"] * slots
-        await redis.delete(lasting, expiring)
-    finally:
-        await redis.aclose()
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis | RedisCluster]:
+    client = make_client(settings)
+    yield client
+    await client.aclose()
 
 
-async def test_set_absent_keeps_existing_values_and_answers_them(settings: Settings) -> None:
-    redis = make_client(settings)
-    try:
-        bulk = Bulk(redis)
-        names = _names(40)
-        await redis.set(names[3], b"theirs", ex=500)
-        previous = await bulk.set_absent(names, "mine", [None if i % 2 else 30 for i in range(40)])
+async def test_set_all_sets_values_with_their_expiries_and_deletes(redis: Redis | RedisCluster) -> None:
+    bulk = Bulk(redis)
+    lasting, expiring, gone = _names(3)
+    await redis.set(gone, b"old")
+    await redis.set(lasting, b"before", ex=100)
+    body = b"\x00binary\r\nvalue \xff"
+    _, commands = await _counted(redis, lambda: bulk.set_all([(lasting, "text", None), (expiring, body, 60)], [gone]))
 
-        assert previous == [b"theirs" if i == 3 else None for i in range(40)]
-        values = await redis.mget(names) if not is_cluster(redis) else [await redis.get(n) for n in names]
-        assert values == [b"theirs" if i == 3 else b"mine" for i in range(40)]
-        assert await redis.ttl(names[3]) > 30  # untouched, expiry included
-        assert await redis.ttl(names[0]) <= 30 and await redis.ttl(names[1]) == -1
-        await redis.delete(*names) if not is_cluster(redis) else [await redis.delete(n) for n in names]
-    finally:
-        await redis.aclose()
+    assert await redis.get(lasting) == b"text" and await redis.ttl(lasting) == -1  # SET without EX drops one
+    assert await redis.get(expiring) == body and 0 < await redis.ttl(expiring) <= 60
+    assert await redis.exists(gone) == 0
+    slots = len({redis.keyslot(n) for n in (lasting, expiring, gone)}) if is_cluster(redis) else 1
+    assert [c[0] for c in commands] == ["EVALSHA"] * slots
+    await redis.delete(lasting, expiring)
 
 
-async def test_nothing_to_do_sends_nothing(settings: Settings) -> None:
-    redis = make_client(settings)
-    try:
-        bulk = Bulk(redis)
-        _, commands = await _counted(redis, lambda: bulk.set_all([], []))
-        assert commands == []
-        assert await bulk.set_absent([], "x", []) == []
-    finally:
-        await redis.aclose()
+async def test_set_absent_keeps_existing_values_and_answers_them(redis: Redis | RedisCluster) -> None:
+    bulk = Bulk(redis)
+    names = _names(40)
+    await redis.set(names[3], b"theirs", ex=500)
+    previous = await bulk.set_absent(names, "mine", [None if i % 2 else 30 for i in range(40)])
+
+    assert previous == [b"theirs" if i == 3 else None for i in range(40)]
+    values = await redis.mget(names) if not is_cluster(redis) else [await redis.get(n) for n in names]
+    assert values == [b"theirs" if i == 3 else b"mine" for i in range(40)]
+    assert await redis.ttl(names[3]) > 30  # untouched, expiry included
+    assert await redis.ttl(names[0]) <= 30 and await redis.ttl(names[1]) == -1
+    await redis.delete(*names) if not is_cluster(redis) else [await redis.delete(n) for n in names]
+
+
+async def test_nothing_to_do_sends_nothing(redis: Redis | RedisCluster) -> None:
+    bulk = Bulk(redis)
+    _, commands = await _counted(redis, lambda: bulk.set_all([], []))
+    assert commands == []
+    assert await bulk.set_absent([], "x", []) == []
 
 
 async def test_a_create_replaces_its_dozens_of_stamps_in_one_script_call_per_slot(make_cache: MakeCache) -> None:
