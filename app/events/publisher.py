@@ -66,12 +66,18 @@ class Publisher:
         if not messages:
             return
         now = datetime.now(UTC)
-        pipe = self.redis.pipeline(transaction=False)
-        send = pipe.spublish if self._sharded else pipe.publish
-        for channel, encode, change in messages:
-            send(channel, encode(change, origin=self.origin, at=now))
+        if len(messages) == 1:  # the usual write: one command, without a pipeline's own cost (~40 us of CPU)
+            channel, encode, change = messages[0]
+            send = self.redis.spublish if self._sharded else self.redis.publish
+            sent = send(channel, encode(change, origin=self.origin, at=now))
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            send = pipe.spublish if self._sharded else pipe.publish
+            for channel, encode, change in messages:
+                send(channel, encode(change, origin=self.origin, at=now))
+            sent = pipe.execute()
         try:
-            await bounded(pipe.execute(), self._timeout_s)
+            await bounded(sent, self._timeout_s)
         except LateTimeout:
             self.publish_late_timeouts += len(messages)
             return
