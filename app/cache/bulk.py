@@ -12,8 +12,8 @@ Both scripts are plain SETs as the pipelines sent them: the same values, expirie
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from redis.commands.core import AsyncScript
 
@@ -52,6 +52,7 @@ return out
 """
 
 Value = str | bytes
+E = TypeVar("E")
 
 
 class Bulk:
@@ -65,12 +66,12 @@ class Bulk:
 
     async def set_all(self, items: Sequence[tuple[str, Value, int | None]], delete: Sequence[str] = ()) -> None:
         """SET each (name, value, expiry in seconds or None) and DEL `delete`: one script call per slot."""
-        groups = self._by_slot([(name, (value, ttl)) for name, value, ttl in items] + [(name, None) for name in delete])
-        await asyncio.gather(*(self._set_group(group) for group in groups))
+        sets, deletes = self._by_slot(items, lambda item: item[0]), self._by_slot(delete, lambda name: name)
+        await asyncio.gather(*(self._set_group(sets.get(slot, []), deletes.get(slot, [])) for slot in sets | deletes))
 
     async def set_absent(self, names: Sequence[str], value: str, ttls: Sequence[int | None]) -> list[bytes | None]:
         """SET NX GET of `value` on each name (with its expiry): each name's previous value, None where absent."""
-        groups = self._by_slot(list(zip(names, ttls, strict=True)))
+        groups = list(self._by_slot(list(zip(names, ttls, strict=True)), lambda pair: pair[0]).values())
         answers = await asyncio.gather(*(
             self._set_absent(keys=[name for name, _ in group], args=[value, *(ttl or 0 for _, ttl in group)])
             for group in groups
@@ -79,20 +80,16 @@ class Bulk:
                     for (name, _), old in zip(group, answer, strict=True)}
         return [previous[name] for name in names]
 
-    async def _set_group(self, group: list[tuple[str, Any]]) -> None:
-        sets = [(name, spec) for name, spec in group if spec is not None]
-        deletes = [name for name, spec in group if spec is None]
+    async def _set_group(self, sets: list[tuple[str, Value, int | None]], deletes: list[str]) -> None:
         args: list[Value | int] = [len(sets)]
-        for _, (value, ttl) in sets:
+        for _, value, ttl in sets:
             args += [value, ttl or 0]
-        await self._set_all(keys=[name for name, _ in sets] + deletes, args=args)
+        await self._set_all(keys=[name for name, _, _ in sets] + deletes, args=args)
 
-    def _by_slot(self, entries: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
-        if not entries:
-            return []
-        if not self._cluster:
-            return [entries]
-        groups: dict[int, list[tuple[str, Any]]] = {}
+    def _by_slot(self, entries: Sequence[E], name_of: Callable[[E], str]) -> dict[int, list[E]]:
+        """Entries by the hash slot of their key name (one group, slot 0, on a single node)."""
+        groups: dict[int, list[E]] = {}
         for entry in entries:
-            groups.setdefault(self.redis.keyslot(entry[0]), []).append(entry)  # type: ignore[union-attr]
-        return list(groups.values())
+            slot = self.redis.keyslot(name_of(entry)) if self._cluster else 0  # type: ignore[union-attr]
+            groups.setdefault(slot, []).append(entry)
+        return groups
