@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from unittest.mock import patch
 from uuid import uuid4
 
 import pytest
@@ -18,26 +17,13 @@ from app.stores.redis import is_cluster, make_client
 from app.tasks import keys as task_keys
 from tests.cache.conftest import MakeCache
 from tests.cache.helpers import new_id
+from tests.support.redis_commands import recorded_commands
 
 
 def _names(n: int) -> list[str]:
     """Keys spread over many slots on a cluster (no shared hash tag), one family each on one node."""
     run = uuid4().hex
     return [f"tb:test:bulk:{run}:{i}" for i in range(n)]
-
-
-async def _counted(redis: Redis | RedisCluster, work) -> tuple[object, list[tuple]]:  # type: ignore[no-untyped-def]
-    commands: list[tuple] = []
-    cls = type(redis)
-    original = cls.execute_command
-
-    async def execute_command(self: object, *args: object, **kwargs: object) -> object:
-        commands.append(args)
-        return await original(self, *args, **kwargs)
-
-    with patch.object(cls, "execute_command", execute_command):
-        result = await work()
-    return result, commands
 
 
 @pytest.fixture
@@ -53,7 +39,8 @@ async def test_set_all_sets_values_with_their_expiries_and_deletes(redis: Redis 
     await redis.set(gone, b"old")
     await redis.set(lasting, b"before", ex=100)
     body = b"\x00binary\r\nvalue \xff"
-    _, commands = await _counted(redis, lambda: bulk.set_all([(lasting, "text", None), (expiring, body, 60)], [gone]))
+    with recorded_commands() as commands:
+        await bulk.set_all([(lasting, "text", None), (expiring, body, 60)], [gone])
 
     assert await redis.get(lasting) == b"text" and await redis.ttl(lasting) == -1  # SET without EX drops one
     assert await redis.get(expiring) == body and 0 < await redis.ttl(expiring) <= 60
@@ -79,7 +66,8 @@ async def test_set_absent_keeps_existing_values_and_answers_them(redis: Redis | 
 
 async def test_nothing_to_do_sends_nothing(redis: Redis | RedisCluster) -> None:
     bulk = Bulk(redis)
-    _, commands = await _counted(redis, lambda: bulk.set_all([], []))
+    with recorded_commands() as commands:
+        await bulk.set_all([], [])
     assert commands == []
     assert await bulk.set_absent([], "x", []) == []
 
@@ -93,7 +81,8 @@ async def test_a_create_replaces_its_dozens_of_stamps_in_one_script_call_per_slo
     names = list(dict.fromkeys(cache_keys.stamps_to_bump(change)))
     before = [await redis.get(name) for name in names]
 
-    _, commands = await _counted(redis, lambda: cache.invalidate([change]))
+    with recorded_commands() as commands:
+        await cache.invalidate([change])
 
     assert len(names) > 30
     after = [await redis.get(name) for name in names]

@@ -6,8 +6,6 @@ from unittest.mock import patch
 from uuid import uuid4
 
 import httpx
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 
 from app.auth.principal import SYSTEM, Role
 from app.auth.tokens import TokenVerifier
@@ -20,6 +18,7 @@ from app.settings import load_settings
 from app.stores import redis as redis_store
 from app.stores.redis import is_cluster
 from tests.support.auth import bearer
+from tests.support.redis_commands import recorded_commands
 
 BOARD = "query Board { tasks(first: 20) { totalCount nodes { id title assignee { name } } } }"
 PEOPLE = "query People { users(first: 10) { nodes { name email } } }"
@@ -89,17 +88,7 @@ async def test_a_hit_and_its_charge_take_one_redis_round_trip(client: httpx.Asyn
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=tight), base_url="http://t",
                                  headers=bearer(uuid4().hex[:24], Role.ADMIN)) as http:
         executed = await post(http, BOARD)
-        commands: list[tuple] = []
-        originals = {cls: cls.execute_command for cls in (Redis, RedisCluster)}
-
-        def counting(cls: type) -> object:
-            async def execute_command(self: object, *args: object, **kwargs: object) -> object:
-                commands.append(args)
-                return await originals[cls](self, *args, **kwargs)
-            return execute_command
-
-        with patch.object(Redis, "execute_command", counting(Redis)), \
-                patch.object(RedisCluster, "execute_command", counting(RedisCluster)):
+        with recorded_commands() as commands:
             hit = await post(http, BOARD)
         assert hit["data"] == executed["data"]
         cost = executed["extensions"]["cost"]
