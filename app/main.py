@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from app import tracing
@@ -16,6 +17,7 @@ from app.graphql.view import make_graphql_app
 from app.health import live, ready_endpoint
 from app.http import access_log
 from app.http.middleware import edge_middleware
+from app.http.websocket_frames import WebSocketFrames
 from app.logs import configure_logging
 from app.gc_tuning import tune_for_serving
 from app import metrics, schema
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.append(Route("/graphql/static/{version}/{name:path}", graphiql_asset, methods=["GET"]))
     if settings.metrics_port is None:  # else `taskboard serve` answers it on METRICS_PORT only
         routes.append(Route("/metrics", metrics.metrics_endpoint(settings), methods=["GET"]))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[*tracing.middleware(), *edge_middleware(settings)])
+    # WebSocketFrames first: it must see uvicorn's own ASGI send (app.http.websocket_frames).
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(WebSocketFrames), *tracing.middleware(), *edge_middleware(settings)])
     app.state.settings = settings
     return app

@@ -209,10 +209,11 @@ REQUESTS_SHED = LabelledMetric(
 SUBSCRIPTION_DELIVERIES = LabelledMetric(
     Counter("taskboard_subscription_deliveries_total",
             "Subscription results sent to subscribers by path: through strawberry's per-result pipeline (pipeline), "
-            "or written directly (direct: shared events without errors on graphql-transport-ws, "
-            "app.graphql.direct_delivery).",
+            "or directly (shared events without errors on graphql-transport-ws, app.graphql.direct_delivery): "
+            "written to the socket as a frame at the event's arrival without waking the subscriber (inline) or by "
+            "the subscriber's task (frame), or through the ASGI send (direct).",
             ["path"]),
-    FixedValues("pipeline", "direct"),
+    FixedValues("pipeline", "direct", "frame", "inline"),
 )
 DIRECT_EXECUTIONS = LabelledMetric(
     Counter("taskboard_graphql_direct_executions_total",

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from app.common import changes
-from app.events.hub import ArrivalHook, Hub, SubscriberNotice, Subscription
+from app.events.hub import ArrivalHook, Hub, InlineStep, SubscriberNotice, Subscription
 from app.events.publisher import Publisher, Stream
 from app.settings import Settings
 

@@ -12,6 +12,8 @@
   the event is about): the payload reaches the subscribers once it is done, so they wake once, with
   everything ready, instead of waking to wait. Payloads and notices keep their order: while one is held,
   everything after it waits its turn.
+- A subscriber may take payloads inline (`Subscription.inline`): at arrival, while its consumer waits with
+  nothing unread, so a thousand subscribers that need nothing awaited cost no task switch each.
 
 On a Redis Cluster (`cluster=True`) the channels are sharded channels (SSUBSCRIBE; the publisher SPUBLISHes)
 and share one hash slot (app/events/keys.py), so the hub still has one connection: to the primary that
@@ -52,6 +54,10 @@ T = TypeVar("T")
 # Called with a payload's decoded items when the reader receives it; may return work the payload's
 # subscribers need done before it reaches them (see the module docstring).
 ArrivalHook = Callable[[Iterable[Any]], Awaitable[Any] | None]
+# A subscriber's own handling of one decoded item, done at arrival in the reader's turn of the event loop
+# (it must not block): True when it took the item (its consumer never sees it), False to leave it to the
+# consumer. See Subscription.offer.
+InlineStep = Callable[[Any], bool]
 
 NoticeKind = Literal["DISCONNECTED", "RECONNECTED", "DROPPED", "EXPIRED"]
 _BACKOFF_START_S = 0.1
@@ -92,7 +98,10 @@ class Subscription(Generic[T]):
         self._deadline: asyncio.TimerHandle | None = None
         self._ended = False
         self._entered = False
+        self._waiting = False  # the consumer waits in __anext__ with nothing left to read
         self.in_gap = False  # told DISCONNECTED, not yet RECONNECTED
+        # Takes a decoded item at arrival, without waking the consumer, when it can (see `offer`).
+        self.inline: InlineStep | None = None
 
     async def __aenter__(self) -> Subscription[T]:
         self._entered = True
@@ -113,9 +122,14 @@ class Subscription(Generic[T]):
         if not self._entered:
             raise RuntimeError("enter the subscription first: `async with hub.subscribe(channel) as stream`")
         while not self._decoded:
-            while not self._queue:
+            if not self._queue:
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                self._waiting = True
+                try:
+                    await self._wakeup.wait()
+                finally:
+                    self._waiting = False
+                continue  # items (or what an inline step left) arrived
             item = self._queue[0]
             if item is _END:
                 raise StopAsyncIteration
@@ -124,6 +138,11 @@ class Subscription(Generic[T]):
                 return item
             self._decoded.extend(self._decode_safely(item))
         return self._decoded.popleft()
+
+    @property
+    def idle(self) -> bool:
+        """Whether the consumer waits for the next item with nothing unread (when `inline` may take one)."""
+        return self._waiting and not self._queue and not self._decoded
 
     def end_at(self, when: float, notice: SubscriberNotice) -> None:
         """End the stream with `notice` at event-loop time `when` (one timer per stream, not one per item)."""
@@ -139,14 +158,36 @@ class Subscription(Generic[T]):
         await self._hub._detach(self)
 
     def offer(self, item: bytes | SubscriberNotice) -> bool:
-        """Queue an item without waiting; False when the queue is full (the hub then drops us)."""
+        """Queue an item without waiting; False when the queue is full (the hub then drops us).
+
+        With an `inline` step, a payload that arrives while the consumer waits with nothing unread is
+        handed to the step item by item instead: each item it takes (returns True for) is done with, and
+        the consumer is not woken for it; from the first item it does not take (or that raises), the items
+        wait for the consumer in order, as any payload does. Notices always go to the consumer."""
         if self._ended:
+            return True
+        if self.inline is not None and self.idle and not isinstance(item, SubscriberNotice):
+            self._offer_inline(self.inline, item)
             return True
         if len(self._queue) >= self._limit:
             return False
         self._queue.append(item)
         self._wakeup.set()
         return True
+
+    def _offer_inline(self, step: InlineStep, payload: bytes) -> None:
+        items = tuple(self._decode_safely(payload))
+        for position, item in enumerate(items):
+            try:
+                taken = step(item)
+            except Exception:  # noqa: BLE001 - the consumer meets the item (and its failure) its own way
+                log.warning("events: an inline step failed on %s; the subscriber reads the item", self.channel,
+                            exc_info=True)
+                taken = False
+            if not taken:
+                self._decoded.extend(items[position:])
+                self._wakeup.set()
+                return
 
     def end(self, notice: SubscriberNotice | None = None) -> None:
         """End the stream: undelivered items are discarded, then `notice` (if any), then the end."""

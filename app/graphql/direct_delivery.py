@@ -17,6 +17,10 @@ one result of the operation the usual way (`primed`, with the extensions of that
 errors, unshared payloads, the legacy graphql-ws protocol and everything before the first result go the
 usual way. The handler sets the sink for the operation's task (`activate`), so only that operation's
 executor finds it.
+
+Under uvicorn the message is written to the socket as one frame (app.http.websocket_frames, path `frame` in
+the deliveries metric) when the connection allows it, and sent through the ASGI send (`direct`) when it does
+not (a transport over its high-water mark, a closing connection, another server).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from app.http.websocket_frames import FrameWriter
 from app.metrics import SUBSCRIPTION_DELIVERIES
 
 _ENCODED_KEPT = 64
@@ -40,15 +45,15 @@ class EncodedMessage(str):
 
 
 # Recent results' data encoded, by the identity of the data object (held, so the identity stays its own).
-_encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+_encoded: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
 
 
-def encoded_data(data: Any) -> str:
-    """`data` as JSON text, encoded once however many subscribers send the same object."""
+def encoded_data(data: Any) -> bytes:
+    """`data` as JSON (UTF-8), encoded once however many subscribers send the same object."""
     held = _encoded.get(id(data))
     if held is not None and held[0] is data:
         return held[1]
-    text = orjson.dumps(data).decode()
+    text = orjson.dumps(data)
     _encoded[id(data)] = (data, text)
     while len(_encoded) > _ENCODED_KEPT:
         _encoded.popitem(last=False)
@@ -58,15 +63,19 @@ def encoded_data(data: Any) -> str:
 class DirectSink:
     """Where one graphql-transport-ws operation's shared results go: its handler's send, as `next` messages."""
 
-    __slots__ = ("_head", "_is_completed", "_send", "_tail", "operation_id")
+    __slots__ = ("_frames", "_head", "_is_completed", "_send", "_tail", "deliver_now", "operation_id")
 
     def __init__(self, operation_id: str, send: Callable[[Any], Awaitable[None]],
-                 is_completed: Callable[[], bool]) -> None:
+                 is_completed: Callable[[], bool], frames: FrameWriter | None = None) -> None:
         self.operation_id = operation_id
         self._send = send
         self._is_completed = is_completed
-        self._head = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":{"data":'
-        self._tail: str | None = None
+        self._frames = frames
+        self._head = b'{"id":' + orjson.dumps(operation_id) + b',"type":"next","payload":{"data":'
+        self._tail: bytes | None = None
+        # Set by the operation's executor (app.graphql.shared_execution): delivers one payload (the value its
+        # subscription field yields) without awaiting anything, or returns False; for inline steps (app.events).
+        self.deliver_now: Callable[[Any], bool] | None = None
 
     @property
     def primed(self) -> bool:
@@ -76,15 +85,29 @@ class DirectSink:
     def prime(self, payload: dict[str, Any]) -> None:
         """Note the extensions of a `next` payload strawberry sent for this operation."""
         extensions = payload.get("extensions")
-        self._tail = (',"extensions":' + orjson.dumps(extensions).decode() if extensions else "") + "}}"
+        self._tail = (b',"extensions":' + orjson.dumps(extensions) if extensions else b"") + b"}}"
 
     async def deliver(self, data: Any) -> None:
         """Send an error-free result's data as the `next` message strawberry would have sent."""
-        assert self._tail is not None, "deliver() before prime()"
-        if self._is_completed():
-            return  # as strawberry's Operation: nothing after complete
-        await self._send(EncodedMessage(self._head + encoded_data(data) + self._tail))
+        if self.write_now(data):
+            return
+        await self._send(EncodedMessage(self._message(data).decode()))
         SUBSCRIPTION_DELIVERIES.inc("direct")
+
+    def write_now(self, data: Any, *, path: str = "frame") -> bool:
+        """`deliver` when it needs no waiting: written to the socket as a frame (or nothing to do after
+        complete); False when it has to go through the ASGI send. `path`: the metric's, `inline` when
+        written at the event's arrival (app.events.hub), without waking the operation's task."""
+        if self._is_completed():
+            return True  # as strawberry's Operation: nothing after complete
+        if self._frames is None or not self._frames.write_text(self._message(data)):
+            return False
+        SUBSCRIPTION_DELIVERIES.inc(path)
+        return True
+
+    def _message(self, data: Any) -> bytes:
+        assert self._tail is not None, "deliver() before prime()"
+        return self._head + encoded_data(data) + self._tail
 
 
 _current: ContextVar[DirectSink | None] = ContextVar("taskboard_direct_sink", default=None)

@@ -25,7 +25,7 @@ reads may come from a replica, a mutation's and a subscription event's from the 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from copy import copy
 from dataclasses import dataclass, field
 from functools import partial
@@ -167,13 +167,50 @@ class SharedEventExecutor(ExecutorBase):
     first (app.graphql.direct_execution)."""
 
     _share_key: ShareKey | None = None
+    # The event whose shared execution this subscriber started inline (`_deliver_now`) and did not deliver.
+    _started_inline: SharedExecutions | None = None
 
     def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
         source = super().cancellable_iterable(iterable)
         sink = direct_delivery.current_sink()
         if sink is None or self.operation.operation is not OperationType.SUBSCRIPTION:
             return source
+        sink.deliver_now = partial(self._deliver_now, sink)
         return cast(AsyncIterable[T], self._delivering_directly(source, sink))
+
+    def _deliver_now(self, sink: direct_delivery.DirectSink, payload: Any) -> bool:
+        """What `_delivering_directly` does with a payload, when none of it has to wait: the result already
+        shared (or executed here without awaiting), without errors, written to the socket. False, having
+        sent nothing, when the payload has to take the usual way; an execution this started and could not
+        finish goes on, and the usual way finds it (`_once`)."""
+        shared = _shared(payload)
+        key = self._share_key
+        if not sink.primed or shared is None or key is None:
+            return False
+        result = self._finished(shared, count=False)
+        if result is not None:
+            if result.errors or not sink.write_now(result.data, path="inline"):
+                return False
+            SUBSCRIPTION_RESULTS.inc("shared")
+            return True
+        if routing.active() or self._entry_key(key) in shared.results:
+            # Under a read route an execution awaits in its own task (routing.run); a running (or failed)
+            # execution is the usual way's to wait for.
+            return False
+        result = self.build_per_event_executor(payload).execute_operation(False)
+        if not is_awaitable(result) and not result.errors and sink.write_now(result.data, path="inline"):
+            return True
+        if is_awaitable(result):
+            # A coroutine that never ran (the entry's result()): the shared work it would await runs on.
+            cast(Coroutine[Any, Any, Any], result).close()
+        self._started_inline = shared  # counted as executed here: the usual way must not count it as shared
+        return False
+
+    def _entry_key(self, key: ShareKey) -> ShareKey:
+        """The key this subscriber's result is first looked for under (across rights, or its own rights)."""
+        if _shares_across_rights(self.context_value) and not _is_unmaskable(self.operation):
+            return (key[0], key[1], ACROSS_RIGHTS)
+        return key
 
     async def _delivering_directly(self, source: AsyncIterable[Any], sink: direct_delivery.DirectSink) -> Any:
         """The source events, less the shared ones executed and sent here (app.graphql.direct_delivery); an
@@ -196,22 +233,25 @@ class SharedEventExecutor(ExecutorBase):
                     pass
             yield _Executed(result)
 
-    def _finished(self, shared: SharedExecutions) -> ExecutionResult | None:
+    def _finished(self, shared: SharedExecutions, *, count: bool = True) -> ExecutionResult | None:
         """This subscriber's result of an event when another subscriber's execution already finished it (no
-        per-event executor needed); None when it has to execute (or wait) the usual way."""
+        per-event executor needed); None when it has to execute (or wait) the usual way. `count=False`: the
+        caller counts it as shared once it is used."""
         key = self._share_key
         if key is None:
             return None
-        if _shares_across_rights(self.context_value) and not _is_unmaskable(self.operation):
-            outcome = self._finished_entry(shared, (key[0], key[1], ACROSS_RIGHTS))
-            if not isinstance(outcome, SharedOutcome) or outcome.result is None:
+        entry_key = self._entry_key(key)
+        entry = self._finished_entry(shared, entry_key)
+        if entry_key is not key:
+            if not isinstance(entry, SharedOutcome) or entry.result is None:
                 return None
-            SUBSCRIPTION_RESULTS.inc("shared")
-            return outcome.for_principal(self.context_value.principal)
-        result = self._finished_entry(shared, key)
-        if not isinstance(result, ExecutionResult):
+            result = entry.for_principal(self.context_value.principal)
+        elif isinstance(entry, ExecutionResult):
+            result = entry
+        else:
             return None
-        SUBSCRIPTION_RESULTS.inc("shared")
+        if count and self._started_inline is not shared:
+            SUBSCRIPTION_RESULTS.inc("shared")
         return result
 
     def _finished_entry(self, shared: SharedExecutions, key: ShareKey) -> Any:
@@ -261,7 +301,8 @@ class SharedEventExecutor(ExecutorBase):
         """The entry of `key` for this event: started by `start()` when it is the first, else the one there."""
         done = shared.results.get(key)
         if done is not None and done[0] is self.operation:
-            SUBSCRIPTION_RESULTS.inc("shared")
+            if self._started_inline is not shared:
+                SUBSCRIPTION_RESULTS.inc("shared")
             return done[1]
         SUBSCRIPTION_RESULTS.inc("executed")
         entry = start()

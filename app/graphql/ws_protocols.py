@@ -28,6 +28,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from app.graphql import direct_delivery
 from app.graphql.access import MIN_COST, LimiterSlot, rate_limited_error
 from app.graphql.direct_delivery import DirectSink
+from app.http.websocket_frames import frame_writer
 from app.graphql.ws_slots import TooManySockets
 from app.metrics import SUBSCRIPTION_DELIVERIES
 
@@ -91,7 +92,9 @@ class TransportWSHandler(_ChargesRefusedMessages, BaseGraphQLTransportWSHandler)
 
     async def run_operation(self, operation: Any) -> None:
         # The operation's own task: its executor and its `next` messages find this sink (app.graphql.direct_delivery).
-        token = direct_delivery.activate(DirectSink(operation.id, self.send_message, lambda: operation.completed))
+        sink = DirectSink(operation.id, self.send_message, lambda: operation.completed,
+                          frame_writer(self.context.request.scope))
+        token = direct_delivery.activate(sink)
         try:
             await super().run_operation(operation)
         finally:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from app.auth.tokens import InvalidToken
 from app.common.changes import ChangeKind
 from app.common.errors import AppError
 from app.common.shared import SharedWork
+from app.graphql.direct_delivery import current_sink
 from app.graphql.loaders import Loaders
 from app.graphql.shared_execution import SharedExecutions
 from app.graphql.tracing import untraced
@@ -131,7 +133,12 @@ async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: b
 
     Every subscriber shares one payload; what each may see is decided here, per subscriber, before anything
     is executed for it (executions are then shared only between subscribers with the same rights)."""
-    payload = await event_payload(event).result()
+    return _as_seen(await event_payload(event).result(), event, task_filter, sees_deleted=sees_deleted)
+
+
+def _as_seen(
+    payload: TaskChangeEventType | None, event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: bool
+) -> TaskChangeEventType | None:
     if payload is None or payload.after is None or payload.after.row is None:
         return None
     row = payload.after.row
@@ -141,6 +148,28 @@ async def _resolve(event: TaskEvent, task_filter: TaskFilter, *, sees_deleted: b
                    tag_names=payload.after.tag_names):
         return None
     return payload
+
+
+def _inline_step(
+    deliver_now: Callable[[Any], bool], task_filter: TaskFilter, *, sees_deleted: bool
+) -> events.InlineStep:
+    """What the loop below does with an event, for the events hub to do at arrival (app.events.hub,
+    `Subscription.inline`) when nothing has to wait: the payload loaded, the result shared and written
+    (app.graphql.direct_delivery). Notices, many-task events and anything that would wait go the loop's way."""
+
+    def step(item: Any) -> bool:
+        if isinstance(item, events.SubscriberNotice) or item.task_id is None:
+            return False
+        if not may_match(task_filter, item):
+            return True  # nothing for this subscriber, as below
+        load = event_payload(item)
+        if not load.done() or load.failed():
+            return False
+        resolved = _as_seen(load.outcome(), item, task_filter, sees_deleted=sees_deleted)
+        return resolved is None or deliver_now(resolved)
+
+    context = contextvars.copy_context()  # the subscriber's own: what runs inline reads what its task would
+    return lambda item: context.run(step, item)
 
 
 @strawberry.type
@@ -156,6 +185,9 @@ class TaskSubscription:
         # The stream ends with UNAUTHENTICATED (reason "expired") when the subscriber's token expires.
         deadline = token_deadline(info.context.principal, leeway_s=info.context.settings.jwt_leeway_s)
         async with task_events(on_arrival=load_on_arrival) as stream:
+            sink = current_sink()
+            if sink is not None and sink.deliver_now is not None:
+                stream.inline = _inline_step(sink.deliver_now, task_filter, sees_deleted=sees_deleted)
             if deadline is not None:
                 stream.end_at(deadline, events.SubscriberNotice("EXPIRED", "token expired"))
             async for item in stream:

@@ -101,11 +101,13 @@ async def _mutate(http: httpx.AsyncClient, url: str, title: str, assignee: str) 
 async def _metrics(http: httpx.AsyncClient, base: str) -> dict[str, float]:
     text = (await http.get(f"{base}/metrics")).text
     return metric_sums(text, ("taskboard_subscription_event_results_total", "taskboard_subscription_event_masking_total",
-                              "taskboard_mongo_seconds_sum", "taskboard_mongo_seconds_count"))
+                              "taskboard_mongo_seconds_sum", "taskboard_mongo_seconds_count",
+                                                 "taskboard_subscription_deliveries_total"))
 
 
 async def probe(
-    subscribers: int, workers: int, clients: int, duration_s: float, interval_s: float, profile: bool = False
+    subscribers: int, workers: int, clients: int, duration_s: float, interval_s: float, profile: bool = False,
+    query: str = SUBSCRIPTION,
 ) -> dict[str, Any]:
     WORK_DIR.mkdir(exist_ok=True)
     _prepare_stores()
@@ -131,7 +133,7 @@ async def probe(
             per = subscribers // clients
             reset_peak_rss(server.pids)
             tokens_file = _tokens_file([f"Bearer {t}" for t in tokens[:per * clients]], "probe-members")
-            spawned = [await _spawn(url.replace("http://", "ws://"), per, i, tokens_file, query=SUBSCRIPTION,
+            spawned = [await _spawn(url.replace("http://", "ws://"), per, i, tokens_file, query=query,
                                     label="probe-members") for i in range(clients)]
             await asyncio.gather(*(c.expect("READY", 180) for c in spawned))
             waiting = asyncio.gather(*(c.expect("PRIMED", 60) for c in spawned))
@@ -204,13 +206,16 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during the timed phase (raw stacks: bench/.work/probe-members-profile.txt)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
+    parser.add_argument("--query", default=SUBSCRIPTION,
+                        help="the subscribers' document (default: one selecting the assignee's email; '' for "
+                             "bench/wsclient's own, the fan-out workload's)")
     args = parser.parse_args()
     for item in args.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
     gobuild.binary("wsclient")
     print(json.dumps(asyncio.run(probe(args.subscribers, args.workers, args.clients, args.seconds, args.interval,
-                                            args.profile)),
+                                            args.profile, args.query)),
                      indent=2))
 
 

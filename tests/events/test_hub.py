@@ -253,3 +253,46 @@ async def test_arrival_work_holds_a_payload_until_done_and_later_payloads_keep_t
         release.set()
         assert [(await next_item(stream)).task_id for _ in range(3)] == [slow, quick, plain]
         assert [(await next_item(other)).task_id for _ in range(3)] == [slow, quick, plain]
+
+
+async def test_an_inline_step_takes_items_only_while_its_consumer_waits_and_leaves_the_rest_in_order(
+    make_hub: MakeHub, redis_client: Redis
+) -> None:
+    hub = await make_hub()
+    channel = channel_keys.channel(hub.db, f"test-{new_id()}")
+    taken: list[str] = []
+
+    def step(item: str) -> bool:
+        if item == "boom":
+            raise RuntimeError("the step failed")
+        if item.startswith("slow"):
+            return False  # needs the consumer (e.g. something to await)
+        taken.append(item)
+        return True
+
+    async with hub.subscribe(channel, lambda payload: payload.decode().split(",")) as stream:
+        stream.inline = step
+        # Given nobody reading: a payload waits for the consumer, the step never sees it
+        await publish(redis_client, channel, b"queued")
+        assert await eventually(lambda: hub.delivered == 1)
+        assert not stream.idle and taken == []
+        assert await next_item(stream) == "queued"
+
+        # When the consumer waits: the step takes what it can, the consumer is not woken for those
+        consumer = asyncio.ensure_future(next_item(stream))
+        assert await eventually(lambda: stream.idle)
+        await publish(redis_client, channel, b"a,b")
+        assert await eventually(lambda: taken == ["a", "b"])
+        assert not consumer.done()
+        # and from the first item it does not take, the payload's items go to the consumer, in order
+        await publish(redis_client, channel, b"x,slow-1,y")
+        assert await consumer == "slow-1"
+        assert taken == ["a", "b", "x"]
+        assert await next_item(stream) == "y"  # left behind "slow-1", not taken by the step
+
+        # An item the step fails on is the consumer's too
+        consumer = asyncio.ensure_future(next_item(stream))
+        assert await eventually(lambda: stream.idle)
+        await publish(redis_client, channel, b"boom,z")
+        assert [await consumer, await next_item(stream)] == ["boom", "z"]
+        assert taken == ["a", "b", "x"]

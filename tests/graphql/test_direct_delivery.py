@@ -102,6 +102,35 @@ async def test_after_its_first_result_a_transport_ws_subscriber_gets_shared_even
         assert legacy_payloads[2]["data"]["taskChanged"]["task"]["priority"] == "HIGH"
         assert legacy_payloads[0]["data"]["taskChanged"]["task"]["tags"] == [{"name": "direct-delivery"}]
         assert set(legacy_payloads[0].get("extensions", {})) == {"cost", "rateLimit"}
-        # and the transport-ws subscriber's first came through the pipeline, the two after it directly
+        # and the transport-ws subscriber's first came through the pipeline, the two after it directly, written to
+        # its socket as frames (uvicorn's connection, open and under its high-water mark), at their arrival or by
+        # the subscriber's task (when an event arrives while it is still busy with the one before)
         delta = {path: count - before[path] for path, count in (await subscription_deliveries(url)).items()}
-        assert delta == {"pipeline": 1 + 3, "direct": 2}
+        assert (delta["pipeline"], delta["direct"], delta["frame"] + delta["inline"]) == (1 + 3, 0, 2)
+
+
+async def test_a_waiting_subscriber_gets_each_shared_event_written_at_its_arrival_in_commit_order(server) -> None:
+    url = server.base_url
+    async with AsyncExitStack() as stack:
+        # Given two transport-ws subscribers of one document, each reading every message before the next change
+        first = await stack.enter_async_context(subscription(url, DOCUMENT))
+        second = await stack.enter_async_context(subscription(url, DOCUMENT))
+        created = (await post_as_admin(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                                       {"i": {"title": "inline 0"}}))["createTask"]
+        primed = [await s.next_message() for s in (first, second)]  # each one's first: strawberry's pipeline
+        before = await subscription_deliveries(url)
+
+        # When the task is renamed three times, each rename once both have read the one before
+        titles = []
+        for n in range(1, 4):
+            await post_as_admin(url, "mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) "
+                                     "{ id } }", {"id": created["id"], "t": f"inline {n}"})
+            titles.append([(await s.next_message())["payload"]["data"]["taskChanged"]["task"]["title"]
+                           for s in (first, second)])
+
+        # Then both hear every rename in order, in the message strawberry would have sent
+        assert titles == [[f"inline {n}"] * 2 for n in range(1, 4)]
+        assert [m["payload"]["data"]["taskChanged"]["kind"] for m in primed] == ["CREATED"] * 2
+        # written at each event's arrival, the subscribers' tasks never woken for them
+        delta = {path: count - before[path] for path, count in (await subscription_deliveries(url)).items()}
+        assert delta == {"pipeline": 0, "direct": 0, "frame": 0, "inline": 3 * 2}

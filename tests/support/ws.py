@@ -131,11 +131,12 @@ async def subscription_counters(base_url: str) -> dict[str, int]:
 
 
 async def subscription_deliveries(base_url: str) -> dict[str, int]:
-    """The server's subscription results sent, by path: strawberry's pipeline or direct."""
+    """The server's subscription results sent, by path: strawberry's pipeline, direct through the ASGI send, or
+    direct as a frame written to the socket by the subscriber's task (frame) or at the event's arrival (inline)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         text = (await http.get("/metrics")).text
     found = dict(re.findall(r'taskboard_subscription_deliveries_total\{path="(\w+)"\} (\d+)', text))
-    return {path: int(found.get(path, 0)) for path in ("pipeline", "direct")}
+    return {path: int(found.get(path, 0)) for path in ("pipeline", "direct", "frame", "inline")}
 
 
 def counters_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
