@@ -157,6 +157,42 @@ class LabelledMetric:
     def inc(self, value: str, amount: float = 1.0) -> None:
         self.child(value).inc(amount)
 
+    def inc_soon(self, value: str) -> None:
+        """`inc(value)` at the end of this turn of the event loop, added up with the turn's other calls: for
+        paths that count once per subscriber of an event (in multiprocess mode every `inc` is a locked mmap
+        write). Anything that reads the metric later (a scrape is another request) sees it."""
+        _DEFERRED.add(self.child(value))
+
+
+class _DeferredIncrements:
+    """Counter increments added up within one turn of the event loop and applied in one go after it."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, int] = {}
+        self._scheduled = False
+
+    def add(self, child: Any) -> None:
+        pending = self._pending
+        pending[child] = pending.get(child, 0) + 1
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a command-line tool): at once
+            self.flush()
+            return
+        loop.call_soon(self.flush)
+        self._scheduled = True
+
+    def flush(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, {}
+        for child, amount in pending.items():
+            child.inc(amount)
+
+
+_DEFERRED = _DeferredIncrements()
+
 
 def _shared_names_file() -> str | None:
     return os.path.join(os.environ[MULTIPROC_ENV], OPERATION_NAMES_FILE) if MULTIPROCESS else None

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from app.http.websocket_frames import FrameWriter
+from app.http.websocket_frames import FrameWriter, text_frame
 from app.metrics import SUBSCRIPTION_DELIVERIES
 
 _ENCODED_KEPT = 64
@@ -46,6 +46,24 @@ class EncodedMessage(str):
 
 # Recent results' data encoded, by the identity of the data object (held, so the identity stays its own).
 _encoded: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+
+
+# Recent messages framed, by the data object's identity and the message's head and tail (an operation id and
+# extensions many subscribers share): a frame is built once for all of them.
+_framed: OrderedDict[tuple[int, bytes, bytes], tuple[Any, bytes]] = OrderedDict()
+
+
+def framed_message(data: Any, head: bytes, tail: bytes) -> bytes:
+    """The WebSocket frame of the message head + `data` as JSON + tail (app.http.websocket_frames)."""
+    key = (id(data), head, tail)
+    held = _framed.get(key)
+    if held is not None and held[0] is data:
+        return held[1]
+    frame = text_frame(head + encoded_data(data) + tail)
+    _framed[key] = (data, frame)
+    while len(_framed) > _ENCODED_KEPT:
+        _framed.popitem(last=False)
+    return frame
 
 
 def encoded_data(data: Any) -> bytes:
@@ -92,7 +110,7 @@ class DirectSink:
         if self.write_now(data):
             return
         await self._send(EncodedMessage(self._message(data).decode()))
-        SUBSCRIPTION_DELIVERIES.inc("direct")
+        SUBSCRIPTION_DELIVERIES.inc_soon("direct")
 
     def write_now(self, data: Any, *, path: str = "frame") -> bool:
         """`deliver` when it needs no waiting: written to the socket as a frame (or nothing to do after
@@ -100,9 +118,12 @@ class DirectSink:
         written at the event's arrival (app.events.hub), without waking the operation's task."""
         if self._is_completed():
             return True  # as strawberry's Operation: nothing after complete
-        if self._frames is None or not self._frames.write_text(self._message(data)):
+        if self._frames is None:
             return False
-        SUBSCRIPTION_DELIVERIES.inc(path)
+        assert self._tail is not None, "deliver() before prime()"
+        if not self._frames.write_frame(framed_message(data, self._head, self._tail)):
+            return False
+        SUBSCRIPTION_DELIVERIES.inc_soon(path)
         return True
 
     def _message(self, data: Any) -> bytes:

@@ -77,7 +77,7 @@ class SharedOutcome:
             if not seen.errors:
                 self._masked[key] = seen
         if seen is not self.result:
-            SUBSCRIPTION_MASKING.inc("masked")
+            SUBSCRIPTION_MASKING.inc_soon("masked")
         return seen
 
 
@@ -101,7 +101,7 @@ def _is_unmaskable(operation: OperationDefinitionNode) -> bool:
 
 def _mark_unmaskable(operation: OperationDefinitionNode) -> None:
     if not _is_unmaskable(operation):
-        SUBSCRIPTION_MASKING.inc("unmaskable")
+        SUBSCRIPTION_MASKING.inc_soon("unmaskable")
     _unmaskable[id(operation)] = operation
     _unmaskable.move_to_end(id(operation))
     while len(_unmaskable) > _UNMASKABLE_KEPT:
@@ -191,7 +191,7 @@ class SharedEventExecutor(ExecutorBase):
         if result is not None:
             if result.errors or not sink.write_now(result.data, path="inline"):
                 return False
-            SUBSCRIPTION_RESULTS.inc("shared")
+            SUBSCRIPTION_RESULTS.inc_soon("shared")
             return True
         if routing.active() or self._entry_key(key) in shared.results:
             # Under a read route an execution awaits in its own task (routing.run); a running (or failed)
@@ -251,7 +251,7 @@ class SharedEventExecutor(ExecutorBase):
         else:
             return None
         if count and self._started_inline is not shared:
-            SUBSCRIPTION_RESULTS.inc("shared")
+            SUBSCRIPTION_RESULTS.inc_soon("shared")
         return result
 
     def _finished_entry(self, shared: SharedExecutions, key: ShareKey) -> Any:
@@ -302,9 +302,9 @@ class SharedEventExecutor(ExecutorBase):
         done = shared.results.get(key)
         if done is not None and done[0] is self.operation:
             if self._started_inline is not shared:
-                SUBSCRIPTION_RESULTS.inc("shared")
+                SUBSCRIPTION_RESULTS.inc_soon("shared")
             return done[1]
-        SUBSCRIPTION_RESULTS.inc("executed")
+        SUBSCRIPTION_RESULTS.inc_soon("executed")
         entry = start()
         shared.results[key] = (self.operation, entry)
         return entry

@@ -102,7 +102,7 @@ class TransportWSHandler(_ChargesRefusedMessages, BaseGraphQLTransportWSHandler)
 
     async def send_message(self, message: Any) -> None:
         if isinstance(message, dict) and message.get("type") == "next":
-            SUBSCRIPTION_DELIVERIES.inc("pipeline")
+            SUBSCRIPTION_DELIVERIES.inc_soon("pipeline")
             # strawberry sends an operation's `next` messages from the operation's task: the sink in context is its.
             sink = direct_delivery.current_sink()
             if sink is not None and sink.operation_id == message.get("id"):
@@ -172,7 +172,7 @@ class LegacyWSHandler(_ChargesRefusedMessages, BaseGraphQLWSHandler):
 
     async def send_message(self, message: Any) -> None:
         if message.get("type") == "data":
-            SUBSCRIPTION_DELIVERIES.inc("pipeline")
+            SUBSCRIPTION_DELIVERIES.inc_soon("pipeline")
         await super().send_message(message)
 
     def _error_message(self, operation_id: str, error: GraphQLError) -> dict[str, Any]:

@@ -57,6 +57,10 @@ class FrameWriter:
     def write_text(self, payload: bytes) -> bool:
         """Write one text message (UTF-8 bytes) now; False, having written nothing, when it must go through
         the ASGI send instead."""
+        return self.write_frame(text_frame(payload))
+
+    def write_frame(self, frame: bytes) -> bool:
+        """`write_text` of a message already framed by `text_frame` (one frame for many connections)."""
         protocol = self._protocol
         conn = protocol.conn
         transport: Any = protocol.transport
@@ -66,7 +70,7 @@ class FrameWriter:
             or not protocol.writable.is_set() or transport.is_closing()
         ):
             return False
-        transport.write(text_frame(payload))
+        transport.write(frame)
         return True
 
 

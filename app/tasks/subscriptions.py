@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
@@ -168,8 +169,8 @@ def _inline_step(
         resolved = _as_seen(load.outcome(), item, task_filter, sees_deleted=sees_deleted)
         return resolved is None or deliver_now(resolved)
 
-    context = contextvars.copy_context()  # the subscriber's own: what runs inline reads what its task would
-    return lambda item: context.run(step, item)
+    # The subscriber's own context: what runs inline reads what its task would.
+    return functools.partial(contextvars.copy_context().run, step)
 
 
 @strawberry.type

@@ -1,6 +1,6 @@
 // Command wsclient is the subscriber process of bench/'s fan-out workload (workload 5): N
 // graphql-transport-ws sockets on taskChanged, each signed in as its own principal (a line of the
-// --tokens file), each read by its own goroutine.
+// --tokens file), all read by one poller goroutine (epoll).
 //
 // It talks to the orchestrator (bench/benchkit/fanout.py) by lines on stdout: READY once every socket is
 // acknowledged and subscribed, PRIMED once every socket has received a `next` event; on STOP (or a blank
@@ -11,14 +11,15 @@
 //	 "errors": [first 20], "error_count": n, "cpu_s": user+system seconds}
 //
 // <seq> is the n of an event whose task title is "bench-fanout <n>" (warm-up events have none). Times are
-// CLOCK_MONOTONIC seconds, the clock Python's time.monotonic() reads in the orchestrator, taken as soon as
-// a message's last frame has been read (before its JSON is decoded). `ping` messages are answered with
+// CLOCK_MONOTONIC seconds, the clock Python's time.monotonic() reads in the orchestrator, taken when the
+// read that completed a message's last frame returned (before its JSON is decoded). `ping` messages are answered with
 // `pong`; `error` and `complete` messages, `next` payloads with errors and sockets closed by the server
 // count as errors.
 //
 // The WebSocket side is a minimal RFC 6455 client over net.Conn (ws:// on the loopback, no extensions):
 // the upgrade with its Sec-WebSocket-Accept check, masked client frames, fragmented messages, ping/pong
-// and close control frames.
+// and close control frames. Once subscribed, every socket of the process is read by one goroutine from a
+// level-triggered epoll set (the poller below), each read's receive time stamped once it returns.
 //
 // Standard library only; built by bench/benchkit (gobuild.py) into bench/.work/wsclient.
 package main
@@ -60,6 +61,7 @@ const (
 	maxMessage   = 16 << 20
 	keepErrors   = 20
 	errorChars   = 300
+	readChunk    = 16 << 10
 )
 
 const (
@@ -135,9 +137,13 @@ func truncate(text string, chars int) string {
 type conn struct {
 	index int
 	nc    net.Conn
-	br    *bufio.Reader
-	frame []byte // the last frame's payload (reused)
+	br    *bufio.Reader // the upgrade's response only
+	fd    int           // once the poller reads the socket
+	in    []byte        // bytes received, from pos on not yet parsed
+	pos   int
 	msg   []byte // a fragmented message being assembled (reused)
+
+	fragmented bool
 
 	wmu       sync.Mutex
 	closeSent atomic.Bool
@@ -199,74 +205,71 @@ func (c *conn) sendClose(code int) {
 	_ = c.writeFrame(opClose, binary.BigEndian.AppendUint16(nil, uint16(code)))
 }
 
-// readFrame reads one frame; its payload is valid until the next call.
-func (c *conn) readFrame() (fin bool, opcode byte, payload []byte, err error) {
-	var head [14]byte
-	if _, err = io.ReadFull(c.br, head[:2]); err != nil {
+// parseFrame reads one frame from the front of c.in; ok is false (nothing consumed) while it is incomplete.
+// The payload is valid until c.in is compacted (the caller copies what it keeps).
+func (c *conn) parseFrame() (ok, fin bool, opcode byte, payload []byte, err error) {
+	in := c.in[c.pos:]
+	if len(in) < 2 {
 		return
 	}
-	fin, opcode = head[0]&0x80 != 0, head[0]&0x0F
-	if head[0]&0x70 != 0 {
-		return fin, opcode, nil, errors.New("protocol error: reserved bits set (no extension was negotiated)")
+	fin, opcode = in[0]&0x80 != 0, in[0]&0x0F
+	if in[0]&0x70 != 0 {
+		return false, fin, opcode, nil, errors.New("protocol error: reserved bits set (no extension was negotiated)")
 	}
-	masked := head[1]&0x80 != 0
-	size := uint64(head[1] & 0x7F)
+	masked := in[1]&0x80 != 0
+	size, head := uint64(in[1]&0x7F), 2
 	switch size {
 	case 126:
-		if _, err = io.ReadFull(c.br, head[2:4]); err != nil {
+		if len(in) < 4 {
 			return
 		}
-		size = uint64(binary.BigEndian.Uint16(head[2:4]))
+		size, head = uint64(binary.BigEndian.Uint16(in[2:4])), 4
 	case 127:
-		if _, err = io.ReadFull(c.br, head[2:10]); err != nil {
+		if len(in) < 10 {
 			return
 		}
-		size = binary.BigEndian.Uint64(head[2:10])
+		size, head = binary.BigEndian.Uint64(in[2:10]), 10
 	}
 	if opcode >= opClose && (size > 125 || !fin) {
-		return fin, opcode, nil, errors.New("protocol error: fragmented or oversized control frame")
+		return false, fin, opcode, nil, errors.New("protocol error: fragmented or oversized control frame")
 	}
 	if size > maxMessage {
-		return fin, opcode, nil, fmt.Errorf("frame of %d bytes is over the %d limit", size, maxMessage)
+		return false, fin, opcode, nil, fmt.Errorf("frame of %d bytes is over the %d limit", size, maxMessage)
 	}
-	var key [4]byte
+	var key []byte
 	if masked {
-		if _, err = io.ReadFull(c.br, key[:]); err != nil {
+		if len(in) < head+4 {
 			return
 		}
+		key, head = in[head:head+4], head+4
 	}
-	if cap(c.frame) < int(size) {
-		c.frame = make([]byte, size)
-	}
-	payload = c.frame[:size]
-	if _, err = io.ReadFull(c.br, payload); err != nil {
+	if uint64(len(in)-head) < size {
 		return
 	}
+	payload = in[head : head+int(size)]
 	if masked {
 		for i := range payload {
 			payload[i] ^= key[i&3]
 		}
 	}
-	return fin, opcode, payload, nil
+	c.pos += head + int(size)
+	return true, fin, opcode, payload, nil
 }
 
-// readMessage returns the next data message and the time its last frame was read, answering pings and
-// ending with a closeError on a close frame. The message is valid until the next call.
-func (c *conn) readMessage() ([]byte, float64, error) {
-	fragmented := false
+// nextMessage returns the next complete data message in c.in (ok false: none yet), answering pings and
+// ending with a closeError on a close frame. The message is valid until c.in is compacted.
+func (c *conn) nextMessage() (message []byte, ok bool, err error) {
 	for {
-		fin, opcode, payload, err := c.readFrame()
-		if err != nil {
-			return nil, 0, err
+		complete, fin, opcode, payload, err := c.parseFrame()
+		if err != nil || !complete {
+			return nil, false, err
 		}
 		switch opcode {
 		case opPing:
 			if err := c.writeFrame(opPong, payload); err != nil {
-				return nil, 0, err
+				return nil, false, err
 			}
-			continue
 		case opPong:
-			continue
 		case opClose:
 			code, reason := 1005, ""
 			if len(payload) >= 2 {
@@ -277,29 +280,64 @@ func (c *conn) readMessage() ([]byte, float64, error) {
 				echo = 1000 // "no status" is not sent on the wire
 			}
 			c.sendClose(echo)
-			return nil, 0, closeError{code, reason}
+			return nil, false, closeError{code, reason}
 		case opText, opBinary:
-			if fragmented {
-				return nil, 0, errors.New("protocol error: new message inside a fragmented one")
+			if c.fragmented {
+				return nil, false, errors.New("protocol error: new message inside a fragmented one")
 			}
 			if fin {
-				return payload, now(), nil
+				return payload, true, nil
 			}
-			fragmented = true
+			c.fragmented = true
 			c.msg = append(c.msg[:0], payload...)
 		case opContinuation:
-			if !fragmented {
-				return nil, 0, errors.New("protocol error: continuation frame without a message")
+			if !c.fragmented {
+				return nil, false, errors.New("protocol error: continuation frame without a message")
 			}
 			c.msg = append(c.msg, payload...)
 			if len(c.msg) > maxMessage {
-				return nil, 0, fmt.Errorf("message over the %d-byte limit", maxMessage)
+				return nil, false, fmt.Errorf("message over the %d-byte limit", maxMessage)
 			}
 			if fin {
-				return c.msg, now(), nil
+				c.fragmented = false
+				return c.msg, true, nil
 			}
 		default:
-			return nil, 0, fmt.Errorf("protocol error: opcode %#x", opcode)
+			return nil, false, fmt.Errorf("protocol error: opcode %#x", opcode)
+		}
+	}
+}
+
+// fill appends what one read returns to c.in (after dropping what was parsed); n is 0 at end of input.
+func (c *conn) fill(read func([]byte) (int, error)) (n int, err error) {
+	if c.pos > 0 {
+		c.in = c.in[:copy(c.in, c.in[c.pos:])]
+		c.pos = 0
+	}
+	if cap(c.in)-len(c.in) < readChunk {
+		grown := make([]byte, len(c.in), 2*cap(c.in)+readChunk)
+		copy(grown, c.in)
+		c.in = grown
+	}
+	n, err = read(c.in[len(c.in):cap(c.in)])
+	if n > 0 {
+		c.in = c.in[:len(c.in)+n]
+	}
+	return n, err
+}
+
+// readMessage waits for the next data message on the blocking net.Conn (the handshake, before the socket
+// joins the poller).
+func (c *conn) readMessage() ([]byte, error) {
+	for {
+		message, ok, err := c.nextMessage()
+		if err != nil || ok {
+			return message, err
+		}
+		if n, err := c.fill(c.nc.Read); err != nil {
+			return nil, err
+		} else if n == 0 {
+			return nil, io.EOF
 		}
 	}
 }
@@ -347,54 +385,51 @@ func hasErrors(raw json.RawMessage) bool {
 	return text != "" && text != "null" && text != "[]" && text != "{}" && text != `""`
 }
 
-// listen reads the socket until it closes: one goroutine per socket.
-func (c *conn) listen(t *tally, done *sync.WaitGroup) {
-	defer done.Done()
-	defer c.nc.Close()
-	for {
-		raw, at, err := c.readMessage()
-		if err != nil {
-			var closed closeError
-			switch {
-			case c.abandoned.Load():
-			case errors.As(err, &closed) && (closed.code == 1000 || closed.code == 1001):
-			case errors.As(err, &closed):
-				t.fail("ConnectionClosedError: " + err.Error())
-			case c.closeSent.Load() && errors.Is(err, io.EOF):
-			default:
-				t.fail("ConnectionClosedError: " + err.Error())
-			}
-			return
-		}
-		// One decoding pass for the common case, a `next` message (or a ping); anything else (an `error`
-		// message's payload is a list) is decoded again as an envelope, to be judged by its type.
-		var next nextMessage
-		if json.Unmarshal(raw, &next) == nil && next.Type == "next" && next.Payload != nil {
-			c.received(t, next.Payload, at)
-			continue
-		}
-		var message envelope
-		if err := json.Unmarshal(raw, &message); err != nil {
-			t.fail("JSONDecodeError: " + err.Error())
-			return
-		}
-		switch message.Type {
-		case "ping":
-			if err := c.sendText(`{"type":"pong"}`); err != nil {
-				t.fail("ConnectionClosedError: " + err.Error())
-				return
-			}
-		case "error", "complete":
-			t.fail(string(raw))
-		case "next":
-			var payload nextPayload
-			if err := json.Unmarshal(message.Payload, &payload); err != nil {
-				t.fail("JSONDecodeError: " + err.Error())
-				return
-			}
-			c.received(t, &payload, at)
-		}
+// ended records why a socket's reading ended (nothing when the close was ours or expected).
+func (c *conn) ended(t *tally, err error) {
+	var closed closeError
+	switch {
+	case c.abandoned.Load():
+	case errors.As(err, &closed) && (closed.code == 1000 || closed.code == 1001):
+	case errors.As(err, &closed):
+		t.fail("ConnectionClosedError: " + err.Error())
+	case c.closeSent.Load() && errors.Is(err, io.EOF):
+	default:
+		t.fail("ConnectionClosedError: " + err.Error())
 	}
+}
+
+// handle judges one data message received at `at`; false when the socket must stop being read.
+func (c *conn) handle(t *tally, raw []byte, at float64) bool {
+	// One decoding pass for the common case, a `next` message; anything else (an `error` message's
+	// payload is a list) is decoded again as an envelope, to be judged by its type.
+	var next nextMessage
+	if json.Unmarshal(raw, &next) == nil && next.Type == "next" && next.Payload != nil {
+		c.received(t, next.Payload, at)
+		return true
+	}
+	var message envelope
+	if err := json.Unmarshal(raw, &message); err != nil {
+		t.fail("JSONDecodeError: " + err.Error())
+		return false
+	}
+	switch message.Type {
+	case "ping":
+		if err := c.sendText(`{"type":"pong"}`); err != nil {
+			t.fail("ConnectionClosedError: " + err.Error())
+			return false
+		}
+	case "error", "complete":
+		t.fail(string(raw))
+	case "next":
+		var payload nextPayload
+		if err := json.Unmarshal(message.Payload, &payload); err != nil {
+			t.fail("JSONDecodeError: " + err.Error())
+			return false
+		}
+		c.received(t, &payload, at)
+	}
+	return true
 }
 
 // received counts a `next` payload, and its arrival when it is a timed event.
@@ -414,6 +449,101 @@ func (c *conn) received(t *tally, payload *nextPayload, at float64) {
 	}
 }
 
+// ------------------------------------------------------------------------------------------ the poller
+
+// poller reads every socket of the process from one goroutine: a level-triggered epoll set, one read per
+// ready socket per wake-up (a goroutine per socket costs a scheduler wake-up and an extra read that
+// fails with EAGAIN per message, which on this 2-core machine took CPU from the server being measured).
+type poller struct {
+	epfd  int
+	byFd  map[int32]*conn
+	done  *sync.WaitGroup
+	t     *tally
+	mu    sync.Mutex // guards byFd against add() while the loop runs
+	spare []byte
+}
+
+func newPoller(t *tally, done *sync.WaitGroup) *poller {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		fatal("epoll_create1: %v", err)
+	}
+	return &poller{epfd: epfd, byFd: map[int32]*conn{}, done: done, t: t}
+}
+
+// add moves an opened socket (handshake done, net.Conn no longer read) into the poller.
+func (p *poller) add(c *conn) error {
+	raw, err := c.nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := raw.Control(func(fd uintptr) { c.fd = int(fd) }); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.byFd[int32(c.fd)] = c
+	p.mu.Unlock()
+	p.done.Add(1)
+	event := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.fd)}
+	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.fd, &event)
+}
+
+// run reads until every socket has ended.
+func (p *poller) run() {
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, 100)
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			fatal("epoll_wait: %v", err)
+		}
+		for _, event := range events[:max(n, 0)] {
+			p.mu.Lock()
+			c := p.byFd[event.Fd]
+			p.mu.Unlock()
+			if c != nil {
+				p.readable(c)
+			}
+		}
+	}
+}
+
+// readable reads what one socket has and handles every complete message in it.
+func (p *poller) readable(c *conn) {
+	n, err := c.fill(func(buf []byte) (int, error) { return syscall.Read(c.fd, buf) })
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
+		return
+	}
+	at := now()
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	for err == nil {
+		message, ok, parseErr := c.nextMessage()
+		if parseErr != nil {
+			err = parseErr
+			break
+		}
+		if !ok {
+			return
+		}
+		if !c.handle(p.t, message, at) {
+			p.remove(c)
+			return
+		}
+	}
+	c.ended(p.t, err)
+	p.remove(c)
+}
+
+func (p *poller) remove(c *conn) {
+	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	p.mu.Lock()
+	delete(p.byFd, int32(c.fd))
+	p.mu.Unlock()
+	c.nc.Close()
+	p.done.Done()
+}
+
 // open upgrades a connection, signs in with connection_init and subscribes (the upgrade within 30 s, as
 // the Python client's open_timeout).
 func open(target *url.URL, index int, authorization, query string) (*conn, error) {
@@ -426,6 +556,11 @@ func open(target *url.URL, index int, authorization, query string) (*conn, error
 		nc.Close()
 		return nil, err
 	}
+	if buffered := c.br.Buffered(); buffered > 0 { // frames the server sent right after its 101
+		early, _ := c.br.Peek(buffered)
+		c.in = append(c.in, early...)
+	}
+	c.br = nil
 	payload := map[string]string{}
 	if authorization != "" {
 		payload["Authorization"] = authorization
@@ -435,7 +570,7 @@ func open(target *url.URL, index int, authorization, query string) (*conn, error
 		return nil, err
 	}
 	for acked := false; !acked; {
-		raw, _, err := c.readMessage()
+		raw, err := c.readMessage()
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("before connection_ack: %w", err)
@@ -524,7 +659,7 @@ func hasToken(list, token string) bool {
 
 // openAll opens every socket, openParallel at a time, and starts its listener; the first failure ends
 // the process (as the Python client's gather did).
-func openAll(target *url.URL, authorizations []string, query string, t *tally, listening *sync.WaitGroup) []*conn {
+func openAll(target *url.URL, authorizations []string, query string, p *poller) []*conn {
 	conns := make([]*conn, len(authorizations))
 	gate := make(chan struct{}, openParallel)
 	var opened sync.WaitGroup
@@ -539,8 +674,9 @@ func openAll(target *url.URL, authorizations []string, query string, t *tally, l
 				fatal("socket %d: %v", i, err)
 			}
 			conns[i] = c
-			listening.Add(1)
-			go c.listen(t, listening)
+			if err := p.add(c); err != nil {
+				fatal("socket %d: %v", i, err)
+			}
 		}()
 	}
 	opened.Wait()
@@ -560,7 +696,7 @@ func closeAll(conns []*conn, listening *sync.WaitGroup) {
 	case <-time.After(closeWait):
 		for _, c := range conns {
 			c.abandoned.Store(true)
-			c.nc.Close()
+			_ = syscall.Shutdown(c.fd, syscall.SHUT_RDWR) // the poller reads the end and lets the socket go
 		}
 		<-finished
 	}
@@ -694,7 +830,9 @@ func main() {
 	auths := authorizations(*count, *tokens, *offset)
 	t := &tally{total: int64(*count), allPrimed: make(chan struct{}), errors: []string{}}
 	var listening sync.WaitGroup
-	conns := openAll(target, auths, *query, t, &listening)
+	p := newPoller(t, &listening)
+	go p.run()
+	conns := openAll(target, auths, *query, p)
 	var say lines
 	say.say("READY", false)
 	go func() {

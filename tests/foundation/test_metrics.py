@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import uuid
@@ -105,3 +106,16 @@ async def test_metrics_token_is_required_when_set(settings: Settings) -> None:
 async def test_metrics_are_open_without_a_token(settings: Settings) -> None:
     async with metrics_client(settings) as http:
         assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_increments_made_soon_are_added_up_and_applied_after_the_turn_of_the_event_loop() -> None:
+    child = metrics.SUBSCRIPTION_DELIVERIES.child("inline")
+    before = child._value.get()
+    for _ in range(3):
+        metrics.SUBSCRIPTION_DELIVERIES.inc_soon("inline")
+    assert child._value.get() == before  # not yet: within this turn
+    await asyncio.sleep(0)
+    assert child._value.get() == before + 3
+    # and with no event loop running (a command-line tool), at once
+    await asyncio.to_thread(metrics.SUBSCRIPTION_DELIVERIES.inc_soon, "inline")
+    assert child._value.get() == before + 4
