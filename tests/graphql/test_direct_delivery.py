@@ -4,9 +4,12 @@ tests/foundation/test_store_outages.py (MongoDB down, a subscriber's assignee as
 
 from __future__ import annotations
 
+import re
+import socket
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import pytest
 
 from app.graphql.direct_delivery import DirectSink, EncodedMessage, encoded_data
@@ -14,6 +17,7 @@ from app.graphql.view import TaskboardGraphQL
 from tests.support.processes import app_server
 from tests.support.ws import LEGACY_WS, post_as_admin, subscription, subscription_deliveries
 
+_GUARD_S = 15.0  # a bound against hanging, not a measure of speed
 DOCUMENT = "subscription { taskChanged { kind task { id title priority tags { name } } changedFields } }"
 
 
@@ -134,3 +138,65 @@ async def test_a_waiting_subscriber_gets_each_shared_event_written_at_its_arriva
         # written at each event's arrival, the subscribers' tasks never woken for them
         delta = {path: count - before[path] for path, count in (await subscription_deliveries(url)).items()}
         assert delta == {"pipeline": 0, "direct": 0, "frame": 0, "inline": 3 * 2}
+
+
+@pytest.fixture(scope="module")
+def small_queue_server():
+    with app_server({"EVENTS_QUEUE_SIZE": "4"}) as instance:
+        yield instance
+
+
+def _big_description(n: int) -> str:
+    return "\U0001F600" * 9_995 + f"{n:05d}"
+
+
+async def _dropped(url: str) -> int:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found = re.search(r"^taskboard_events_dropped_subscribers(?:\{[^}]*\})? (\S+)$", text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+async def test_a_subscriber_that_stops_reading_backs_up_into_its_queue_and_is_dropped_its_frames_whole_and_in_order(
+    small_queue_server,
+) -> None:
+    url = small_queue_server.base_url
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader whose window fills at once
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    # ~160 KB a message (4 copies of 10,000 four-byte characters): the kernel's send buffer on the loopback
+    # grows to 4 MiB, so it takes a few dozen of them to fill it
+    document = "subscription { taskChanged { task { title a: description b: description c: description d: description } } }"
+    before = await _dropped(url)
+    async with subscription(url, document, connect_options={"sock": sock, "max_queue": 1}) as reader:
+        # Given a subscriber that stops reading, when large changes keep coming
+        sent = []
+        for n in range(200):
+            title = f"backlog {n}"
+            await post_as_admin(url, "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                                {"i": {"title": title, "description": _big_description(n)}})
+            sent.append(title)
+            if await _dropped(url) > before:
+                break
+        # Then the server stops writing to it (its transport over the high-water mark, the ASGI send waits)
+        # and, its queue of 4 full, drops it: far fewer events than the server would otherwise buffer
+        assert await _dropped(url) == before + 1, "never dropped"
+        assert len(sent) < 100
+
+        # and what it did get, once it reads again, is whole messages, in commit order, then the reason it ended
+        titles, ended = [], None
+        while ended is None:
+            message = await reader.next_message(timeout=_GUARD_S)
+            if message["type"] == "next" and not message["payload"].get("errors"):
+                task = message["payload"]["data"]["taskChanged"]["task"]
+                n = int(task["title"].removeprefix("backlog "))
+                assert [task[alias] for alias in "abcd"] == [_big_description(n)] * 4
+                titles.append(task["title"])
+            else:
+                ended = message
+        assert titles == sent[:len(titles)] and titles
+        assert ended["type"] == "next", ended  # the stream's error as its last result, then its end
+        assert [error["extensions"]["code"] for error in ended["payload"]["errors"]] == ["SUBSCRIBER_TOO_SLOW"]
+        assert (await reader.next_message(timeout=_GUARD_S))["type"] == "complete"

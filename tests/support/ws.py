@@ -84,14 +84,14 @@ class Subscriber:
 @asynccontextmanager
 async def subscription(
     base_url: str, query: str, variables: dict[str, Any] | None = None, *, protocol: str = TRANSPORT_WS,
-    init_payload: dict[str, Any] | None = None, live: bool = True,
+    init_payload: dict[str, Any] | None = None, live: bool = True, connect_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Subscriber]:
     """Connect, initialise, subscribe, and (unless `live=False`: a subscription the server refuses) wait
-    until the server holds it; stop and close at the end."""
+    until the server holds it; stop and close at the end. `connect_options` go to `websockets.connect`."""
     url = base_url.replace("http://", "ws://") + "/graphql"
     if init_payload is None:
         init_payload = admin_headers()  # signed in as an admin unless the test says otherwise
-    async with websockets.connect(url, subprotocols=[protocol]) as socket:
+    async with websockets.connect(url, subprotocols=[protocol], **(connect_options or {})) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
         subscriber = Subscriber(socket, protocol)
         ack = await subscriber.next_message()
