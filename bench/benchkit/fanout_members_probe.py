@@ -3,6 +3,7 @@ subscriptions across principals"). Not part of `bench/run`; run it by hand from 
 
     .venv/bin/python bench/benchkit/fanout_members_probe.py --subscribers 1000 --workers 1
     .venv/bin/python bench/benchkit/fanout_members_probe.py --subscribers 5000 --workers 2
+    .venv/bin/python bench/benchkit/fanout_members_probe.py --query ''   # the fan-out workload's own document
 
 It measures the working tree (not an export of HEAD) on its own stores: PostgreSQL database
 `taskboard_probe_members` (created and migrated), Mongo database of the same name, Redis db 11 (flushed
