@@ -26,9 +26,9 @@ not (a transport over its high-water mark, a closing connection, another server)
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -44,38 +44,36 @@ class EncodedMessage(str):
     __slots__ = ()
 
 
+K = TypeVar("K", bound=Hashable)
+
 # Recent results' data encoded, by the identity of the data object (held, so the identity stays its own).
 _encoded: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
-
-
 # Recent messages framed, by the data object's identity and the message's head and tail (an operation id and
 # extensions many subscribers share): a frame is built once for all of them.
 _framed: OrderedDict[tuple[int, bytes, bytes], tuple[Any, bytes]] = OrderedDict()
 
 
-def framed_message(data: Any, head: bytes, tail: bytes) -> bytes:
-    """The WebSocket frame of the message head + `data` as JSON + tail (app.http.websocket_frames)."""
-    key = (id(data), head, tail)
-    held = _framed.get(key)
+def _kept(kept: OrderedDict[K, tuple[Any, bytes]], key: K, data: Any, build: Callable[[], bytes]) -> bytes:
+    """What `build()` made for the object `data` under `key` (whose first part is id(data)), made once: the
+    last _ENCODED_KEPT are kept, each holding its object so that a reused id never finds another's bytes."""
+    held = kept.get(key)
     if held is not None and held[0] is data:
         return held[1]
-    frame = text_frame(head + encoded_data(data) + tail)
-    _framed[key] = (data, frame)
-    while len(_framed) > _ENCODED_KEPT:
-        _framed.popitem(last=False)
-    return frame
+    made = build()
+    kept[key] = (data, made)
+    while len(kept) > _ENCODED_KEPT:
+        kept.popitem(last=False)
+    return made
+
+
+def framed_message(data: Any, head: bytes, tail: bytes) -> bytes:
+    """The WebSocket frame of the message head + `data` as JSON + tail (app.http.websocket_frames)."""
+    return _kept(_framed, (id(data), head, tail), data, lambda: text_frame(head + encoded_data(data) + tail))
 
 
 def encoded_data(data: Any) -> bytes:
     """`data` as JSON (UTF-8), encoded once however many subscribers send the same object."""
-    held = _encoded.get(id(data))
-    if held is not None and held[0] is data:
-        return held[1]
-    text = orjson.dumps(data)
-    _encoded[id(data)] = (data, text)
-    while len(_encoded) > _ENCODED_KEPT:
-        _encoded.popitem(last=False)
-    return text
+    return _kept(_encoded, id(data), data, lambda: orjson.dumps(data))
 
 
 class DirectSink:

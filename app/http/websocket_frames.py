@@ -4,7 +4,8 @@ A subscription event sent to a thousand subscribers goes a thousand times throug
 strawberry's adapter, the ASGI send of uvicorn's sans-I/O WebSocket protocol and the websockets library's
 frame building (extensions, an `Frame` object, its serializer), about half of what a delivery costs.
 A server-to-client text message is a 2-10 byte header and the UTF-8 payload (RFC 6455 5.2: server frames
-are not masked), so `FrameWriter.write_text` builds it and hands it to the transport in one `write`.
+are not masked): `text_frame` builds it (once for every connection that sends the same message) and
+`FrameWriter.write_frame` hands it to the transport in one `write`.
 
 It is the uvicorn connection's own writer, used only when it is safe to be:
 
@@ -12,7 +13,7 @@ It is the uvicorn connection's own writer, used only when it is safe to be:
   given (the bound `send` of `WebSocketsSansIOProtocol`, what `taskboard serve` runs). Under any other server
   or WebSocket implementation, or with a middleware in between, there is no writer and senders use the
   ASGI send as before.
-- `write_text` writes only while the connection is open for data (handshake done, no close sent or received,
+- `write_frame` writes only while the connection is open for data (handshake done, no close sent or received,
   no fragmented message in progress, transport not closing) and the transport is not over its high-water
   mark; otherwise it writes nothing and returns False, and the caller sends through ASGI, which waits for the
   buffer to drain (so a slow reader still backs up into its bounded queue and is dropped, as before) or
@@ -54,13 +55,9 @@ class FrameWriter:
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
 
-    def write_text(self, payload: bytes) -> bool:
-        """Write one text message (UTF-8 bytes) now; False, having written nothing, when it must go through
-        the ASGI send instead."""
-        return self.write_frame(text_frame(payload))
-
     def write_frame(self, frame: bytes) -> bool:
-        """`write_text` of a message already framed by `text_frame` (one frame for many connections)."""
+        """Write one message framed by `text_frame` now; False, having written nothing, when it must go
+        through the ASGI send instead."""
         protocol = self._protocol
         conn = protocol.conn
         transport: Any = protocol.transport
