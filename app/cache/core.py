@@ -14,8 +14,9 @@ that finished its invalidation before this read began had replaced it before the
 A recorded entry (`get_recorded`, the whole-response cache) names its stamps itself: the ones every
 cache read of the computation that filled it observed (app/cache/reads.py). Its first line lists their
 names, its second their values, the rest is the value (orjson). One script reads the entry and the
-current values of the stamps it names in one round trip on one node; on a cluster its stamps lie in many
-slots, so a lookup costs two round trips (the entry with its fallback stamps, then the stamps it names).
+current values of the stamps it names in one round trip on one node, and when it finds nothing to serve
+takes the fill lock in the same call; on a cluster its stamps lie in many slots, so a lookup costs two round
+trips (the entry with its fallback stamps, then the stamps it names) and the lock a third.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from redis.asyncio import Redis
@@ -36,7 +37,7 @@ from app.cache import keys, reads
 from app.cache.bulk import Bulk
 from app.cache.codec import JSON, Codec
 from app.cache.flights import Flights, wait
-from app.cache.keys import CacheKey
+from app.cache.keys import FILL_LOCK_SEPARATOR, CacheKey
 from app.cache.link import LateLoop, RateLimitedWarning, RedisLink, Unavailable
 from app.common.changes import Change
 from app.settings import Settings
@@ -55,33 +56,47 @@ _POLL_MAX_S = 0.05
 # script passes the names to MGET as arguments, and Lua's stack is bounded).
 MAX_RECORDED_STAMPS = 2000
 
-# KEYS: the entry, its epoch copy, the fallback stamps (ARGV[1] of them), then the keys of an OnHit; ARGV[2..]
-# the OnHit's arguments. Returns {their values} and, when every stamp the entry names still holds the value it
-# records, the entry's value as a second element and on_hit's answer as a third (an OnHit's Lua defines
-# on_hit; without one it answers nil, i.e. no third element). The comparison runs in Redis: only the value
-# travels back. The names come from the entry itself, so this runs on one node only (a cluster script may
-# touch one slot): Cache._look_up_across_slots does the same in two round trips, and runs no OnHit.
+# KEYS: the entry, its epoch copy, the fallback stamps (ARGV[1] of them), then the keys of an OnHit; ARGV[2]: the
+# fill lock's expiry in ms (0: take none), ARGV[3..] the OnHit's arguments. Returns {their values} and, when every
+# stamp the entry names still holds the value it records, the entry's value as a second element and on_hit's
+# answer as a third (an OnHit's Lua defines on_hit; without one it answers nil, i.e. no third element). The
+# comparison runs in Redis: only the value travels back. When the entry cannot be served and every fallback
+# stamp exists, it also tries the fill lock for the values it read (keys.fill_lock spells the same name) and
+# answers {values, false, false, 1 taken or 0 held by another} (with ARGV[2] = 0: no fourth element).
+# The names come from the entry itself (and the lock's from the values), so this runs on one node only (a
+# cluster script may touch one slot): Cache._look_up_across_slots does the lookup in two round trips, and runs
+# neither an OnHit nor the lock.
 _LOOKUP = """
 local n = tonumber(ARGV[1])
 local observed = redis.call('MGET', unpack(KEYS, 2, n + 1))
+local function missed()
+  local lock_ms = tonumber(ARGV[2])
+  if lock_ms == 0 then return {observed} end
+  for i = 1, n do
+    if not observed[i] then return {observed} end
+  end
+  local lock = KEYS[1] .. ':lock:' .. table.concat(observed, '""" + FILL_LOCK_SEPARATOR + """')
+  local taken = redis.call('SET', lock, '1', 'NX', 'PX', lock_ms) and 1 or 0
+  return {observed, false, false, taken}
+end
 local entry = redis.call('GET', KEYS[1])
-if not entry then return {observed} end
+if not entry then return missed() end
 local first = string.find(entry, '\\n', 1, true)
-if not first then return {observed} end
+if not first then return missed() end
 local second = string.find(entry, '\\n', first + 1, true)
-if not second then return {observed} end
+if not second then return missed() end
 local names, values = {}, {}
 for name in string.gmatch(string.sub(entry, 1, first - 1), '%S+') do names[#names + 1] = name end
 for value in string.gmatch(string.sub(entry, first + 1, second - 1), '%S+') do values[#values + 1] = value end
-if #names ~= #values then return {observed} end
+if #names ~= #values then return missed() end
 if #names > 0 then
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if current[i] ~= values[i] then return {observed} end
+    if current[i] ~= values[i] then return missed() end
   end
 end
 local value = string.sub(entry, second + 1)
-return {observed, value, on_hit(value, {unpack(KEYS, n + 2)}, {unpack(ARGV, 2)})}
+return {observed, value, on_hit(value, {unpack(KEYS, n + 2)}, {unpack(ARGV, 3)})}
 """
 _NO_ON_HIT = "local function on_hit(value, keys, args) return nil end\n"
 # get_recorded_with's second element when no OnHit ran (a miss, a fill awaited, a cluster, on_hit's nil).
@@ -98,6 +113,17 @@ class OnHit:
     lua: str
     keys: tuple[str, ...] = ()
     args: tuple[str | int | float, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Found(Generic[T]):
+    """What a recorded entry's lookup found: the fallback stamps' values, the value (or _MISS), on_hit's
+    answer (or NOT_RUN), and whether the lookup took the fill lock (None: it did not try)."""
+
+    stamps: tuple[str, ...]
+    value: T
+    answer: Any
+    lock: bool | None
 
 
 @dataclass(frozen=True)
@@ -251,13 +277,14 @@ class Cache:
         if not self.active:
             return await self._bypass(load), NOT_RUN
         try:
-            observed, value, answer = await self._look_up(key, codec, on_hit)
+            found = await self._look_up(key, codec, on_hit, lock=True)
         except Unavailable:
             return await self._bypass(load), NOT_RUN
-        if value is not _MISS:
+        observed = found.stamps
+        if found.value is not _MISS:
             self.hits += 1
             self.recorded["hits"] += 1
-            return value, answer
+            return found.value, found.answer
         self.misses += 1
         self.recorded["misses"] += 1
         # Keyed by the fallback stamps as observed: a caller that arrives after a write bumped one of them
@@ -265,31 +292,42 @@ class Cache:
         flight = (key.key, observed)
         future = self._flights.joinable(flight)
         if future is None:
-            [future] = self._flights.start([flight], lambda: self._fill_recorded(key, observed, load, codec))
+            [future] = self._flights.start(
+                [flight], lambda: self._fill_recorded(key, observed, load, codec, found.lock)
+            )
+        elif found.lock is True:
+            # Taken after this process's own fill released it (it stored nothing): hand it back at once.
+            await self._release(keys.fill_lock(key.key, observed))
         return await wait(future), NOT_RUN
 
     async def _look_up(
-        self, key: CacheKey, codec: Codec[T], on_hit: OnHit | None = None
-    ) -> tuple[tuple[str, ...], T, Any]:
-        """(epoch and fallback stamp values, the entry's value or _MISS, on_hit's answer or NOT_RUN) in one
-        round trip (two on a cluster, where no OnHit runs)."""
+        self, key: CacheKey, codec: Codec[T], on_hit: OnHit | None = None, *, lock: bool = False
+    ) -> _Found[T]:
+        """The fallback stamps' values, the entry's value and on_hit's answer in one round trip (two on a
+        cluster, where neither an OnHit nor the lock runs); with `lock`, a miss also tried the fill lock."""
         names = list(key.stamps)
-        answer = NOT_RUN
+        answer, held = NOT_RUN, None
         if self._cluster:
             values, body = await self._link.call("read", lambda: self._look_up_across_slots(key.key, names))
         else:
             script, extra_keys, args = self._lookup_script(on_hit)
+            lock_ms = self.lock_ms if lock else 0
             reply = await self._link.call(
-                "read", lambda: script(keys=[key.key, *names, *extra_keys], args=[len(names), *args])
+                "read", lambda: script(keys=[key.key, *names, *extra_keys], args=[len(names), lock_ms, *args])
             )
             values, body = reply[0], (reply[1] if len(reply) > 1 else None)
             if len(reply) > 2 and reply[2] is not None:
                 answer = reply[2]
+            if len(reply) > 3:
+                held = reply[3] == 1
         stamps = {name: value.decode() for name, value in zip(names, values, strict=True) if value is not None}
         absent = [name for name in names if name not in stamps]
         if absent:
             stamps.update(await self._link.call("read", lambda: self._create_stamps(absent)))
-        return tuple(stamps[name] for name in names), self._decode(body, codec), answer
+        value = self._decode(body, codec)
+        if value is not _MISS and held is not None:  # served by the script, not decodable here: no lock was tried
+            held = None
+        return _Found(tuple(stamps[name] for name in names), value, answer, held)
 
     def _lookup_script(self, on_hit: OnHit | None) -> tuple[Any, tuple[str, ...], tuple[str | int | float, ...]]:
         if on_hit is None:
@@ -325,12 +363,18 @@ class Cache:
         return self._value_of(value, codec)
 
     async def _fill_recorded(
-        self, key: CacheKey, observed: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
+        self,
+        key: CacheKey,
+        observed: tuple[str, ...],
+        load: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        taken: bool | None,
     ) -> list[T]:
+        """Fill under the fill lock; `taken`: whether the lookup took it already (None: it did not try)."""
         lock = keys.fill_lock(key.key, observed)
         return await self._under_lock(lock, lambda: self._peek_recorded(key, codec), lambda held: self._record(
             key, observed, load, codec, lock if held else None
-        ))
+        ), held=taken)
 
     async def _record(
         self,
@@ -359,7 +403,7 @@ class Cache:
         return value
 
     async def _peek_recorded(self, key: CacheKey, codec: Codec[T]) -> T:
-        return (await self._look_up(key, codec))[1]
+        return (await self._look_up(key, codec)).value
 
     async def _store_recorded(
         self, name: str, stamps: dict[str, str], value: Any, codec: Codec[Any], *, release: str | None
@@ -439,11 +483,17 @@ class Cache:
         ))
 
     async def _under_lock(
-        self, lock: str, peek: Callable[[], Awaitable[T]], fill: Callable[[bool], Awaitable[T]]
+        self,
+        lock: str,
+        peek: Callable[[], Awaitable[T]],
+        fill: Callable[[bool], Awaitable[T]],
+        *,
+        held: bool | None = None,
     ) -> list[T]:
-        """Fill once across instances: take the fill lock, or wait for the holder's entry (`peek`); fill(held)
-        loads and stores (releasing the lock when held)."""
-        held = await self._acquire(lock)
+        """Fill once across instances: take the fill lock (unless the lookup tried it already: `held`), or wait
+        for the holder's entry (`peek`); fill(held) loads and stores (releasing the lock when held)."""
+        if held is None:
+            held = await self._acquire(lock)
         if not held:
             value, held = await self._await_other_fill(peek, lock)
             if value is not _MISS:

@@ -193,8 +193,15 @@ def recorded(name: str, params: object, fallback: Iterable[str]) -> CacheKey:
 
 
 def fill_lock(entry_key: str, stamp_values: Iterable[str]) -> str:
-    """The lock one instance holds while it fills an entry for these stamp values (others wait for it)."""
-    return f"{group_of(entry_key)}:lock:{digest([entry_key, *stamp_values])}"
+    """The lock one instance holds while it fills an entry for these stamp values (others wait for it).
+
+    Spelled out, not hashed: the whole-response lookup script builds the same name from the values it reads
+    (`FILL_LOCK_SEPARATOR` between them) and takes the lock in the same round trip. It shares the entry's slot.
+    """
+    return f"{entry_key}:lock:{FILL_LOCK_SEPARATOR.join(stamp_values)}"
+
+
+FILL_LOCK_SEPARATOR = "."
 
 
 def stamps_to_bump(change: Change) -> list[str]:

@@ -103,6 +103,27 @@ async def test_a_hit_and_its_charge_take_one_redis_round_trip(client: httpx.Asyn
             assert len(charges[0]) > 2
 
 
+async def test_a_miss_takes_its_fill_lock_in_the_lookups_round_trip(client: httpx.AsyncClient) -> None:
+    """On one node the lookup's script also takes the fill lock for the stamp values it read when it finds
+    nothing to serve; on a cluster the lock is a SET of its own. Either way the fill releases it."""
+    executed = await post(client, BOARD)
+    await create_task(client, title="a write: the board's entry cannot be served any more")
+    with recorded_commands() as commands:
+        refilled = await post(client, BOARD)
+    assert refilled["data"]["tasks"] != executed["data"]["tasks"]
+    locks = [args for args in commands if args[0] == "SET" and ":lock:" in str(args[1])]
+    scripts = [[str(k) for k in args[3:3 + int(args[2])]] for args in commands if args[0] == "EVALSHA"]
+    stored = [names for names in scripts if any(name.startswith("tb:v4:{response:") and ":lock:" in name
+                                                 for name in names)]
+    [released] = [name for names in stored for name in names if ":lock:" in name]  # the store's DEL
+    if is_cluster(redis_store.client()):
+        assert any(str(args[1]) == released for args in locks)
+    else:
+        assert not any(str(args[1]) == released for args in locks)  # no SET of its own: the lookup took it
+    assert await redis_store.client().exists(released) == 0
+    assert (await post(client, BOARD))["data"] == refilled["data"]
+
+
 async def post_any(client: httpx.AsyncClient, query: str) -> dict:
     return (await client.post("/graphql", json={"query": query})).json()
 
