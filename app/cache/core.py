@@ -386,7 +386,7 @@ class Cache:
     ) -> T:
         try:
             self.loads += 1
-            with reads.recording() as seen:
+            with reads.recording(locked=lock is not None) as seen:
                 seen.observed({key.stamps[0]: observed[0]})  # the epoch as it was before anything was read
                 value = await load()
                 await asyncio.sleep(0)  # asyncpg reports statements through call_soon: let the last ones in
@@ -477,6 +477,8 @@ class Cache:
     async def _fill_one(
         self, key: CacheKey, stamps: tuple[str, ...], load: Callable[[], Awaitable[T]], codec: Codec[T]
     ) -> list[T]:
+        if reads.under_fill_lock():  # one Redis round trip fewer: the enclosing fill keeps other instances out
+            return [await self._fill_held(key, stamps, load, codec, None)]
         lock = keys.fill_lock(key.key, stamps)
         return await self._under_lock(lock, lambda: self._peek(key, codec), lambda held: self._fill_held(
             key, stamps, load, codec, lock if held else None

@@ -23,6 +23,8 @@ class Reads:
 
     stamps: dict[str, str] = field(default_factory=dict)
     covered: bool = True
+    # The computation fills its entry under that entry's fill lock: no other instance runs it at the same time.
+    locked: bool = False
 
     def observed(self, stamps: Mapping[str, str]) -> None:
         for name, value in stamps.items():
@@ -36,9 +38,10 @@ _watching = False
 
 
 @contextmanager
-def recording() -> Iterator[Reads]:
-    """Record the reads of the block (and of the tasks it starts) into a fresh Reads."""
-    reads = Reads()
+def recording(*, locked: bool = False) -> Iterator[Reads]:
+    """Record the reads of the block (and of the tasks it starts) into a fresh Reads (`locked`: the block runs
+    under its entry's fill lock)."""
+    reads = Reads(locked=locked)
     token = _reads.set(reads)
     loading = _in_load.set(False)
     try:
@@ -63,6 +66,14 @@ def observed(stamps: Mapping[str, str]) -> None:
     reads = _reads.get()
     if reads is not None:
         reads.observed(stamps)
+
+
+def under_fill_lock() -> bool:
+    """Whether this runs inside a recording that holds its entry's fill lock: a cache fill in it needs no lock
+    of its own, since no other instance runs the same computation now (and a second fill of a shared entry by
+    another computation only costs a load, never a wrong value)."""
+    reads = _reads.get()
+    return reads is not None and reads.locked
 
 
 def uncovered() -> None:

@@ -15,6 +15,7 @@ from app.tasks import keys
 from app.users import keys as user_keys
 from tests.cache.conftest import MakeCache
 from tests.cache.helpers import CountingLoader, eventually, listening, new_id, task_changed
+from tests.support.redis_commands import recorded_commands
 
 
 class Computation:
@@ -212,6 +213,33 @@ async def test_two_instances_fill_a_recorded_entry_once(make_cache: MakeCache) -
     gate.set()
     assert [value["run"] for value in await reads] == [1] * 6
     assert runs == 1
+
+
+async def test_a_fill_inside_a_locked_recorded_fill_takes_no_lock_of_its_own(make_cache: MakeCache) -> None:
+    """The recorded entry's fill lock already keeps other instances out of the computation: the resolver
+    entries it fills skip their own lock (a round trip each), and across two instances still load once."""
+    first, second = (make_cache(lock_ms=60_000, lock_wait_s=60) for _ in range(2))
+    row = keys.task(new_id())
+    key = response_key()
+    await first.get_recorded(key, CountingLoader(None))  # creates the stamps (a None result is not stored)
+    gate = asyncio.Event()
+    computations = [Computation(cache, row, gate=gate) for cache in (first, second)]
+    with recorded_commands() as commands:
+        reads = asyncio.gather(*(cache.get_recorded(key, compute) for cache, compute in zip((first, second),
+                                                                                            computations)))
+        assert await eventually(lambda: sum(c.runs for c in computations) == 1 and
+                                sum(c.loads.calls for c in computations) == 1)
+        gate.set()
+        values = await reads
+    assert values[0] == values[1] and sum(c.runs for c in computations) == 1
+    assert sum(c.loads.calls for c in computations) == 1
+    locks = [str(args[1]) for args in commands if args[0] == "SET" and ":lock:" in str(args[1])]
+    assert not [name for name in locks if name.startswith(row.key)]
+    # outside a recording the same entry's fill takes its lock as before
+    await first.invalidate([task_changed(row.key.rsplit(":", 1)[1])])
+    with recorded_commands() as commands:
+        await first.get(row, CountingLoader("again"))
+    assert [args for args in commands if args[0] == "SET" and str(args[1]).startswith(f"{row.key}:lock:")]
 
 
 async def test_a_none_result_is_returned_and_not_stored(make_cache: MakeCache) -> None:
