@@ -37,6 +37,7 @@ from app.cache import keys, reads
 from app.cache.bulk import Bulk
 from app.cache.codec import JSON, Codec
 from app.cache.flights import Flights, wait
+from app.cache.same_turn import SameTurnReads
 from app.cache.keys import FILL_LOCK_SEPARATOR, CacheKey
 from app.cache.link import LateLoop, RateLimitedWarning, RedisLink, Unavailable
 from app.common.changes import Change
@@ -177,6 +178,7 @@ class Cache:
         self._lookup_scripts = {_NO_ON_HIT: redis.register_script(_NO_ON_HIT + _LOOKUP)}
         self._cluster = store.is_cluster(redis)
         self._bulk = Bulk(redis)  # stores, stamp creation and invalidation: one script call per slot
+        self._reads = SameTurnReads(lambda names: self._link.call("read", lambda: store.mget(self.redis, names)))
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis) -> Cache:
@@ -437,7 +439,7 @@ class Cache:
         """Current stamp values and raw entries in one round trip (a second only for stamps never set)."""
         stamp_names = list(dict.fromkeys(name for key in cache_keys for name in key.stamps))
         entry_names = [key.key for key in cache_keys]
-        values = await self._link.call("read", lambda: store.mget(self.redis, stamp_names + entry_names))
+        values = await self._reads.mget(stamp_names + entry_names)
         stamps = {name: value.decode() for name, value in zip(stamp_names, values) if value is not None}
         absent = [name for name in stamp_names if name not in stamps]
         if absent:
@@ -635,6 +637,8 @@ class Cache:
             "stores": self.stores,
             "bypassed": self.bypassed,
             "flights_joined": self._flights.joined,
+            "read_batches": self._reads.batches,  # MGETs sent for the `reads_batched` reads (one per turn)
+            "reads_batched": self._reads.reads,
             "fills_awaited": self.fills_awaited,
             "invalidations": self.invalidations,
             **{f"response_{name}": count for name, count in self.recorded.items()},

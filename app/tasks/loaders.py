@@ -55,7 +55,13 @@ TASK_COUNT_BY_ASSIGNEE_ID: LoaderSpec[str, int] = LoaderSpec("task_count_by_assi
 
 
 async def task_page(
-    loaders: Loaders, *, filters: TaskFilters, sort: TaskSort, page: OffsetPage | CursorPage, with_total: bool
+    loaders: Loaders,
+    *,
+    filters: TaskFilters,
+    sort: TaskSort,
+    page: OffsetPage | CursorPage,
+    with_total: bool,
+    with_tags: bool = False,
 ) -> PageResult[TaskRow]:
     """One page of tasks. The cache keeps the page's ids (per filters, sort, page and whether the total was
     asked for) and each row in its own entry: an update that moves no row in or out of the page and changes
@@ -64,6 +70,8 @@ async def task_page(
     Rows come through TASK_BY_ID, which observes each row's stamp before reading it, also right after this
     request filled the page: the rows the page query read were not read under their stamps. A row deleted
     since the ids were read is left out. With the cache off, the page query's rows are the answer.
+    `with_tags` loads the rows' tags in the same event-loop turn as the rows (their cache reads share one
+    MGET, app.cache.same_turn); `prefetch_relations` then finds them loaded.
     """
     if not cache.current().active:
         return await service.find_tasks(filters=filters, sort=sort, page=page, with_total=with_total)
@@ -74,7 +82,16 @@ async def task_page(
 
     key = keys.task_page({"filters": filters, "sort": sort, "page": page, "total": with_total}, filters, sort)
     ids = await cache.current().get(key, load, _PAGE_IDS)
-    rows = await loaders.get(TASK_BY_ID).load_many(ids.items)
+    rows_loading = loaders.get(TASK_BY_ID).load_many(ids.items)
+    if with_tags and ids.items:
+        rows, _ = await asyncio.gather(
+            rows_loading, loaders.get(TAGS_BY_TASK_ID).load_many(ids.items), return_exceptions=True
+        )
+        if isinstance(rows, BaseException):
+            raise rows
+        # A failed tags batch stays in its loader: each row's tags field answers it (prefetch_relations).
+    else:
+        rows = await rows_loading
     kept = [(row, cursor) for row, cursor in zip(rows, ids.cursors, strict=True) if _still_listed(row, filters)]
     if len(kept) == len(rows):
         return replace(ids, items=rows)  # type: ignore[arg-type]

@@ -64,9 +64,10 @@ class TaskQuery:
             sort=sort.to_sort(),
             page=page_from_args(first=first, after=after, last=last, before=before, page=page, limit=limit),
             with_total=selects(info, "totalCount"),
+            with_tags=(tags := node_selects(info, "tags")),
         )
         await loaders.prefetch_relations(
-            info.context.loaders, result.items, tags=node_selects(info, "tags"), assignees=node_selects(info, "assignee")
+            info.context.loaders, result.items, tags=tags, assignees=node_selects(info, "assignee")
         )
         return ConnectionView(result)  # type: ignore[return-value]
 

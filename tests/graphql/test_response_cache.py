@@ -7,12 +7,14 @@ from uuid import uuid4
 
 import httpx
 
+from app import cache
+
 from app.auth.principal import SYSTEM, Role
 from app.auth.tokens import TokenVerifier
 from app.stores.mongo_log import record_commands
 from app.stores.query_log import record_statements
 from app.users import service as users
-from tests.graphql.test_tasks_api import create_task
+from tests.graphql.test_tasks_api import create_tag, create_task
 from app.main import create_app
 from app.settings import load_settings
 from app.stores import redis as redis_store
@@ -122,6 +124,23 @@ async def test_a_miss_takes_its_fill_lock_in_the_lookups_round_trip(client: http
         assert not any(str(args[1]) == released for args in locks)  # no SET of its own: the lookup took it
     assert await redis_store.client().exists(released) == 0
     assert (await post(client, BOARD))["data"] == refilled["data"]
+
+
+async def test_a_pages_rows_and_their_tags_are_read_from_redis_in_one_mget(client: httpx.AsyncClient) -> None:
+    tag = await create_tag(client, f"one-mget-{uuid4().hex[:8]}")
+    for n in range(3):
+        await create_task(client, title=f"tagged {n}", tagIds=[tag])
+    board = "query { tasks(first: 10) { nodes { id title tags { name } } } }"
+    first = await post(client, board)
+    await post(client, board + " ")  # another document: every resolver entry it reads is in Redis now
+    before = cache.current().stats()
+    again = await post(client, board + "  ")  # a third: its response misses, its rows and tags hit
+    after = cache.current().stats()
+    assert again["data"] == first["data"] and any(n["tags"] for n in first["data"]["tasks"]["nodes"])
+    assert after["loads"] - before["loads"] == 1  # the response's execution only: no resolver load
+    # the page ids, then the rows and the tags in the same turn: two MGETs for three reads
+    assert after["reads_batched"] - before["reads_batched"] == 3
+    assert after["read_batches"] - before["read_batches"] == 2
 
 
 async def post_any(client: httpx.AsyncClient, query: str) -> dict:
