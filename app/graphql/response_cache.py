@@ -49,6 +49,13 @@ end
 _never_stored: set[str] = set()
 _never_stored_pattern: re.Pattern[str] | None = None
 
+# What the text of a document says (cacheable at all, per caller), kept per document: clients repeat a few
+# documents, and each test is a regex scan of the whole text on every request (~6 % of a hit's CPU). Bounded:
+# documents up to _TRAITS_MAX_CHARS, _TRAITS_KEPT of them (the oldest go first), a few MB at most.
+_TRAITS_MAX_CHARS = 4_000
+_TRAITS_KEPT = 1_000
+_traits: dict[str, tuple[bool, bool]] = {}
+
 
 def never_store(*field_names: str) -> None:
     """Documents naming any of these fields are never stored nor served: their answers must be fresh on
@@ -61,10 +68,27 @@ def never_store(*field_names: str) -> None:
     _never_stored.update(field_names)
     names = "|".join(sorted(map(re.escape, _never_stored)))
     _never_stored_pattern = re.compile(rf"(?<![_0-9A-Za-z])(?:{names})(?![_0-9A-Za-z])")
+    _traits.clear()
 
 
 def _names_never_stored_field(query: str) -> bool:
     return _never_stored_pattern is not None and _never_stored_pattern.search(query) is not None
+
+
+def _traits_of(query: str) -> tuple[bool, bool]:
+    """(whether the document may be served from the cache at all, whether its answer is per caller)."""
+    known = _traits.get(query)
+    if known is not None:
+        return known
+    cacheable = (
+        len(query) <= MAX_DOCUMENT_CHARS and not _NOT_CACHEABLE.search(query) and not _names_never_stored_field(query)
+    )
+    traits = (cacheable, cacheable and _PER_CALLER.search(query) is not None)
+    if len(query) <= _TRAITS_MAX_CHARS:
+        if len(_traits) >= _TRAITS_KEPT:
+            del _traits[next(iter(_traits))]
+        _traits[query] = traits
+    return traits
 
 
 @dataclass(frozen=True)
@@ -85,9 +109,7 @@ async def read_request(request: Request) -> CachedRequest | None:
         not isinstance(query, str)
         or not isinstance(variables, dict)
         or not isinstance(operation_name, str | None)
-        or len(query) > MAX_DOCUMENT_CHARS
-        or _NOT_CACHEABLE.search(query)
-        or _names_never_stored_field(query)
+        or not _traits_of(query)[0]
     ):
         return None
     return CachedRequest(query, variables, operation_name)
@@ -95,7 +117,7 @@ async def read_request(request: Request) -> CachedRequest | None:
 
 def scope_of(principal: Principal, query: str) -> str:
     """The permission scope a response is valid for."""
-    if _PER_CALLER.search(query):
+    if _traits_of(query)[1]:
         return f"{principal.role}:{principal.user_id}"
     return str(principal.role)
 

@@ -143,6 +143,26 @@ async def test_a_pages_rows_and_their_tags_are_read_from_redis_in_one_mget(clien
     assert after["read_batches"] - before["read_batches"] == 2
 
 
+def test_what_a_document_says_is_kept_per_document_within_bounds() -> None:
+    from app.graphql import response_cache
+
+    documents = [f"query Q{n} {{ tasks(first: {n}) {{ totalCount }} }}" for n in range(response_cache._TRAITS_KEPT + 50)]
+    answers = [response_cache._traits_of(document) for document in documents]
+    assert answers == [(True, False)] * len(documents)
+    assert len(response_cache._traits) == response_cache._TRAITS_KEPT  # the oldest went first
+    assert documents[0] not in response_cache._traits and documents[-1] in response_cache._traits
+    assert response_cache._traits_of("query { me { id } }") == (True, True)
+    assert response_cache._traits_of("mutation { deleteTask(id: 1) { id } }") == (False, False)
+    long = "query { me { id } }" + " " * response_cache._TRAITS_MAX_CHARS
+    assert response_cache._traits_of(long) == (True, True) and long not in response_cache._traits
+    response_cache.never_store("tasks")  # a field registered later: what was kept no longer holds
+    try:
+        assert response_cache._traits_of(documents[-1]) == (False, False)
+    finally:
+        response_cache._never_stored.discard("tasks")
+        response_cache.never_store()
+
+
 async def post_any(client: httpx.AsyncClient, query: str) -> dict:
     return (await client.post("/graphql", json={"query": query})).json()
 
