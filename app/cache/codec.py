@@ -19,6 +19,9 @@ T = TypeVar("T")
 class Codec(Generic[T]):
     dump: Callable[[T], Any]
     load: Callable[[Any], T]
+    # The value is JSON text already: a recorded entry (Cache.get_recorded) stores it and hands it back as these
+    # bytes, without encoding or decoding it (entries of get/get_many embed their value: JSON values only).
+    raw: bool = False
 
 
 def _same(value: Any) -> Any:
@@ -33,3 +36,7 @@ def typed(tp: Any) -> Codec[Any]:
     """A codec for any type pydantic validates: dataclasses (TaskRow), models, lists of them, PageResult[...]."""
     adapter = TypeAdapter(tp)
     return Codec(lambda value: adapter.dump_python(value, mode="json"), adapter.validate_python)
+
+
+# JSON text (bytes) kept as it is in a recorded entry: the whole-response cache's entries.
+RAW_JSON: Codec[bytes] = Codec(_same, _same, raw=True)

@@ -358,6 +358,8 @@ class Cache:
     def _decode(self, body: bytes | None, codec: Codec[T]) -> T:
         if body is None:
             return _MISS
+        if codec.raw:
+            return codec.load(body)
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -416,7 +418,8 @@ class Cache:
         items = []
         if storable:
             header = f"{' '.join(stamps)}\n{' '.join(stamps.values())}\n".encode()
-            items.append((name, header + orjson.dumps(codec.dump(value)), self.ttl_s))
+            body = codec.dump(value) if codec.raw else orjson.dumps(codec.dump(value))
+            items.append((name, header + body, self.ttl_s))
         try:
             await self._link.call("store", lambda: self._bulk.set_all(items, [release] if release else ()))
         except Unavailable:
@@ -579,6 +582,8 @@ class Cache:
     ) -> None:
         if self._link.degraded:
             return
+        if codec.raw:
+            raise ValueError("a raw codec is for recorded entries (get_recorded) only")
         items = [(name, orjson.dumps({"s": list(stamps), "v": None if value is None else codec.dump(value)}), self.ttl_s)
                  for name, stamps, value in entries]
         try:

@@ -13,4 +13,6 @@ def response(params: object) -> CacheKey:
     read through the resolver cache. `stamps` are the fallback for an execution that read something no
     stamp follows: every entity's collection stamp, which every committed write of it replaces.
     """
-    return recorded("graphql", params, (collection_stamp(entity) for entity in Entity))
+    # "body": entries hold `{"cost":N,"data":<the data as sent>}` (app.graphql.response_cache); the name moved
+    # from "graphql" when the data stopped being stored as a JSON string, so no old entry is read as new.
+    return recorded("body", params, (collection_stamp(entity) for entity in Entity))

@@ -26,17 +26,18 @@ from app.abuse.keys import rate_limit_key
 from app.abuse.ratelimit import GCRA_FUNCTION, Decision
 from app.auth.permissions import can_read
 from app.auth.principal import Principal
-from app.cache.codec import JSON
+from app.cache.codec import RAW_JSON
 from app.cache.core import NOT_RUN, OnHit
 from app.graphql import keys
 from app.graphql.request_params import read_params
 from app.graphql.access import LimiterSlot
 from app.settings import Settings
 
+_ENTRY_HEAD = re.compile(rb'\{"cost":(\d+),"data":')  # a stored entry's start (_entry_of)
 _NOT_CACHEABLE = re.compile(r"\b(mutation|subscription)\b")
 _PER_CALLER = re.compile(r"email|\bme\b", re.IGNORECASE)
 MAX_DOCUMENT_CHARS = 20_000
-# An entry's stored text starts with its cost (_entry_of puts it first; orjson keeps the order), which the
+# An entry's stored text starts with its cost (_entry_of writes it first), which the
 # lookup's script charges to the caller's bucket (gcra) when the entry is servable.
 _CHARGE_ON_HIT = GCRA_FUNCTION + """
 local function on_hit(value, keys, args)
@@ -156,25 +157,27 @@ class ResponseCache:
         )
         executed: list[Response] = []
 
-        async def load() -> dict[str, Any] | None:
+        async def load() -> bytes | None:
             response = await execute()
             executed.append(response)
             return _entry_of(response)
 
         charge_key = rate_limit_key(principal, client_ip)
-        entry, charged = await cache.current().get_recorded_with(key, load, JSON, self._charge_on_hit(charge_key))
+        entry, charged = await cache.current().get_recorded_with(key, load, RAW_JSON, self._charge_on_hit(charge_key))
         if executed:
             return executed[0]
-        if entry is None:
-            return None  # known not cacheable (it failed when it ran): execute normally
-        extensions: dict[str, Any] = {"cost": entry["cost"]}
-        decision = await self._decision(charged, principal, client_ip, entry["cost"])
+        parts = None if entry is None else _parts_of(entry)
+        if parts is None:
+            return None  # known not cacheable (it failed when it ran), or unreadable: execute normally
+        cost, data = parts
+        extensions: dict[str, Any] = {"cost": cost}
+        decision = await self._decision(charged, principal, client_ip, cost)
         if decision is not None:
             if not decision.allowed:
                 return None  # normal execution answers RATE_LIMITED (a denial consumes nothing)
             if not decision.degraded:
                 extensions["rateLimit"] = {"limit": decision.limit, "remaining": decision.remaining}
-        body = '{"data":' + entry["data"] + ',"extensions":' + orjson.dumps(extensions).decode() + "}"
+        body = b'{"data":%b,"extensions":%b}' % (data, orjson.dumps(extensions))
         return Response(body, media_type=f"{media_type}; charset=utf-8")
 
     def _charge_on_hit(self, charge_key: str) -> OnHit | None:
@@ -193,8 +196,9 @@ class ResponseCache:
         return await self.limiters.charge(principal, client_ip, cost)
 
 
-def _entry_of(response: Response) -> dict[str, Any] | None:
-    """What to store for an executed response: only a 200 without errors."""
+def _entry_of(response: Response) -> bytes | None:
+    """What to store for an executed response (only a 200 without errors): `{"cost":N,"data":...}`, the data
+    as JSON text inside, so that a hit builds its body from bytes without decoding anything."""
     if response.status_code != 200:
         return None
     try:
@@ -204,4 +208,12 @@ def _entry_of(response: Response) -> dict[str, Any] | None:
     if not isinstance(body, dict) or body.get("errors") or body.get("data") is None:
         return None
     cost = (body.get("extensions") or {}).get("cost", 0)
-    return {"cost": cost if isinstance(cost, int) else 0, "data": orjson.dumps(body["data"]).decode()}
+    return b'{"cost":%d,"data":%b}' % (cost if isinstance(cost, int) else 0, orjson.dumps(body["data"]))
+
+
+def _parts_of(entry: bytes) -> tuple[int, bytes] | None:
+    """(cost, data as JSON text) of a stored entry; None for anything else."""
+    found = _ENTRY_HEAD.match(entry)
+    if found is None or not entry.endswith(b"}"):
+        return None
+    return int(found[1]), entry[found.end() : -1]

@@ -275,3 +275,19 @@ async def test_an_entry_reading_more_stamps_than_the_lookup_takes_falls_back(mak
 
 async def _values(items: list[int]) -> list[int]:
     return items
+
+
+async def test_a_raw_codec_stores_and_serves_the_text_as_it_is(make_cache: MakeCache) -> None:
+    import pytest
+
+    from app.cache.codec import RAW_JSON
+
+    cache = make_cache()
+    key = response_key()
+    text = b'{"cost":7,"data":{"a":"\\u00e9\\n","b":[1,2]}}'
+    assert await cache.get_recorded(key, CountingLoader(text), RAW_JSON) == text
+    stored = await cache.redis.get(key.key)
+    assert stored.split(b"\n", 2)[2] == text  # no second encoding: the bytes as given
+    assert await cache.get_recorded(key, CountingLoader(b"other"), RAW_JSON) == text  # served back, unchanged
+    with pytest.raises(ValueError):
+        await cache.get(keys.task(new_id()), CountingLoader(b"{}"), RAW_JSON)
